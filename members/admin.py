@@ -1,0 +1,151 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from config.pagination import EstimatedCountPaginator
+from members import services
+from members.forms import MemberAdminForm
+from members.models import Member, Tag
+from members.selectors import member_search_filter
+from stores.permissions import staff_can
+from stores.roles import Action
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    form = MemberAdminForm
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    list_display = [
+        "code",
+        "name",
+        "phone_masked",
+        "gender",
+        "home_store",
+        "status",
+        "marketing_consent",
+        "registered_at",
+    ]
+    list_select_related = ["home_store"]
+    list_filter = [
+        "status",
+        ("home_store", admin.RelatedFieldListFilter),
+        ("tags", admin.RelatedFieldListFilter),
+        "registration_channel",
+        ("registered_at", admin.DateFieldListFilter),
+        "marketing_consent",
+    ]
+    # The search itself is member_search_filter; listing a field makes the admin show the box.
+    search_fields = ["phone"]
+    search_help_text = _("Full or partial phone (138…), member code, or the start of a name.")
+    raw_id_fields = ["referrer"]
+    filter_horizontal = ["tags"]
+    actions = ["freeze_members", "unfreeze_members"]
+    readonly_fields = [
+        "code",
+        "qr_payload_shown",
+        "status",
+        "registration_store",
+        "registered_by",
+        "registration_channel",
+        "registered_at",
+        "consent_at",
+        "consent_source",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["code", "qr_payload_shown", "phone", "name", "gender", "birthday", "status"]}),
+        (_("Contact"), {"fields": ["email", "address"]}),
+        (_("Chain"), {"fields": ["home_store", "referrer", "tags", "notes"]}),
+        (_("Consent"), {"fields": ["marketing_consent", "consent_at", "consent_source"]}),
+        (
+            _("Registration"),
+            {"fields": ["registration_store", "registered_by", "registration_channel", "registered_at", "updated_at"]},
+        ),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        condition = member_search_filter(search_term)
+        if condition is None:
+            return queryset, False
+        return queryset.filter(condition), False
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_full(self, member: Member) -> str:
+        return member.phone_digits
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_masked(self, member: Member) -> str:
+        return member.masked_phone
+
+    def get_list_display(self, request):
+        shown = "phone_full" if staff_can(request.user, Action.VIEW_FULL_PHONE) else "phone_masked"
+        return [shown if f == "phone_masked" else f for f in self.list_display]
+
+    @admin.display(description=_("QR payload"))
+    def qr_payload_shown(self, member: Member) -> str:
+        if not member.pk:
+            return "—"
+        return format_html("<code>{}</code>", member.qr_payload())
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return [(None, {"fields": ["phone", "name", "gender", "birthday"]}), *fieldsets[1:4]]
+        if not staff_can(request.user, Action.VIEW_FULL_PHONE):
+            first = fieldsets[0]
+            fields = ["masked_phone" if f == "phone" else f for f in first[1]["fields"]]
+            return [(first[0], {"fields": fields}), *fieldsets[1:]]
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not staff_can(request.user, Action.VIEW_FULL_PHONE):
+            fields.append("masked_phone")
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        data = dict(form.cleaned_data)
+        if change:
+            services.member_update(
+                member=obj,
+                actor=request.user,
+                tags=data.pop("tags"),
+                marketing_consent=data.pop("marketing_consent"),
+                consent_source=Member.ConsentSource.PAPER,
+                **{k: v for k, v in data.items() if k in services.UPDATABLE_FIELDS},
+            )
+            return
+        member = services.member_register(
+            **data, staff=request.user, channel=Member.Channel.STORE, consent_source=Member.ConsentSource.PAPER
+        )
+        obj.pk, obj.code, obj._state = member.pk, member.code, member._state
+
+    def save_related(self, request, form, formsets, change):
+        # Tags were saved by the service together with the member.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description=_("Freeze selected members"), permissions=["change"])
+    def freeze_members(self, request, queryset):
+        self._set_status(request, queryset, Member.Status.FROZEN)
+
+    @admin.action(description=_("Unfreeze selected members"), permissions=["change"])
+    def unfreeze_members(self, request, queryset):
+        self._set_status(request, queryset, Member.Status.ACTIVE)
+
+    def _set_status(self, request, queryset, status):
+        reason = _("Changed in the back office by %(user)s") % {"user": request.user.get_username()}
+        count = 0
+        for member in queryset[:1000]:
+            if member.status != status:
+                services.member_set_status(member=member, actor=request.user, status=status, reason=str(reason))
+                count += 1
+        self.message_user(request, _("%(count)d members changed.") % {"count": count}, messages.SUCCESS)

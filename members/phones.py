@@ -1,0 +1,73 @@
+"""Phone numbers: stored in E.164, read with mainland China as the default region."""
+
+import re
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+_SEPARATORS = re.compile(r"[\s\-().·]")
+# People type the international prefix as 00 in China; phonenumbers only reads it for some regions.
+_INTERNATIONAL_00 = re.compile(r"^00(?=[1-9])")
+
+MEMBER_PHONE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+def normalize_phone(raw: str, *, region: str | None = None) -> str:
+    """Return the E.164 form of a member's mobile number or raise ValidationError.
+
+    Accepts spaces, dashes, full-width digits, +86 / 0086 / 86 prefixes. Members need a mobile
+    number: it receives the SMS codes and messages, so landlines and short codes are refused.
+    """
+    region = region or settings.PHONE_DEFAULT_REGION
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Enter a phone number."), code="phone_required")
+    if len(text) > 32:
+        raise ValidationError(_("This phone number is too long."), code="phone_invalid")
+    text = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", text))
+    # A bare 13-digit 86… number is a mainland mobile typed with its country code but no "+".
+    if region == "CN" and re.fullmatch(r"861\d{10}", text):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            _("“%(phone)s” is not a phone number."), code="phone_invalid", params={"phone": raw[:32]}
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("“%(phone)s” is not a valid phone number."), code="phone_invalid", params={"phone": raw[:32]}
+        )
+    if phonenumbers.number_type(number) not in MEMBER_PHONE_TYPES:
+        raise ValidationError(_("Enter a mobile phone number."), code="phone_not_mobile")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164: str) -> str:
+    """+8613812345678 → 13812345678; foreign numbers keep their country code."""
+    if e164.startswith("+86"):
+        return e164[3:]
+    return e164
+
+
+def mask_phone(e164: str) -> str:
+    """138****5678: what store staff see unless they typed the full number themselves."""
+    digits = national_digits(e164)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+def phone_search_prefix(text: str) -> str | None:
+    """The stored-phone prefix for a partial number typed in a search box, or None if not one."""
+    cleaned = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", text.strip()))
+    if re.fullmatch(r"\+\d{2,15}", cleaned):
+        return cleaned
+    if re.fullmatch(r"1\d{2,10}", cleaned):
+        return "+86" + cleaned
+    return None

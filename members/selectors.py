@@ -1,0 +1,44 @@
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from members.codes import is_member_code, member_code_from_qr
+from members.models import Member
+from members.phones import normalize_phone, phone_search_prefix
+
+
+def member_search_filter(text: str) -> Q | None:
+    """Turn what someone typed into the narrowest indexed filter.
+
+    A full phone in any format → exact phone; a member code → exact code; a signed QR payload →
+    its code; the start of a mobile number → phone prefix; anything else → name prefix. Each of
+    these is served by an index, so searching stays fast at a million members.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if text.startswith("MBR1."):
+        try:
+            return Q(code=member_code_from_qr(text))
+        except ValidationError:
+            return Q(pk__in=[])
+    if is_member_code(text):
+        return Q(code=text)
+    try:
+        return Q(phone=normalize_phone(text))
+    except ValidationError:
+        pass
+    prefix = phone_search_prefix(text)
+    if prefix is not None:
+        return Q(phone__startswith=prefix)
+    return Q(name__startswith=text)
+
+
+def member_list() -> QuerySet[Member]:
+    return Member.objects.select_related("home_store")
+
+
+def member_lookup(*, text: str) -> QuerySet[Member]:
+    condition = member_search_filter(text)
+    if condition is None:
+        return Member.objects.none()
+    return member_list().filter(condition)

@@ -1,0 +1,172 @@
+from collections.abc import Iterable
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.codes import new_member_code
+from members.models import Member, Tag
+from members.phones import normalize_phone
+from stores.models import Store
+from stores.services import audit_record
+
+_CODE_ATTEMPTS = 8
+
+
+def _raise_if_phone_taken(phone: str, *, exclude_pk: int | None = None) -> None:
+    existing = Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()
+    if existing is not None:
+        raise ValidationError(
+            {
+                "phone": ValidationError(
+                    _("This phone number is already registered to member %(code)s."),
+                    code="phone_taken",
+                    params={"code": existing.code},
+                )
+            }
+        )
+
+
+def _consent_fields(marketing_consent: bool, consent_source: str) -> dict:
+    if marketing_consent:
+        return {"marketing_consent": True, "consent_at": timezone.now(), "consent_source": consent_source}
+    return {"marketing_consent": False, "consent_at": None, "consent_source": ""}
+
+
+@transaction.atomic
+def member_register(
+    *,
+    phone: str,
+    name: str,
+    gender: str = Member.Gender.UNKNOWN,
+    birthday: date | None = None,
+    email: str = "",
+    address: str = "",
+    home_store: Store | None = None,
+    store: Store | None = None,
+    staff=None,
+    channel: str = Member.Channel.STORE,
+    referrer: Member | None = None,
+    marketing_consent: bool = False,
+    consent_source: str = Member.ConsentSource.TABLET,
+    notes: str = "",
+    tags: Iterable[Tag] = (),
+) -> Member:
+    """Register a member; the phone in any format, its E.164 form must be new to the chain."""
+    phone = normalize_phone(phone)
+    _raise_if_phone_taken(phone)
+    member = Member(
+        phone=phone,
+        name=name.strip(),
+        gender=gender or Member.Gender.UNKNOWN,
+        birthday=birthday,
+        email=email.strip(),
+        address=address.strip(),
+        home_store=home_store or store,
+        registration_store=store,
+        registered_by=staff if staff is not None and staff.is_authenticated else None,
+        registration_channel=channel,
+        referrer=referrer,
+        notes=notes,
+        **_consent_fields(marketing_consent, consent_source),
+    )
+    member.code = new_member_code()
+    member.full_clean(exclude=["referrer"], validate_unique=False, validate_constraints=False)
+    for _attempt in range(_CODE_ATTEMPTS):
+        try:
+            # The savepoint lets a lost race on the phone or a code collision be retried or reported
+            # without aborting the caller's transaction.
+            with transaction.atomic():
+                member.save(force_insert=True)
+        except IntegrityError:
+            _raise_if_phone_taken(phone)
+            member.pk = None
+            member.code = new_member_code()
+            continue
+        break
+    else:
+        raise ValidationError(_("Could not allocate a member code; please try again."), code="code_exhausted")
+    if tags:
+        member.tags.set(tags)
+    return member
+
+
+UPDATABLE_FIELDS = (
+    "phone",
+    "name",
+    "gender",
+    "birthday",
+    "email",
+    "address",
+    "home_store",
+    "referrer",
+    "notes",
+)
+
+
+@transaction.atomic
+def member_update(
+    *,
+    member: Member,
+    actor,
+    tags: Iterable[Tag] | None = None,
+    marketing_consent: bool | None = None,
+    consent_source: str = Member.ConsentSource.TABLET,
+    **changes,
+) -> Member:
+    """Change a member's profile fields; phone changes are audited (the phone is the member's key)."""
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"member_update() cannot change {sorted(unknown)}")
+    if "phone" in changes:
+        changes["phone"] = normalize_phone(changes["phone"])
+        _raise_if_phone_taken(changes["phone"], exclude_pk=member.pk)
+    if changes.get("referrer") is not None and changes["referrer"].pk == member.pk:
+        raise ValidationError({"referrer": _("A member cannot refer themselves.")}, code="self_referral")
+    old_phone = member.phone
+    changed = []
+    for field, value in changes.items():
+        if isinstance(value, str) and field != "notes":
+            value = value.strip()
+        if getattr(member, field) != value:
+            setattr(member, field, value)
+            changed.append(field)
+    if marketing_consent is not None and marketing_consent != member.marketing_consent:
+        for field, value in _consent_fields(marketing_consent, consent_source).items():
+            setattr(member, field, value)
+            changed.append(field)
+    member.full_clean(exclude=["code", "referrer"], validate_unique=False, validate_constraints=False)
+    if changed:
+        member.save(update_fields=[*changed, "updated_at"])
+    if tags is not None:
+        member.tags.set(tags)
+    if "phone" in changed:
+        audit_record(
+            actor=actor,
+            action="member.phone_changed",
+            target=member,
+            data={"before": old_phone, "after": member.phone},
+        )
+    return member
+
+
+@transaction.atomic
+def member_set_status(*, member: Member, actor, status: str, reason: str) -> Member:
+    """Freeze or unfreeze a member: frozen members cannot earn, spend or be sold to."""
+    status = Member.Status(status)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give a reason.")}, code="reason_required")
+    updated = (
+        Member.objects.filter(pk=member.pk).exclude(status=status).update(status=status, updated_at=timezone.now())
+    )
+    if updated:
+        member.status = status
+        audit_record(
+            actor=actor,
+            action=f"member.{'frozen' if status == Member.Status.FROZEN else 'unfrozen'}",
+            target=member,
+            reason=reason.strip(),
+        )
+    return member

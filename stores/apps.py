@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_role_groups(sender, using, apps=None, **kwargs):
+    from django.apps import apps as global_apps
+
+    from stores.roles import sync_role_groups
+
+    # Runs after every migrate so models added later get their permissions granted to the roles.
+    sync_role_groups(global_apps)
+
+
+class StoresConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "stores"
+    verbose_name = _("Stores and staff")
+
+    def ready(self):
+        post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="stores.sync_role_groups")

@@ -1,0 +1,111 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
+
+
+class Region(models.Model):
+    """A group of stores (华东区, 华南区 …) used for scoping reports and rules."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(code=""), name="region_code_not_empty"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="region_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(models.Model):
+    code = models.CharField(
+        _("store code"),
+        max_length=32,
+        unique=True,
+        help_text=_("Short stable code used by the API, imports and the tablet, e.g. SH001."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    region = models.ForeignKey(
+        Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="stores", null=True, blank=True
+    )
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(code=""), name="store_code_not_empty"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="store_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class StaffProfile(models.Model):
+    """What a login is in the chain: which stores it serves. Its role is its Django group (stores.roles)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), related_name="staff", blank=True)
+    employee_no = models.CharField(_("employee number"), max_length=32, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["employee_no"], condition=~models.Q(employee_no=""), name="staff_employee_no_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class AuditEntry(models.Model):
+    """Who did what, when and why: written in the same transaction as the sensitive change itself."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    target_type = models.CharField(_("target type"), max_length=64, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(action=""), name="audit_action_not_empty"),
+            models.CheckConstraint(condition=LessThanOrEqual(Length("reason"), 2000), name="audit_reason_length"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

@@ -1,0 +1,59 @@
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+
+from tests.factories import StaffFactory, StoreFactory
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('DATABASE_URL', 'sqlite (embedded default)').split('@')[-1]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
+    # CI sets REQUIRE_POSTGRES so a missing DATABASE_URL fails the run instead of testing SQLite.
+    if os.environ.get("REQUIRE_POSTGRES"):
+        with django_db_blocker.unblock():
+            assert connection.vendor == "postgresql", "CI must test on PostgreSQL"
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL); SQLite cannot run this test"
+)
+
+
+@dataclass
+class Chain:
+    store_a: object
+    store_b: object
+    hq_admin: object
+    marketer: object
+    manager_a: object
+    cashier_a: object
+    cashier_b: object
+
+
+@pytest.fixture
+def store_a(db):
+    return StoreFactory(code="SH001", name="上海徐汇店")
+
+
+@pytest.fixture
+def store_b(db):
+    return StoreFactory(code="BJ001", name="北京朝阳店")
+
+
+@pytest.fixture
+def chain(store_a, store_b) -> Chain:
+    """The personas of DESIGN §8."""
+    return Chain(
+        store_a=store_a,
+        store_b=store_b,
+        hq_admin=StaffFactory(username="hq_admin", role="hq_admin"),
+        marketer=StaffFactory(username="marketer", role="hq_marketer"),
+        manager_a=StaffFactory(username="manager_a", role="store_manager", stores=[store_a]),
+        cashier_a=StaffFactory(username="cashier_a", role="cashier", stores=[store_a]),
+        cashier_b=StaffFactory(username="cashier_b", role="cashier", stores=[store_b]),
+    )
