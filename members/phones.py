@@ -1,6 +1,7 @@
 """Phone numbers: stored in E.164, read with mainland China as the default region."""
 
 import re
+import unicodedata
 
 import phonenumbers
 from django.conf import settings
@@ -29,7 +30,12 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
         raise ValidationError(_("Enter a phone number."), code="phone_required")
     if len(text) > 32:
         raise ValidationError(_("This phone number is too long."), code="phone_invalid")
-    text = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", text))
+    # NFKC turns the full-width digits of Chinese input methods into ASCII ones.
+    text = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)))
+    if not re.fullmatch(r"\+?\d+", text):
+        raise ValidationError(
+            _("“%(phone)s” is not a phone number."), code="phone_invalid", params={"phone": raw[:32]}
+        )
     # A bare 13-digit 86… number is a mainland mobile typed with its country code but no "+".
     if region == "CN" and re.fullmatch(r"861\d{10}", text):
         text = "+" + text
@@ -65,7 +71,7 @@ def mask_phone(e164: str) -> str:
 
 def phone_search_prefix(text: str) -> str | None:
     """The stored-phone prefix for a partial number typed in a search box, or None if not one."""
-    cleaned = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", text.strip()))
+    cleaned = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", unicodedata.normalize("NFKC", text.strip())))
     if re.fullmatch(r"\+\d{2,15}", cleaned):
         return cleaned
     if re.fullmatch(r"1\d{2,10}", cleaned):

@@ -29,6 +29,13 @@ def _raise_if_phone_taken(phone: str, *, exclude_pk: int | None = None) -> None:
         )
 
 
+def _normalized_phone(phone: str) -> str:
+    try:
+        return normalize_phone(phone)
+    except ValidationError as error:
+        raise ValidationError({"phone": error}) from None
+
+
 def _consent_fields(marketing_consent: bool, consent_source: str) -> dict:
     if marketing_consent:
         return {"marketing_consent": True, "consent_at": timezone.now(), "consent_source": consent_source}
@@ -55,7 +62,7 @@ def member_register(
     tags: Iterable[Tag] = (),
 ) -> Member:
     """Register a member; the phone in any format, its E.164 form must be new to the chain."""
-    phone = normalize_phone(phone)
+    phone = _normalized_phone(phone)
     _raise_if_phone_taken(phone)
     member = Member(
         phone=phone,
@@ -121,10 +128,13 @@ def member_update(
     if unknown:
         raise TypeError(f"member_update() cannot change {sorted(unknown)}")
     if "phone" in changes:
-        changes["phone"] = normalize_phone(changes["phone"])
+        changes["phone"] = _normalized_phone(changes["phone"])
         _raise_if_phone_taken(changes["phone"], exclude_pk=member.pk)
     if changes.get("referrer") is not None and changes["referrer"].pk == member.pk:
         raise ValidationError({"referrer": _("A member cannot refer themselves.")}, code="self_referral")
+    # Compare against the stored row, locked, so two edits of one member cannot interleave and an
+    # instance a form has already modified still shows its real changes.
+    member = Member.objects.select_for_update().get(pk=member.pk)
     old_phone = member.phone
     changed = []
     for field, value in changes.items():

@@ -19,6 +19,21 @@ def _database_is_what_ci_asked_for(django_db_setup, django_db_blocker):
             assert connection.vendor == "postgresql", "CI must test on PostgreSQL"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The personas are created for most tests; the real PBKDF2 would make each take a second.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    # Production serves a hashed manifest built by collectstatic; tests render pages without one.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL); SQLite cannot run this test"
 )
