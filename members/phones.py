@@ -33,9 +33,7 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
     # NFKC turns the full-width digits of Chinese input methods into ASCII ones.
     text = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)))
     if not re.fullmatch(r"\+?\d+", text):
-        raise ValidationError(
-            _("“%(phone)s” is not a phone number."), code="phone_invalid", params={"phone": raw[:32]}
-        )
+        raise ValidationError(_("“%(phone)s” is not a phone number."), code="phone_invalid", params={"phone": raw[:32]})
     # A bare 13-digit 86… number is a mainland mobile typed with its country code but no "+".
     if region == "CN" and re.fullmatch(r"861\d{10}", text):
         text = "+" + text

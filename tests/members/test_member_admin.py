@@ -88,8 +88,9 @@ def test_the_changelist_never_counts_the_whole_table(client, chain, members, dja
 
 
 def test_past_the_exact_limit_the_count_is_an_estimate_of_the_same_filter(chain, members, settings):
-    from config.pagination import EstimatedCountPaginator
     from django.db import connection
+
+    from config.pagination import EstimatedCountPaginator
 
     settings.ADMIN_EXACT_COUNT_LIMIT = 3
     paginator = EstimatedCountPaginator(Member.objects.filter(phone__startswith="+86138"), 2)

@@ -1,0 +1,66 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from members.models import Member
+from members.phones import normalize_phone
+from members.validators import validate_member_name
+from stores.models import Store
+from stores.permissions import staff_can
+from stores.roles import Action, Role
+
+pytestmark = pytest.mark.django_db
+
+
+def run_demo(members=200) -> str:
+    out = StringIO()
+    call_command("demo", members=members, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_demo_builds_a_chain_with_every_role_and_prints_their_logins():
+    output = run_demo()
+    assert Store.objects.count() >= 3
+    users = get_user_model().objects.all()
+    roles = {g for u in users for g in u.groups.values_list("name", flat=True)}
+    assert roles == set(Role.values)
+    for username in ["admin", "marketer", "manager_sh", "cashier_sh", "cashier_bj"]:
+        assert username in output
+    assert "admin-demo-2026" in output
+
+
+def test_demo_members_have_chinese_names_and_valid_unique_phones():
+    run_demo()
+    members = list(Member.objects.all())
+    assert len(members) == 200
+    for member in members:
+        assert normalize_phone(member.phone) == member.phone
+        validate_member_name(member.name)
+        assert "\u4e00" <= member.name[0] <= "\u9fff"
+        assert member.home_store_id is not None
+    assert Member.objects.filter(referrer__isnull=False).exists()
+    assert Member.objects.filter(tags__isnull=False).exists()
+
+
+def test_running_demo_twice_changes_nothing():
+    run_demo()
+    snapshot = sorted(Member.objects.values_list("code", "phone", "name", "referrer_id"))
+    run_demo()
+    assert sorted(Member.objects.values_list("code", "phone", "name", "referrer_id")) == snapshot
+    assert get_user_model().objects.count() == 7
+
+
+def test_demo_logins_work_as_their_roles(client):
+    run_demo(members=10)
+    assert client.login(username="admin", password="admin-demo-2026")
+    User = get_user_model()
+    cashier = User.objects.get(username="cashier_sh")
+    assert staff_can(cashier, Action.SELL, Store.objects.get(code="SH001"))
+    assert not staff_can(cashier, Action.SELL, Store.objects.get(code="BJ001"))
+
+
+def test_the_default_demo_has_two_thousand_members():
+    run_demo(members=2000)
+    assert Member.objects.count() == 2000
