@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -9,6 +10,22 @@ from members.models import Member, Tag
 from members.selectors import member_search_filter
 from stores.permissions import staff_can
 from stores.roles import Action
+
+
+class TagFilter(admin.SimpleListFilter):
+    """Members with a tag, as an EXISTS: the stock M2M filter adds a DISTINCT over every column."""
+
+    title = _("tags")
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(tag.pk), tag.name) for tag in Tag.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        if not self.value() or not self.value().isdigit():
+            return queryset
+        tagged = Member.tags.through.objects.filter(member_id=OuterRef("pk"), tag_id=int(self.value()))
+        return queryset.filter(Exists(tagged))
 
 
 @admin.register(Tag)
@@ -22,12 +39,13 @@ class MemberAdmin(admin.ModelAdmin):
     form = MemberAdminForm
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    # Facet counts run one COUNT per filter choice over the whole table: too slow at a million rows.
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     list_display = [
         "code",
         "name",
         "phone_masked",
-        "gender",
         "home_store",
         "status",
         "marketing_consent",
@@ -37,7 +55,7 @@ class MemberAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         ("home_store", admin.RelatedFieldListFilter),
-        ("tags", admin.RelatedFieldListFilter),
+        TagFilter,
         "registration_channel",
         ("registered_at", admin.DateFieldListFilter),
         "marketing_consent",
