@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from config.pagination import EstimatedCountPaginator
 from members import services
@@ -51,6 +52,7 @@ class MemberAdmin(admin.ModelAdmin):
         "marketing_consent",
         "registered_at",
     ]
+    list_display_links = ["code", "name"]
     list_select_related = ["home_store"]
     list_filter = [
         "status",
@@ -81,7 +83,7 @@ class MemberAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["code", "qr_payload_shown", "phone", "name", "gender", "birthday", "status"]}),
         (_("Contact"), {"fields": ["email", "address"]}),
-        (_("Chain"), {"fields": ["home_store", "referrer", "tags", "notes"]}),
+        (_("Membership"), {"fields": ["home_store", "referrer", "tags", "notes"]}),
         (_("Consent"), {"fields": ["marketing_consent", "consent_at", "consent_source"]}),
         (
             _("Registration"),
@@ -166,4 +168,5 @@ class MemberAdmin(admin.ModelAdmin):
             if member.status != status:
                 services.member_set_status(member=member, actor=request.user, status=status, reason=str(reason))
                 count += 1
-        self.message_user(request, _("%(count)d members changed.") % {"count": count}, messages.SUCCESS)
+        message = ngettext("%(count)d member changed.", "%(count)d members changed.", count) % {"count": count}
+        self.message_user(request, message, messages.SUCCESS)

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 from members.phones import normalize_phone
+from members.selectors import member_with_phone
 
 
 class MemberAdminForm(forms.ModelForm):
@@ -30,8 +31,16 @@ class MemberAdminForm(forms.ModelForm):
         widgets = {"birthday": forms.DateInput(attrs={"type": "date"})}
 
     def clean_phone(self) -> str:
-        # Normalised before the model's unique check, so +86 138… and 138… are the same number.
-        return normalize_phone(self.cleaned_data["phone"])
+        # Normalised before the unique check, so +86 138… and 138… are the same number.
+        phone = normalize_phone(self.cleaned_data["phone"])
+        existing = member_with_phone(phone, exclude_pk=self.instance.pk)
+        if existing is not None:
+            raise forms.ValidationError(
+                _("This phone number is already registered to member %(code)s."),
+                code="phone_taken",
+                params={"code": existing.code},
+            )
+        return phone
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()

@@ -5,6 +5,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.codes import member_qr_payload
 from members.phones import mask_phone, national_digits
@@ -46,7 +47,7 @@ class Member(models.Model):
         IMPORT = "import", _("Imported")
 
     class ConsentSource(models.TextChoices):
-        NONE = "", _("Not given")
+        NONE = "", _("No consent")
         TABLET = "tablet", _("Ticked on the store tablet")
         PAPER = "paper", _("Signed paper form")
         MINI_PROGRAM = "mini_program", _("Mini-program")
@@ -62,7 +63,7 @@ class Member(models.Model):
         validators=[validate_e164_phone],
         error_messages={"unique": _("A member with this phone number is already registered.")},
     )
-    name = models.CharField(_("name"), max_length=50, validators=[validate_member_name])
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50, validators=[validate_member_name])
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
     birthday = models.DateField(_("birthday"), null=True, blank=True, validators=[validate_birthday])
     email = models.EmailField(_("email"), max_length=254, blank=True)
@@ -102,7 +103,7 @@ class Member(models.Model):
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
     consent_source = models.CharField(
-        _("consent given by"), max_length=16, choices=ConsentSource.choices, default=ConsentSource.NONE, blank=True
+        _("consent source"), max_length=16, choices=ConsentSource.choices, default=ConsentSource.NONE, blank=True
     )
     notes = models.TextField(
         _("notes"),

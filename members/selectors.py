@@ -42,3 +42,8 @@ def member_lookup(*, text: str) -> QuerySet[Member]:
     if condition is None:
         return Member.objects.none()
     return member_list().filter(condition)
+
+
+def member_with_phone(phone: str, *, exclude_pk: int | None = None) -> Member | None:
+    """The member who has this E.164 phone, if any (for "already registered" messages)."""
+    return Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()

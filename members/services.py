@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from members.codes import new_member_code
 from members.models import Member, Tag
 from members.phones import normalize_phone
+from members.selectors import member_with_phone
 from stores.models import Store
 from stores.services import audit_record
 
@@ -16,7 +17,7 @@ _CODE_ATTEMPTS = 8
 
 
 def _raise_if_phone_taken(phone: str, *, exclude_pk: int | None = None) -> None:
-    existing = Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()
+    existing = member_with_phone(phone, exclude_pk=exclude_pk)
     if existing is not None:
         raise ValidationError(
             {

@@ -25,7 +25,7 @@ def validate_member_name(value: str) -> None:
         if category[0] in "LM" or ch in _NAME_PUNCTUATION:
             continue
         raise ValidationError(
-            _("A name may contain letters only; “%(char)s” is not allowed."),
+            _("A name may contain letters of any language only; “%(char)s” is not allowed."),
             code="name_invalid_character",
             params={"char": ch},
         )

@@ -36,7 +36,7 @@ def test_hq_admin_finds_a_member_by_phone_prefix_in_chinese(live_server, shop, t
     assert rows.count() == 2
     assert "王芳" in page.content() and "李娜" not in page.content()
     screenshot(page, "admin-members-search-zh")
-    page.click("text=王芳")
+    page.click("#result_list a:text-is('王芳')")
     page.wait_for_selector("#member_form")
     assert page.input_value("#id_phone") == "+8613812345678"
     screenshot(page, "admin-member-change-zh")

@@ -180,6 +180,13 @@ def test_bad_input_in_the_add_form_shows_a_field_error_and_saves_nothing(client,
     assert Member.objects.count() == 1
 
 
+def test_a_duplicate_phone_names_the_member_who_has_it(client, chain):
+    existing = MemberFactory(phone="13800138000", name="王芳")
+    client.force_login(chain.hq_admin)
+    response = client.post(ADD, add_form(phone="+86 138 0013 8000"), HTTP_ACCEPT_LANGUAGE="en")
+    assert existing.code in str(response.context["adminform"].form.errors["phone"])
+
+
 def test_a_ten_megabyte_field_is_refused_before_the_form_and_saves_nothing(client, chain):
     client.force_login(chain.hq_admin)
     response = client.post(ADD, add_form(notes="x" * (10 * 1024 * 1024)))
