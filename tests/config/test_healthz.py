@@ -22,15 +22,9 @@ def test_healthz_checks_the_configured_broker(client, settings):
 
 
 def test_healthz_answers_503_when_the_broker_is_unreachable(client, settings):
-    from config.celery import app
-
     settings.BROKER_CONFIGURED = True
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"] == "error"
     assert response.json()["database"] == "ok"
