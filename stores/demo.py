@@ -104,7 +104,7 @@ def _stores_and_staff(ctx: DemoContext) -> None:
             staff_set_stores(actor=None, user=user, stores=stores, reason="demo")
         ctx.staff[username] = user
         where = ", ".join(store_codes) if store_codes else "HQ (back office)"
-        ctx.logins.append(DemoLogin(role=str(role.label), username=username, password=password, where=where))
+        ctx.logins.append(DemoLogin(role=role.value, username=username, password=password, where=where))
     ctx.summary.append(f"{len(REGIONS)} regions, {len(STORES)} stores, {len(STAFF)} staff logins")
 
 
