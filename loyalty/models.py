@@ -1,0 +1,658 @@
+"""Points, tiers, stored value, sales and refunds.
+
+Invariants the database keeps (CHECK / UNIQUE) and `reconcile_ledger` proves:
+  PointsAccount.available + pending == SUM(PointsEntry.points) == SUM(open PointsLot.remaining)
+  PointsAccount.debt == SUM(PointsEntry.debt)
+  Wallet.principal == SUM(WalletEntry.principal), Wallet.bonus == SUM(WalletEntry.bonus)
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+from stores.models import Store
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class LoyaltySettings(models.Model):
+    """The chain's points and stored-value policy: one row, edited by HQ in the admin."""
+
+    class ExpiryPolicy(models.TextChoices):
+        ROLLING = "rolling", _("Rolling: N months after earning, at the end of that day")
+        ANNUAL = "annual", _("Annual clearing on a calendar date")
+        NEVER = "never", _("Points never expire")
+
+    class WalletSplit(models.TextChoices):
+        PROPORTIONAL = "proportional", _("Proportional to the principal and bonus balances")
+        PRINCIPAL_FIRST = "principal_first", _("Principal first, then bonus")
+        BONUS_FIRST = "bonus_first", _("Bonus first, then principal")
+
+    redeem_points_per_yuan = models.PositiveIntegerField(
+        _("points per ¥1 when paying with points"), default=100, validators=[MinValueValidator(1)]
+    )
+    redeem_step = models.PositiveIntegerField(
+        _("redeem in steps of (points)"), default=100, validators=[MinValueValidator(1)]
+    )
+    redeem_max_share = models.DecimalField(
+        _("largest share of a sale payable with points"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.50"),
+        help_text=_("0.50 means points may pay at most half of the amount due."),
+    )
+    expiry_policy = models.CharField(
+        _("expiry policy"), max_length=16, choices=ExpiryPolicy.choices, default=ExpiryPolicy.ROLLING
+    )
+    expiry_months = models.PositiveIntegerField(_("months until points expire (rolling)"), default=12)
+    annual_clearing_month = models.PositiveSmallIntegerField(_("annual clearing month"), default=12)
+    annual_clearing_day = models.PositiveSmallIntegerField(_("annual clearing day"), default=31)
+    pending_days = models.PositiveIntegerField(
+        _("days earned points stay pending"),
+        default=0,
+        help_text=_("A return window: pending points cannot be spent until it has passed."),
+    )
+    wallet_split = models.CharField(
+        _("stored value spending order"),
+        max_length=16,
+        choices=WalletSplit.choices,
+        default=WalletSplit.PROPORTIONAL,
+    )
+    wallet_earns_points = models.BooleanField(
+        _("principal spent from stored value earns points"),
+        default=True,
+        help_text=_("Bonus value never earns points."),
+    )
+    manager_adjust_max_per_operation = models.PositiveIntegerField(
+        _("store manager: largest manual adjustment (points)"), default=500
+    )
+    manager_adjust_max_per_day = models.PositiveIntegerField(
+        _("store manager: manual adjustments per day (points, in total)"), default=2000
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loyalty settings")
+        verbose_name_plural = _("loyalty settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(redeem_max_share__gte=0) & Q(redeem_max_share__lte=1), name="settings_max_share_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_clearing_month__gte=1) & Q(annual_clearing_month__lte=12),
+                name="settings_clearing_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_clearing_day__gte=1) & Q(annual_clearing_day__lte=31), name="settings_clearing_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Loyalty settings"))
+
+    @classmethod
+    def current(cls) -> "LoyaltySettings":
+        return cls.objects.order_by("pk").first() or cls.objects.create()
+
+
+class Tier(models.Model):
+    class Metric(models.TextChoices):
+        SPEND = "spend", _("Qualifying spend (¥) over the window")
+        POINTS = "points", _("Points earned over the window")
+        VISITS = "visits", _("Visits (sales) over the window")
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=32)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("0 is the entry level."))
+    threshold = models.DecimalField(_("threshold"), default=ZERO, validators=[MinValueValidator(0)], **MONEY)
+    discount_percent = models.DecimalField(
+        _("discount %"), max_digits=5, decimal_places=2, default=ZERO, validators=[MinValueValidator(0)]
+    )
+    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=5, decimal_places=2, default=1)
+    birthday_points = models.PositiveIntegerField(_("birthday reward points"), default=0)
+    free_shipping = models.BooleanField(_("free shipping (for integrations)"), default=False)
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(discount_percent__gte=0) & Q(discount_percent__lt=100), name="tier_discount_range"
+            ),
+            models.CheckConstraint(condition=Q(points_multiplier__gte=0), name="tier_multiplier_positive"),
+            models.CheckConstraint(condition=Q(threshold__gte=0), name="tier_threshold_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierPolicy(models.Model):
+    metric = models.CharField(_("qualification metric"), max_length=8, choices=Tier.Metric.choices, default="spend")
+    window_days = models.PositiveIntegerField(_("rolling window (days)"), default=365)
+    retention_days = models.PositiveIntegerField(
+        _("days a tier is kept before it can drop"),
+        default=365,
+        help_text=_("Downgrades happen only at evaluation, and not before the member held the tier this long."),
+    )
+
+    class Meta:
+        verbose_name = _("tier policy")
+        verbose_name_plural = _("tier policy")
+
+    def __str__(self) -> str:
+        return str(_("Tier policy"))
+
+    @classmethod
+    def current(cls) -> "TierPolicy":
+        return cls.objects.order_by("pk").first() or cls.objects.create()
+
+
+class EarningRule(models.Model):
+    """How many points a sale earns. The matching active rule with the highest priority applies."""
+
+    class Combine(models.TextChoices):
+        MULTIPLY = "multiply", _("Multiply: 2× member day and 1.5× tier make 3×")
+        ADD = "add", _("Add the extras: 2× and 1.5× make 1 + 1 + 0.5 = 2.5×")
+        BEST = "best", _("Best of: 2× and 1.5× make 2×")
+
+    name = models.CharField(_("name"), max_length=64)
+    is_active = models.BooleanField(_("active"), default=True)
+    priority = models.IntegerField(_("priority"), default=0)
+    points_per_yuan = models.DecimalField(
+        _("points per ¥1 paid with money"), max_digits=8, decimal_places=2, default=Decimal("1.00")
+    )
+    stores = models.ManyToManyField(
+        Store, verbose_name=_("stores"), blank=True, related_name="+", help_text=_("Empty: every store.")
+    )
+    starts_on = models.DateField(_("from"), null=True, blank=True)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    excluded_categories = models.JSONField(_("excluded categories"), default=list, blank=True)
+    excluded_skus = models.JSONField(_("excluded SKUs"), default=list, blank=True)
+    member_day_weekday = models.PositiveSmallIntegerField(
+        _("member day"),
+        null=True,
+        blank=True,
+        choices=[
+            (0, _("Monday")),
+            (1, _("Tuesday")),
+            (2, _("Wednesday")),
+            (3, _("Thursday")),
+            (4, _("Friday")),
+            (5, _("Saturday")),
+            (6, _("Sunday")),
+        ],
+    )
+    member_day_multiplier = models.DecimalField(_("member day multiplier"), max_digits=5, decimal_places=2, default=1)
+    birthday_month_multiplier = models.DecimalField(
+        _("birthday month multiplier"), max_digits=5, decimal_places=2, default=1
+    )
+    use_tier_multiplier = models.BooleanField(_("apply the tier's multiplier"), default=True)
+    combine = models.CharField(_("how multipliers combine"), max_length=8, choices=Combine.choices, default="multiply")
+    per_sale_cap = models.PositiveIntegerField(_("at most per sale"), null=True, blank=True)
+    per_day_cap = models.PositiveIntegerField(_("at most per member per day"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering = ["-priority", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_per_yuan__gte=0), name="rule_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(member_day_multiplier__gte=0) & Q(birthday_month_multiplier__gte=0),
+                name="rule_multipliers_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True) | Q(ends_on__isnull=True) | Q(starts_on__lte=F("ends_on")),
+                name="rule_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PointsAccount(models.Model):
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account", primary_key=True
+    )
+    available = models.IntegerField(_("available"), default=0)
+    pending = models.IntegerField(_("pending"), default=0)
+    debt = models.IntegerField(_("debt"), default=0)
+    lifetime_earned = models.BigIntegerField(_("earned in total"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        constraints = [
+            models.CheckConstraint(condition=Q(available__gte=0), name="points_available_not_negative"),
+            models.CheckConstraint(condition=Q(pending__gte=0), name="points_pending_not_negative"),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="points_debt_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.available}"
+
+
+class PointsEntry(models.Model):
+    """One append-only movement. `points` changes the lots (available + pending); `debt` the debt."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        REDEEM = "redeem", _("Redeemed")
+        EXPIRE = "expire", _("Expired")
+        ADJUST = "adjust", _("Manual adjustment")
+        CLAWBACK = "clawback", _("Clawed back by a refund")
+        RESTORE = "restore", _("Restored by a refund")
+        DEBT_SETTLEMENT = "debt_settlement", _("Settled debt")
+        UNLOCK = "unlock", _("Pending points unlocked")
+        BEHAVIOUR = "behaviour", _("Behaviour reward")
+        OPENING = "opening", _("Opening balance")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
+    debt = models.IntegerField(_("debt change"), default=0)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sale = models.ForeignKey(
+        "Sale", verbose_name=_("sale"), on_delete=models.PROTECT, null=True, blank=True, related_name="points_entries"
+    )
+    refund = models.ForeignKey(
+        "Refund",
+        verbose_name=_("refund"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="points_entries",
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points ledger")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-id"], name="points_entry_member_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"], name="points_entry_idempotent"),
+            models.CheckConstraint(condition=~Q(idempotency_key=""), name="points_entry_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d}"
+
+
+class PointsLot(models.Model):
+    """Points earned together, with their own expiry; redemptions take from the soonest-expiring lot."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(PointsEntry, verbose_name=_("earned by"), on_delete=models.PROTECT, related_name="lot")
+    points = models.IntegerField(_("points"))
+    remaining = models.IntegerField(_("remaining"))
+    available_at = models.DateTimeField(_("spendable from"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    is_pending = models.BooleanField(_("pending"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        indexes = [
+            models.Index(
+                fields=["member", "expires_at", "id"], name="points_lot_open_idx", condition=Q(remaining__gt=0)
+            ),
+            models.Index(fields=["expires_at"], name="points_lot_expiry_idx", condition=Q(remaining__gt=0)),
+            models.Index(fields=["available_at"], name="points_lot_pending_idx", condition=Q(is_pending=True)),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(remaining__gte=0), name="points_lot_remaining_not_negative"),
+            models.CheckConstraint(condition=Q(remaining__lte=F("points")), name="points_lot_remaining_le_points"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="points_lot_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.points}"
+
+
+class PointsAllocation(models.Model):
+    """How many points an entry took from (or gave back to) one lot."""
+
+    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
+    points = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "lot"], name="points_allocation_once"),
+            models.CheckConstraint(condition=~Q(points=0), name="points_allocation_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} → lot {self.lot_id}: {self.points:+d}"
+
+
+class MemberStats(models.Model):
+    """Purchase statistics kept by checkout and refunds; tiers and analytics read them."""
+
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="stats", primary_key=True)
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True, db_index=True)
+    purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
+    total_spend = models.DecimalField(_("total spend"), default=ZERO, **MONEY)
+    total_refunded = models.DecimalField(_("total refunded"), default=ZERO, **MONEY)
+
+    class Meta:
+        verbose_name = _("member statistics")
+        verbose_name_plural = _("member statistics")
+
+    def __str__(self) -> str:
+        return f"stats of {self.member_id}"
+
+
+class MemberDailySpend(models.Model):
+    """One row per member and business day: rolling windows are sums over a date range."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    spend = models.DecimalField(default=ZERO, **MONEY)
+    visits = models.IntegerField(default=0)
+    points_earned = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "day"], name="daily_spend_once")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.day}: ¥{self.spend}"
+
+
+class TierChange(models.Model):
+    class Reason(models.TextChoices):
+        UPGRADE = "upgrade", _("Upgraded by a purchase")
+        EVALUATION = "evaluation", _("Periodic evaluation")
+        REFUND = "refund", _("Reverted by a refund")
+        MANUAL = "manual", _("Set by HQ")
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    sale = models.ForeignKey("Sale", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier history")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
+
+
+class RechargePackage(models.Model):
+    """充500送50: pay 500, get 500 principal and 50 bonus."""
+
+    name = models.CharField(_("name"), max_length=64)
+    pay_amount = models.DecimalField(_("pay"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY)
+    bonus_amount = models.DecimalField(_("bonus"), default=ZERO, validators=[MinValueValidator(0)], **MONEY)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("recharge package")
+        verbose_name_plural = _("recharge packages")
+        ordering = ["pay_amount"]
+        constraints = [
+            models.CheckConstraint(condition=Q(pay_amount__gt=0), name="package_pay_positive"),
+            models.CheckConstraint(condition=Q(bonus_amount__gte=0), name="package_bonus_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Wallet(models.Model):
+    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="wallet", primary_key=True)
+    principal = models.DecimalField(_("principal"), default=ZERO, **MONEY)
+    bonus = models.DecimalField(_("bonus"), default=ZERO, **MONEY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stored-value wallet")
+        verbose_name_plural = _("stored-value wallets")
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gte=0), name="wallet_principal_not_negative"),
+            models.CheckConstraint(condition=Q(bonus__gte=0), name="wallet_bonus_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: ¥{self.principal} + ¥{self.bonus}"
+
+    @property
+    def balance(self) -> Decimal:
+        return self.principal + self.bonus
+
+
+class TopUp(models.Model):
+    class Tender(models.TextChoices):
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Bank card")
+        MOBILE = "mobile", _("WeChat Pay / Alipay")
+
+    request_id = models.CharField(_("request id"), max_length=64, unique=True)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="topups")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    package = models.ForeignKey(RechargePackage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amount = models.DecimalField(_("paid"), **MONEY)
+    bonus = models.DecimalField(_("bonus"), default=ZERO, **MONEY)
+    tender = models.CharField(_("tender"), max_length=8, choices=Tender.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("top-up")
+        verbose_name_plural = _("top-ups")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="topup_amount_positive"),
+            models.CheckConstraint(condition=Q(bonus__gte=0), name="topup_bonus_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"top-up {self.request_id} ¥{self.amount}"
+
+
+class WalletEntry(models.Model):
+    class Kind(models.TextChoices):
+        TOP_UP = "top_up", _("Top-up")
+        SPEND = "spend", _("Spent at checkout")
+        RESTORE = "restore", _("Restored by a refund")
+        WITHDRAW = "withdraw", _("Principal refunded to the member")
+        OPENING = "opening", _("Opening balance")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    principal = models.DecimalField(**MONEY)
+    bonus = models.DecimalField(**MONEY)
+    idempotency_key = models.CharField(max_length=80)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sale = models.ForeignKey("Sale", on_delete=models.PROTECT, null=True, blank=True, related_name="wallet_entries")
+    refund = models.ForeignKey("Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="wallet_entries")
+    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("wallet entry")
+        verbose_name_plural = _("stored-value ledger")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-id"], name="wallet_entry_member_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"], name="wallet_entry_idempotent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.principal:+} / {self.bonus:+}"
+
+
+class Sale(models.Model):
+    class Status(models.TextChoices):
+        COMPLETED = "completed", _("Completed")
+        PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
+        REFUNDED = "refunded", _("Refunded")
+
+    request_id = models.CharField(_("request id"), max_length=64, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="sales")
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("cashier"), on_delete=models.PROTECT, related_name="+"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, null=True, blank=True, related_name="sales"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    subtotal = models.DecimalField(_("subtotal"), **MONEY)
+    tier_discount = models.DecimalField(_("tier discount"), default=ZERO, **MONEY)
+    coupon_discount = models.DecimalField(_("coupon discount"), default=ZERO, **MONEY)
+    coupon_code = models.CharField(_("coupon"), max_length=64, blank=True)
+    points_redeemed = models.IntegerField(_("points redeemed"), default=0)
+    points_value = models.DecimalField(_("paid with points"), default=ZERO, **MONEY)
+    total_due = models.DecimalField(_("due after points"), **MONEY)
+    paid_money = models.DecimalField(_("paid with money"), default=ZERO, **MONEY)
+    paid_principal = models.DecimalField(_("paid from stored value (principal)"), default=ZERO, **MONEY)
+    paid_bonus = models.DecimalField(_("paid from stored value (bonus)"), default=ZERO, **MONEY)
+    points_earned = models.IntegerField(_("points earned"), default=0)
+    points_eligible_amount = models.DecimalField(_("amount that earned points"), default=ZERO, **MONEY)
+    refunded_amount = models.DecimalField(_("refunded"), default=ZERO, **MONEY)
+    client_time = models.DateTimeField(_("time on the till"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("sale")
+        verbose_name_plural = _("sales")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="sale_member_idx"),
+            models.Index(fields=["store", "-created_at"], name="sale_store_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(subtotal__gt=0), name="sale_subtotal_positive"),
+            models.CheckConstraint(condition=Q(total_due__gte=0), name="sale_total_not_negative"),
+            models.CheckConstraint(condition=Q(points_redeemed__gte=0), name="sale_points_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("total_due") + F("points_value")),
+                name="sale_refund_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_due=F("paid_money") + F("paid_principal") + F("paid_bonus")),
+                name="sale_tenders_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.store_id} ¥{self.total_due}"
+
+    @property
+    def paid_total(self) -> Decimal:
+        """Everything the customer paid for the goods: money, stored value and points at their value."""
+        return self.total_due + self.points_value
+
+
+class SaleLine(models.Model):
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField()
+    category = models.CharField(max_length=64)
+    sku = models.CharField(max_length=64, blank=True)
+    quantity = models.DecimalField(max_digits=10, decimal_places=3)
+    unit_price = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+    net_amount = models.DecimalField(help_text="after tier and coupon discounts", **MONEY)
+    refunded_quantity = models.DecimalField(max_digits=10, decimal_places=3, default=0)
+
+    class Meta:
+        ordering = ["line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["sale", "line_no"], name="sale_line_once"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="sale_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="sale_line_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__gte=0) & Q(refunded_quantity__lte=F("quantity")),
+                name="sale_line_refund_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sale_id}#{self.line_no} {self.category}"
+
+
+class SaleTender(models.Model):
+    class Kind(models.TextChoices):
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Bank card")
+        MOBILE = "mobile", _("WeChat Pay / Alipay")
+        STORED_VALUE = "stored_value", _("Stored value")
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="tenders")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sale", "kind"], name="sale_tender_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sale_tender_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ¥{self.amount}"
+
+
+class Refund(models.Model):
+    request_id = models.CharField(_("request id"), max_length=64, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reason = models.CharField(_("reason"), max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    lines = models.JSONField(default=list, blank=True)
+    money_refunded = models.DecimalField(default=ZERO, **MONEY)
+    principal_restored = models.DecimalField(default=ZERO, **MONEY)
+    bonus_restored = models.DecimalField(default=ZERO, **MONEY)
+    points_restored = models.IntegerField(default=0)
+    points_clawed_back = models.IntegerField(default=0)
+    debt_created = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"refund {self.request_id} ¥{self.amount}"

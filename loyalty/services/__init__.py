@@ -1,0 +1,30 @@
+"""Writes of the loyalty app. Import the functions from here."""
+
+from loyalty.services.adjustments import points_adjust
+from loyalty.services.checkout import (
+    LineInput,
+    TenderInput,
+    register_after_sale_hook,
+    register_coupon_applier,
+    sale_checkout,
+)
+from loyalty.services.jobs import points_expire_due, points_unlock_due
+from loyalty.services.refunds import RefundLineInput, sale_refund
+from loyalty.services.tiers import tiers_evaluate
+from loyalty.services.wallet import wallet_refund_principal, wallet_top_up
+
+__all__ = [
+    "LineInput",
+    "RefundLineInput",
+    "TenderInput",
+    "points_adjust",
+    "points_expire_due",
+    "points_unlock_due",
+    "register_after_sale_hook",
+    "register_coupon_applier",
+    "sale_checkout",
+    "sale_refund",
+    "tiers_evaluate",
+    "wallet_refund_principal",
+    "wallet_top_up",
+]

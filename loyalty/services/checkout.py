@@ -1,0 +1,406 @@
+"""sale_checkout: lines → tier discount → one coupon → points → tenders, then points earned.
+
+The same request_id again returns the first sale (and a different payload under a used request id
+is refused), so a till can resend after a timeout or from its offline queue without double effect.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
+from loyalty.services import points as ledger
+from loyalty.services.earning import EarnLine, points_for_sale, rule_for
+from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
+from loyalty.services.policy import max_redeemable_points, money, points_value
+from loyalty.services.tiers import tier_upgrade_after_sale
+from loyalty.services.wallet import split_spend, wallet_move
+from members.models import Member
+from stores.models import Store
+from stores.permissions import require_staff_can
+from stores.roles import Action
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$")
+MAX_LINES = 200
+MAX_MONEY = Decimal("9999999.99")
+
+
+@dataclass(frozen=True)
+class LineInput:
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    sku: str = ""
+
+
+@dataclass(frozen=True)
+class TenderInput:
+    kind: str
+    amount: Decimal
+
+
+class CouponApplier(Protocol):
+    """The campaigns app plugs coupons into checkout through this (loyalty must not import it)."""
+
+    def discount(
+        self, *, code: str, member: Member | None, store: Store, lines: list[LineInput], due: Decimal
+    ) -> Decimal:
+        """The discount the coupon gives on `due` (after the tier discount); ValidationError if it does not apply."""
+
+    def redeem(self, *, code: str, sale: Sale) -> None:
+        """Claim the coupon for `sale`, atomically; ValidationError if someone else used it first."""
+
+    def release(self, *, sale: Sale) -> None:
+        """Give the coupon back after `sale` was refunded in full, while it is still valid."""
+
+
+_coupon_appliers: list[CouponApplier] = []
+
+
+def register_coupon_applier(applier: CouponApplier) -> None:
+    _coupon_appliers[:] = [applier]
+
+
+def coupon_applier() -> CouponApplier | None:
+    return _coupon_appliers[0] if _coupon_appliers else None
+
+
+def _error(field: str, message: str, code: str, **params) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
+
+
+def payload_hash(**payload) -> str:
+    def default(value):
+        if isinstance(value, Decimal):
+            return str(value.normalize())
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if hasattr(value, "pk"):
+            return value.pk
+        raise TypeError(type(value))
+
+    canonical = json.dumps(payload, sort_keys=True, default=default, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_request_id(request_id: str) -> None:
+    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
+        raise _error(
+            "request_id",
+            _("A request id is 8–64 letters, digits, or - _ . : (a UUID is best)."),
+            "invalid_request_id",
+        )
+
+
+def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split `total` over `weights` in proportion, to the cent, the rounding left on the largest."""
+    weight_sum = sum(weights, Decimal(0))
+    if not weight_sum or not total:
+        return [Decimal("0.00")] * len(weights)
+    parts = [money(total * w / weight_sum) for w in weights]
+    parts[max(range(len(weights)), key=lambda i: weights[i])] += total - sum(parts, Decimal(0))
+    return parts
+
+
+def _validate_lines(lines: list[LineInput]) -> list[Decimal]:
+    if not lines:
+        raise _error("lines", _("A sale needs at least one line."), "lines_required")
+    if len(lines) > MAX_LINES:
+        raise _error("lines", _("A sale has at most %(max)d lines."), "too_many_lines", max=MAX_LINES)
+    amounts = []
+    for line in lines:
+        if not line.category or len(line.category) > 64 or len(line.sku) > 64:
+            raise _error("lines", _("Each line needs a category (at most 64 characters)."), "invalid_line")
+        if line.quantity <= 0 or line.quantity > 100000:
+            raise _error("lines", _("Quantities must be above zero."), "invalid_quantity")
+        if line.unit_price < 0 or line.unit_price > MAX_MONEY:
+            raise _error("lines", _("Prices cannot be negative."), "invalid_price")
+        amounts.append(money(line.quantity * line.unit_price))
+    if sum(amounts, Decimal(0)) <= 0:
+        raise _error("lines", _("The sale's total must be above zero."), "invalid_amount")
+    if sum(amounts, Decimal(0)) > MAX_MONEY:
+        raise _error("lines", _("The sale's total is too large."), "invalid_amount")
+    return amounts
+
+
+def _validate_tenders(tenders: list[TenderInput]) -> dict[str, Decimal]:
+    by_kind: dict[str, Decimal] = {}
+    for tender in tenders:
+        if tender.kind not in SaleTender.Kind.values:
+            raise _error("tenders", _("Unknown tender “%(kind)s”."), "invalid_tender", kind=str(tender.kind)[:32])
+        if tender.amount <= 0 or tender.amount != money(tender.amount):
+            raise _error("tenders", _("Tender amounts must be above zero, in cents."), "invalid_amount")
+        if tender.kind in by_kind:
+            raise _error("tenders", _("Each tender may appear once."), "duplicate_tender")
+        by_kind[tender.kind] = tender.amount
+    return by_kind
+
+
+def _existing_sale(request_id: str, digest: str) -> Sale | None:
+    sale = Sale.objects.filter(request_id=request_id).first()
+    if sale is not None and sale.payload_hash != digest:
+        raise _error("request_id", _("This request id was already used for a different sale."), "request_id_reused")
+    return sale
+
+
+def sale_checkout(
+    *,
+    request_id: str,
+    store: Store,
+    cashier,
+    member: Member | None,
+    lines: list[LineInput],
+    tenders: list[TenderInput],
+    coupon_code: str = "",
+    points_to_redeem: int = 0,
+    client_time: datetime | None = None,
+) -> Sale:
+    validate_request_id(request_id)
+    digest = payload_hash(
+        store=store.pk,
+        member=member.pk if member else None,
+        lines=[asdict(line) for line in lines],
+        tenders=[asdict(t) for t in tenders],
+        coupon=coupon_code,
+        points=points_to_redeem,
+    )
+    existing = _existing_sale(request_id, digest)
+    if existing is not None:
+        return existing
+    require_staff_can(cashier, Action.SELL, store)
+    amounts = _validate_lines(lines)
+    by_kind = _validate_tenders(tenders)
+    if not isinstance(points_to_redeem, int) or points_to_redeem < 0:
+        raise _error("points", _("Points to redeem cannot be negative."), "invalid_points")
+    if member is None and (points_to_redeem or SaleTender.Kind.STORED_VALUE in by_kind):
+        raise _error("member", _("Points and stored value need a member."), "member_required")
+    if member is not None and member.is_frozen:
+        raise _error("member", _("This member is frozen and cannot be sold to."), "member_frozen")
+    if coupon_code and coupon_applier() is None:
+        raise _error("coupon", _("Coupons are not available."), "coupon_invalid")
+    try:
+        with transaction.atomic():
+            return _checkout(
+                request_id=request_id,
+                digest=digest,
+                store=store,
+                cashier=cashier,
+                member=member,
+                lines=lines,
+                amounts=amounts,
+                by_kind=by_kind,
+                coupon_code=coupon_code,
+                points_to_redeem=points_to_redeem,
+                client_time=client_time,
+            )
+    except IntegrityError:
+        # Two tills sent the same request at once: the other one's sale is the answer.
+        existing = _existing_sale(request_id, digest)
+        if existing is None:
+            raise
+        return existing
+
+
+def _checkout(
+    *,
+    request_id,
+    digest,
+    store,
+    cashier,
+    member,
+    lines,
+    amounts,
+    by_kind,
+    coupon_code,
+    points_to_redeem,
+    client_time,
+) -> Sale:
+    now = timezone.now()
+    policy = LoyaltySettings.current()
+    account = wallet = stats = None
+    if member is not None:
+        # Lock first, then look for the request again: a duplicate that waited on the lock now
+        # sees the committed sale instead of creating a second one.
+        account = lock_points_account(member)
+        if SaleTender.Kind.STORED_VALUE in by_kind:
+            wallet = lock_wallet(member)
+        stats = stats_for_update(member)
+        existing = _existing_sale(request_id, digest)
+        if existing is not None:
+            return existing
+
+    subtotal = sum(amounts, Decimal(0))
+    tier = stats.tier if stats is not None else None
+    tier_discount = money(subtotal * tier.discount_percent / 100) if tier and tier.discount_percent else Decimal("0.00")
+    due = subtotal - tier_discount
+    coupon_discount = Decimal("0.00")
+    applier = coupon_applier()
+    if coupon_code and applier is not None:
+        coupon_discount = min(
+            due, money(applier.discount(code=coupon_code, member=member, store=store, lines=lines, due=due))
+        )
+        due -= coupon_discount
+
+    points_paid = Decimal("0.00")
+    if points_to_redeem:
+        if points_to_redeem % policy.redeem_step:
+            raise _error("points", _("Redeem points in steps of %(step)d."), "invalid_points", step=policy.redeem_step)
+        if points_to_redeem > account.available:
+            raise _error(
+                "points",
+                _("Not enough points: %(available)d available, %(wanted)d asked."),
+                "insufficient_points",
+                available=account.available,
+                wanted=points_to_redeem,
+            )
+        if points_to_redeem > max_redeemable_points(due=due, available=account.available, policy=policy):
+            raise _error(
+                "points",
+                _("Points may pay at most %(share)s%% of this sale."),
+                "points_cap_exceeded",
+                share=int(policy.redeem_max_share * 100),
+            )
+        points_paid = points_value(points_to_redeem, policy)
+    total_due = due - points_paid
+    tendered = sum(by_kind.values(), Decimal(0))
+    if tendered != total_due:
+        raise _error(
+            "tenders",
+            _("The tenders add up to ¥%(tendered)s but ¥%(due)s is due."),
+            "tenders_mismatch",
+            tendered=tendered,
+            due=total_due,
+        )
+    paid_principal = paid_bonus = Decimal("0.00")
+    if SaleTender.Kind.STORED_VALUE in by_kind:
+        paid_principal, paid_bonus = split_spend(wallet, by_kind[SaleTender.Kind.STORED_VALUE], policy)
+    paid_money = total_due - paid_principal - paid_bonus
+
+    sale = Sale.objects.create(
+        request_id=request_id,
+        payload_hash=digest,
+        store=store,
+        cashier=cashier,
+        member=member,
+        subtotal=subtotal,
+        tier_discount=tier_discount,
+        coupon_discount=coupon_discount,
+        coupon_code=coupon_code,
+        points_redeemed=points_to_redeem,
+        points_value=points_paid,
+        total_due=total_due,
+        paid_money=paid_money,
+        paid_principal=paid_principal,
+        paid_bonus=paid_bonus,
+        client_time=client_time,
+    )
+    discounts = _allocate(tier_discount + coupon_discount, amounts)
+    nets = [amount - discount for amount, discount in zip(amounts, discounts, strict=True)]
+    SaleLine.objects.bulk_create(
+        [
+            SaleLine(
+                sale=sale,
+                line_no=i,
+                category=line.category,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=amount,
+                net_amount=net,
+            )
+            for i, (line, amount, net) in enumerate(zip(lines, amounts, nets, strict=True), start=1)
+        ]
+    )
+    SaleTender.objects.bulk_create(
+        [SaleTender(sale=sale, kind=kind, amount=amount) for kind, amount in by_kind.items()]
+    )
+    if coupon_code and applier is not None:
+        applier.redeem(code=coupon_code, sale=sale)
+    if member is None:
+        return sale
+
+    ctx = ledger.EntryContext(store_id=store.pk, staff_id=cashier.pk, sale_id=sale.pk)
+    if points_to_redeem:
+        ledger.debit(
+            account,
+            points=points_to_redeem,
+            kind=PointsEntry.Kind.REDEEM,
+            key=f"sale:{sale.pk}:redeem",
+            ctx=ctx,
+            now=now,
+        )
+    if paid_principal or paid_bonus:
+        wallet_move(
+            wallet,
+            kind=WalletEntry.Kind.SPEND,
+            principal=-paid_principal,
+            bonus=-paid_bonus,
+            key=f"sale:{sale.pk}:spend",
+            store_id=store.pk,
+            staff_id=cashier.pk,
+            sale_id=sale.pk,
+        )
+
+    today = timezone.localdate(now)
+    daily = MemberDailySpend.objects.filter(member=member, day=today).first()
+    money_paid = paid_money + (paid_principal if policy.wallet_earns_points else Decimal("0.00"))
+    earned = points_for_sale(
+        rule=rule_for(store_id=store.pk, day=today),
+        lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, nets, strict=True)],
+        money_paid=money_paid,
+        day=today,
+        birthday=member.birthday,
+        tier=tier,
+        earned_today=daily.points_earned if daily else 0,
+    )
+    if earned.points:
+        ledger.credit(
+            account,
+            points=earned.points,
+            kind=PointsEntry.Kind.EARN,
+            key=f"sale:{sale.pk}:earn",
+            ctx=ctx,
+            now=now,
+            policy=policy,
+        )
+    sale.points_earned = earned.points
+    sale.points_eligible_amount = earned.eligible_amount
+    sale.save(update_fields=["points_earned", "points_eligible_amount"])
+
+    if daily is None:
+        MemberDailySpend.objects.create(
+            member=member, day=today, spend=total_due, visits=1, points_earned=earned.points
+        )
+    else:
+        MemberDailySpend.objects.filter(pk=daily.pk).update(
+            spend=F("spend") + total_due, visits=F("visits") + 1, points_earned=F("points_earned") + earned.points
+        )
+    stats.purchase_count += 1
+    stats.total_spend += total_due
+    stats.first_purchase_at = stats.first_purchase_at or now
+    stats.last_purchase_at = now
+    stats.save(update_fields=["purchase_count", "total_spend", "first_purchase_at", "last_purchase_at"])
+    tier_upgrade_after_sale(stats, sale=sale, now=now)
+    for hook in _after_sale_hooks:
+        hook(sale)
+    return sale
+
+
+_after_sale_hooks: list[Callable[[Sale], None]] = []
+
+
+def register_after_sale_hook(hook: Callable[[Sale], None]) -> None:
+    """For rewards that follow a purchase (referral bonus on the first one); runs inside the sale's transaction."""
+    if hook not in _after_sale_hooks:
+        _after_sale_hooks.append(hook)

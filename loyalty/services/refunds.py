@@ -1,0 +1,262 @@
+"""sale_refund: give back what a sale took, in proportion, and take back what it earned.
+
+A refund of amount A out of what the customer paid P (money, stored value and points at their
+value) returns each tender's share cumulatively: after refunds totalling R, each tender has
+returned floor(its amount × R / P), so partial refunds never drift and a full refund returns
+everything exactly. Points earned are clawed back the same way; where the member already spent
+them, the shortfall becomes debt that later earnings settle first.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.models import MemberDailySpend, PointsEntry, PointsLot, Refund, Sale, WalletEntry
+from loyalty.services import points as ledger
+from loyalty.services.checkout import coupon_applier, payload_hash, validate_request_id
+from loyalty.services.locks import lock_points_account, lock_sale, lock_wallet, stats_for_update
+from loyalty.services.policy import money, money_down
+from loyalty.services.tiers import tier_after_refund
+from loyalty.services.wallet import wallet_move
+from stores.models import Store
+from stores.permissions import require_staff_can, staff_can
+from stores.roles import Action
+from stores.services import audit_record
+
+
+@dataclass(frozen=True)
+class RefundLineInput:
+    line_no: int
+    quantity: Decimal
+
+
+def _error(field: str, message: str, code: str, **params) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
+
+
+def _cumulative(total, refunded_after: Decimal, paid: Decimal, *, integer: bool = False):
+    share = Decimal(total) * refunded_after / paid
+    if integer:
+        return int(share.to_integral_value(rounding=ROUND_FLOOR))
+    return money_down(share)
+
+
+def _existing_refund(request_id: str, digest: str) -> Refund | None:
+    refund = Refund.objects.filter(request_id=request_id).first()
+    if refund is not None and refund.payload_hash != digest:
+        raise _error("request_id", _("This request id was already used for a different refund."), "request_id_reused")
+    return refund
+
+
+def sale_refund(
+    *,
+    request_id: str,
+    sale: Sale,
+    actor,
+    reason: str,
+    amount: Decimal | None = None,
+    lines: list[RefundLineInput] | None = None,
+    approver=None,
+    store: Store | None = None,
+) -> Refund:
+    validate_request_id(request_id)
+    store = store or sale.store
+    digest = payload_hash(
+        sale=sale.pk,
+        amount=amount,
+        lines=[(line.line_no, line.quantity) for line in lines or []],
+        reason=reason,
+    )
+    existing = _existing_refund(request_id, digest)
+    if existing is not None:
+        return existing
+    require_staff_can(actor, Action.REQUEST_REFUND, store)
+    if not staff_can(actor, Action.APPROVE_REFUND, store):
+        if approver is None:
+            raise _error("approver", _("A manager must approve this refund."), "approval_required")
+        if not staff_can(approver, Action.APPROVE_REFUND, store):
+            raise _error("approver", _("The approver may not approve refunds at this store."), "approval_invalid")
+    if not reason or not reason.strip():
+        raise _error("reason", _("Give a reason for the refund."), "reason_required")
+    if (amount is None) == (not lines):
+        raise _error("amount", _("Refund either an amount or lines, not both."), "amount_or_lines")
+    if amount is not None and (amount <= 0 or amount != money(amount)):
+        raise _error("amount", _("The amount must be above zero, in cents."), "invalid_amount")
+    try:
+        with transaction.atomic():
+            return _refund(
+                request_id=request_id,
+                digest=digest,
+                sale_id=sale.pk,
+                actor=actor,
+                approver=approver,
+                store=store,
+                reason=reason.strip()[:255],
+                amount=amount,
+                lines=lines,
+            )
+    except IntegrityError:
+        existing = _existing_refund(request_id, digest)
+        if existing is None:
+            raise
+        return existing
+
+
+def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amount, lines) -> Refund:
+    # The sale row is the refund's lock: a refund raced against itself (or a second one for the
+    # rest) waits here and then sees what the first one already returned.
+    sale = lock_sale(sale_id)
+    existing = _existing_refund(request_id, digest)
+    if existing is not None:
+        return existing
+    line_changes = []
+    if lines:
+        by_no = {line.line_no: line for line in sale.lines.all()}
+        amount = Decimal("0.00")
+        seen = set()
+        for item in lines:
+            line = by_no.get(item.line_no)
+            if line is None or item.line_no in seen:
+                raise _error("lines", _("Line %(no)s is not on this sale."), "invalid_line", no=item.line_no)
+            seen.add(item.line_no)
+            if item.quantity <= 0 or item.quantity > line.quantity - line.refunded_quantity:
+                raise _error(
+                    "lines",
+                    _("Line %(no)s: at most %(left)s can still be refunded."),
+                    "refund_exceeds_sale",
+                    no=item.line_no,
+                    left=line.quantity - line.refunded_quantity,
+                )
+            amount += money(line.net_amount * item.quantity / line.quantity)
+            line_changes.append((line, item.quantity))
+    paid = sale.paid_total
+    if amount > paid - sale.refunded_amount:
+        raise _error(
+            "amount",
+            _("At most ¥%(left)s of this sale can still be refunded."),
+            "refund_exceeds_sale",
+            left=paid - sale.refunded_amount,
+        )
+    before, after = sale.refunded_amount, sale.refunded_amount + amount
+    full = after == paid
+
+    parts = {}
+    for name, total in (
+        ("points_value", sale.points_value),
+        ("principal", sale.paid_principal),
+        ("bonus", sale.paid_bonus),
+    ):
+        parts[name] = total if full else _cumulative(total, after, paid) - _cumulative(total, before, paid)
+    parts["money"] = amount - parts["points_value"] - parts["principal"] - parts["bonus"]
+    if parts["money"] < 0 or parts["money"] > sale.paid_money:
+        # Rounding can only move a cent; keep it on the largest non-money part.
+        largest = max(("points_value", "principal", "bonus"), key=lambda k: parts[k])
+        parts[largest] += parts["money"]
+        parts["money"] = Decimal("0.00")
+
+    def points_share(total: int) -> int:
+        if full:
+            return total - _cumulative(total, before, paid, integer=True)
+        return _cumulative(total, after, paid, integer=True) - _cumulative(total, before, paid, integer=True)
+
+    restore_points = points_share(sale.points_redeemed)
+    clawback_points = points_share(sale.points_earned)
+    refund = Refund.objects.create(
+        request_id=request_id,
+        payload_hash=digest,
+        sale=sale,
+        amount=amount,
+        reason=reason,
+        created_by=actor,
+        approved_by=approver,
+        store=store,
+        lines=[{"line_no": line.line_no, "quantity": str(quantity)} for line, quantity in line_changes],
+        money_refunded=parts["money"],
+        principal_restored=parts["principal"],
+        bonus_restored=parts["bonus"],
+        points_restored=restore_points,
+        points_clawed_back=clawback_points,
+    )
+    for line, quantity in line_changes:
+        type(line).objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + quantity)
+    sale.refunded_amount = after
+    sale.status = Sale.Status.REFUNDED if full else Sale.Status.PARTLY_REFUNDED
+    sale.save(update_fields=["refunded_amount", "status"])
+
+    now = timezone.now()
+    if sale.member_id is not None:
+        account = lock_points_account(sale.member_id)
+        wallet = lock_wallet(sale.member_id) if parts["principal"] or parts["bonus"] else None
+        stats = stats_for_update(sale.member_id)
+        ctx = ledger.EntryContext(
+            store_id=store.pk, staff_id=actor.pk, sale_id=sale.pk, refund_id=refund.pk, reason=reason
+        )
+        if restore_points:
+            redeem_entry = PointsEntry.objects.get(member_id=sale.member_id, idempotency_key=f"sale:{sale.pk}:redeem")
+            ledger.restore(
+                account, points=restore_points, redeem_entry=redeem_entry, key=f"refund:{refund.pk}:restore", ctx=ctx
+            )
+        if clawback_points:
+            own_lot = (
+                PointsLot.objects.filter(entry__idempotency_key=f"sale:{sale.pk}:earn", entry__member_id=sale.member_id)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            _entry, debt = ledger.clawback(
+                account,
+                points=clawback_points,
+                key=f"refund:{refund.pk}:clawback",
+                ctx=ctx,
+                own_lot_id=own_lot,
+                now=now,
+            )
+            if debt:
+                refund.debt_created = debt
+                refund.save(update_fields=["debt_created"])
+        if wallet is not None:
+            wallet_move(
+                wallet,
+                kind=WalletEntry.Kind.RESTORE,
+                principal=parts["principal"],
+                bonus=parts["bonus"],
+                key=f"refund:{refund.pk}:restore",
+                store_id=store.pk,
+                staff_id=actor.pk,
+                sale_id=sale.pk,
+                refund_id=refund.pk,
+            )
+        spend_back = parts["money"] + parts["principal"] + parts["bonus"]
+        MemberDailySpend.objects.filter(member_id=sale.member_id, day=timezone.localdate(sale.created_at)).update(
+            spend=F("spend") - spend_back, points_earned=F("points_earned") - clawback_points
+        )
+        stats.total_refunded += amount
+        stats.save(update_fields=["total_refunded"])
+        tier_after_refund(stats, sale=sale, now=now)
+    if full and sale.coupon_code and coupon_applier() is not None:
+        coupon_applier().release(sale=sale)
+    audit_record(
+        actor=actor,
+        action="sale.refunded",
+        target=sale,
+        store=store,
+        reason=reason,
+        data={
+            "refund": refund.pk,
+            "amount": str(amount),
+            "approved_by": approver.get_username() if approver else None,
+            "points_restored": restore_points,
+            "points_clawed_back": clawback_points,
+        },
+    )
+    return refund
+
+
+def refunded_totals(sale: Sale) -> dict:
+    return sale.refunds.aggregate(
+        amount=Sum("amount"), points_restored=Sum("points_restored"), points_clawed_back=Sum("points_clawed_back")
+    )

@@ -1,0 +1,177 @@
+"""Tiers: upgrade at once when a sale crosses a threshold, downgrade only at evaluation."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, DecimalField, IntegerField, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from loyalty.models import MemberDailySpend, MemberStats, Sale, Tier, TierChange, TierPolicy
+
+
+def _metric_expression(metric: str):
+    if metric == Tier.Metric.POINTS:
+        return Coalesce(Sum("points_earned"), Value(0), output_field=IntegerField())
+    if metric == Tier.Metric.VISITS:
+        return Coalesce(Sum("visits"), Value(0), output_field=IntegerField())
+    return Coalesce(Sum("spend"), Value(Decimal("0.00")), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def qualifying_value(member_id: int, *, policy: TierPolicy, as_of: datetime | None = None) -> Decimal:
+    today = timezone.localdate(as_of or timezone.now())
+    since = today - timedelta(days=policy.window_days - 1)
+    value = MemberDailySpend.objects.filter(member_id=member_id, day__gte=since, day__lte=today).aggregate(
+        v=_metric_expression(policy.metric)
+    )["v"]
+    return Decimal(value)
+
+
+def tier_for_value(value: Decimal, tiers: list[Tier]) -> Tier | None:
+    reached = [t for t in tiers if t.threshold <= value]
+    return max(reached, key=lambda t: t.rank) if reached else None
+
+
+def all_tiers() -> list[Tier]:
+    return list(Tier.objects.order_by("rank"))
+
+
+def tier_upgrade_after_sale(stats: MemberStats, *, sale: Sale, now: datetime) -> Tier | None:
+    tiers = all_tiers()
+    if not tiers:
+        return stats.tier
+    policy = TierPolicy.current()
+    target = tier_for_value(qualifying_value(stats.pk, policy=policy, as_of=now), tiers)
+    current_rank = stats.tier.rank if stats.tier else -1
+    if target is not None and target.rank > current_rank:
+        TierChange.objects.create(
+            member_id=stats.pk, from_tier=stats.tier, to_tier=target, reason=TierChange.Reason.UPGRADE, sale=sale
+        )
+        stats.tier, stats.tier_since = target, now
+        stats.save(update_fields=["tier", "tier_since"])
+    return stats.tier
+
+
+def tier_after_refund(stats: MemberStats, *, sale: Sale, now: datetime) -> Tier | None:
+    """Undo an upgrade that the refunded sale (or a later one) bought, if it no longer holds."""
+    upgrades = list(
+        TierChange.objects.filter(
+            member_id=stats.pk, reason=TierChange.Reason.UPGRADE, created_at__gte=sale.created_at
+        ).order_by("created_at", "id")
+    )
+    if not upgrades or stats.tier is None:
+        return stats.tier
+    tiers = all_tiers()
+    value = qualifying_value(stats.pk, policy=TierPolicy.current(), as_of=now)
+    if stats.tier.threshold <= value:
+        return stats.tier
+    floor = upgrades[0].from_tier
+    target = tier_for_value(value, tiers)
+    if floor is not None and (target is None or target.rank < floor.rank):
+        target = floor
+    if target != stats.tier:
+        TierChange.objects.create(
+            member_id=stats.pk, from_tier=stats.tier, to_tier=target, reason=TierChange.Reason.REFUND, sale=sale
+        )
+        stats.tier, stats.tier_since = target, now
+        stats.save(update_fields=["tier", "tier_since"])
+    return stats.tier
+
+
+@dataclass
+class TierProgress:
+    tier: Tier | None
+    next_tier: Tier | None
+    value: Decimal
+    missing: Decimal
+
+
+def tier_progress(member_id: int, *, current: Tier | None) -> TierProgress:
+    """'¥X more to reach 金卡'."""
+    policy = TierPolicy.current()
+    value = qualifying_value(member_id, policy=policy)
+    rank = current.rank if current else -1
+    next_tier = Tier.objects.filter(rank__gt=rank).order_by("rank").first()
+    missing = max(Decimal(0), next_tier.threshold - value) if next_tier else Decimal(0)
+    return TierProgress(tier=current, next_tier=next_tier, value=value, missing=missing)
+
+
+def _values_by_member(member_ids: list[int], *, policy: TierPolicy, as_of: datetime) -> dict[int, Decimal]:
+    today = timezone.localdate(as_of)
+    since = today - timedelta(days=policy.window_days - 1)
+    rows = (
+        MemberDailySpend.objects.filter(member_id__in=member_ids, day__gte=since, day__lte=today)
+        .values("member_id")
+        .annotate(v=_metric_expression(policy.metric))
+    )
+    return {row["member_id"]: Decimal(row["v"]) for row in rows}
+
+
+def tiers_evaluate(*, now: datetime | None = None, batch_size: int = 2000) -> dict[str, int]:
+    """Downgrade members below their tier whose retention has passed. Safe to run twice at once:
+    each change is a conditional UPDATE on the member's current tier, with its row count checked."""
+    now = now or timezone.now()
+    policy = TierPolicy.current()
+    tiers = all_tiers()
+    held_since = now - timedelta(days=policy.retention_days)
+    candidates = MemberStats.objects.filter(tier__isnull=False, tier_since__lte=held_since).order_by("pk")
+    changed = examined = 0
+    last_pk = 0
+    while True:
+        batch = list(candidates.filter(pk__gt=last_pk).select_related("tier")[:batch_size])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        values = _values_by_member([s.pk for s in batch], policy=policy, as_of=now)
+        for stats in batch:
+            examined += 1
+            target = tier_for_value(values.get(stats.pk, Decimal(0)), tiers) or tiers[0]
+            if target.rank >= stats.tier.rank:
+                continue
+            with transaction.atomic():
+                updated = MemberStats.objects.filter(pk=stats.pk, tier_id=stats.tier_id).update(
+                    tier=target, tier_since=now
+                )
+                if updated:
+                    TierChange.objects.create(
+                        member_id=stats.pk, from_tier=stats.tier, to_tier=target, reason=TierChange.Reason.EVALUATION
+                    )
+                    changed += 1
+    return {"examined": examined, "downgraded": changed}
+
+
+def downgrade_risk(*, as_of: datetime | None = None, within_days: int = 30):
+    """Members who will drop at an evaluation within `within_days` unless they spend more.
+
+    Yields (stats, value, missing) for each: `missing` is what their tier's threshold still needs.
+    """
+    as_of = as_of or timezone.now()
+    policy = TierPolicy.current()
+    held_since = as_of + timedelta(days=within_days) - timedelta(days=policy.retention_days)
+    candidates = (
+        MemberStats.objects.filter(tier__isnull=False, tier_since__lte=held_since, tier__threshold__gt=0)
+        .select_related("tier", "member")
+        .order_by("pk")
+    )
+    batch: list[MemberStats] = []
+
+    def flush():
+        values = _values_by_member([s.pk for s in batch], policy=policy, as_of=as_of)
+        for stats in batch:
+            value = values.get(stats.pk, Decimal(0))
+            if value < stats.tier.threshold:
+                yield stats, value, stats.tier.threshold - value
+
+    for stats in candidates.iterator(chunk_size=2000):
+        batch.append(stats)
+        if len(batch) == 2000:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
+
+
+def tier_counts() -> dict[str, int]:
+    return dict(MemberStats.objects.values_list("tier__name").annotate(n=Count("pk")).values_list("tier__name", "n"))

@@ -1,0 +1,187 @@
+"""Stored value (储值): a wallet with principal and bonus parts and its own append-only ledger.
+
+Spending splits between principal and bonus by LoyaltySettings.wallet_split; the default,
+proportional, keeps the wallet's principal:bonus ratio, so refunds and withdrawals stay fair to
+both sides (a member cannot spend the bonus first and then withdraw all the principal).
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from loyalty.models import LoyaltySettings, RechargePackage, TopUp, Wallet, WalletEntry
+from loyalty.services.locks import lock_points_account, lock_wallet
+from loyalty.services.policy import money
+from members.models import Member
+from stores.models import Store
+from stores.permissions import require_staff_can
+from stores.roles import Action
+from stores.services import audit_record
+
+
+def split_spend(wallet: Wallet, amount: Decimal, policy: LoyaltySettings) -> tuple[Decimal, Decimal]:
+    """(principal, bonus) parts of spending `amount` from `wallet`."""
+    if amount > wallet.balance:
+        raise ValidationError(
+            {
+                "tenders": ValidationError(
+                    _("Not enough stored value: ¥%(balance)s available."),
+                    code="insufficient_stored_value",
+                    params={"balance": wallet.balance},
+                )
+            }
+        )
+    if policy.wallet_split == LoyaltySettings.WalletSplit.PRINCIPAL_FIRST:
+        principal = min(amount, wallet.principal)
+        return principal, amount - principal
+    if policy.wallet_split == LoyaltySettings.WalletSplit.BONUS_FIRST:
+        bonus = min(amount, wallet.bonus)
+        return amount - bonus, bonus
+    bonus = money(amount * wallet.bonus / wallet.balance) if wallet.balance else Decimal("0.00")
+    bonus = min(bonus, wallet.bonus)
+    principal = amount - bonus
+    if principal > wallet.principal:
+        principal, bonus = wallet.principal, amount - wallet.principal
+    return principal, bonus
+
+
+def wallet_move(
+    wallet: Wallet,
+    *,
+    kind: str,
+    principal: Decimal,
+    bonus: Decimal,
+    key: str,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+    sale_id: int | None = None,
+    refund_id: int | None = None,
+    topup_id: int | None = None,
+) -> WalletEntry:
+    """Append one wallet entry and move the cached balances with it (the wallet row is locked)."""
+    entry = WalletEntry.objects.create(
+        member_id=wallet.pk,
+        kind=kind,
+        principal=principal,
+        bonus=bonus,
+        idempotency_key=key,
+        store_id=store_id,
+        staff_id=staff_id,
+        sale_id=sale_id,
+        refund_id=refund_id,
+        topup_id=topup_id,
+    )
+    wallet.principal += principal
+    wallet.bonus += bonus
+    wallet.save(update_fields=["principal", "bonus", "updated_at"])
+    return entry
+
+
+def wallet_top_up(
+    *,
+    request_id: str,
+    member: Member,
+    store: Store,
+    staff,
+    tender: str,
+    package: RechargePackage | None = None,
+    amount: Decimal | None = None,
+) -> TopUp:
+    """Top up a wallet with a package (充500送50) or a plain amount; the same request_id again
+    returns the first top-up."""
+    existing = TopUp.objects.filter(request_id=request_id).first()
+    if existing is not None:
+        return _same_topup_or_conflict(existing, member=member)
+    require_staff_can(staff, Action.TOP_UP, store)
+    if member.is_frozen:
+        raise ValidationError({"member": ValidationError(_("This member is frozen."), code="member_frozen")})
+    if tender not in TopUp.Tender.values:
+        raise ValidationError({"tender": ValidationError(_("Unknown tender."), code="invalid_tender")})
+    if package is not None:
+        if not package.is_active:
+            raise ValidationError(
+                {"package": ValidationError(_("This package is no longer sold."), code="package_inactive")}
+            )
+        paid, bonus = package.pay_amount, package.bonus_amount
+    elif amount is not None:
+        paid, bonus = money(amount), Decimal("0.00")
+        if paid <= 0:
+            raise ValidationError({"amount": ValidationError(_("Enter an amount above zero."), code="invalid_amount")})
+    else:
+        raise ValidationError({"amount": ValidationError(_("Choose a package or enter an amount."), code="required")})
+    try:
+        with transaction.atomic():
+            topup = TopUp.objects.create(
+                request_id=request_id,
+                member=member,
+                store=store,
+                staff=staff,
+                package=package,
+                amount=paid,
+                bonus=bonus,
+                tender=tender,
+            )
+            lock_points_account(member)
+            wallet = lock_wallet(member)
+            wallet_move(
+                wallet,
+                kind=WalletEntry.Kind.TOP_UP,
+                principal=paid,
+                bonus=bonus,
+                key=f"topup:{topup.pk}",
+                store_id=store.pk,
+                staff_id=staff.pk,
+                topup_id=topup.pk,
+            )
+    except IntegrityError:
+        existing = TopUp.objects.filter(request_id=request_id).first()
+        if existing is None:
+            raise
+        return _same_topup_or_conflict(existing, member=member)
+    return topup
+
+
+def _same_topup_or_conflict(topup: TopUp, *, member: Member) -> TopUp:
+    if topup.member_id != member.pk:
+        raise ValidationError(
+            {"request_id": ValidationError(_("This request id was used for another top-up."), code="request_id_reused")}
+        )
+    return topup
+
+
+@transaction.atomic
+def wallet_refund_principal(
+    *, member: Member, actor, store: Store | None, reason: str, request_id: str
+) -> WalletEntry | None:
+    """Pay the member back their remaining principal; the bonus is forfeited. Audited."""
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError(_("Give a reason."), code="reason_required")})
+    lock_points_account(member)
+    wallet = lock_wallet(member)
+    key = f"withdraw:{request_id}"
+    existing = WalletEntry.objects.filter(member_id=member.pk, idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    if wallet.principal == 0 and wallet.bonus == 0:
+        raise ValidationError({"member": ValidationError(_("The wallet is empty."), code="wallet_empty")})
+    principal, bonus = wallet.principal, wallet.bonus
+    entry = wallet_move(
+        wallet,
+        kind=WalletEntry.Kind.WITHDRAW,
+        principal=-principal,
+        bonus=-bonus,
+        key=key,
+        store_id=store.pk if store else None,
+        staff_id=actor.pk,
+    )
+    audit_record(
+        actor=actor,
+        action="wallet.principal_refunded",
+        target=member,
+        store=store,
+        reason=reason,
+        data={"principal": str(principal), "bonus_forfeited": str(bonus)},
+    )
+    return entry

@@ -1,0 +1,38 @@
+from decimal import Decimal
+
+import factory
+
+from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier
+
+
+class LoyaltySettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LoyaltySettings
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tier
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"T{n}")
+    name = factory.Sequence(lambda n: f"等级{n}")
+    rank = factory.Sequence(lambda n: n)
+    threshold = Decimal("0.00")
+
+
+class EarningRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EarningRule
+
+    name = "基础积分"
+    points_per_yuan = Decimal("1.00")
+
+
+class RechargePackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RechargePackage
+
+    name = "充500送50"
+    pay_amount = Decimal("500.00")
+    bonus_amount = Decimal("50.00")
