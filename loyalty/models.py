@@ -69,6 +69,20 @@ class LoyaltySettings(models.Model):
         default=True,
         help_text=_("Bonus value never earns points."),
     )
+    signin_points = models.PositiveIntegerField(_("daily sign-in points"), default=5)
+    signin_streak_days = models.PositiveIntegerField(_("sign-in streak length (days)"), default=7)
+    signin_streak_bonus = models.PositiveIntegerField(_("bonus on the last day of a streak"), default=30)
+    profile_completion_points = models.PositiveIntegerField(_("points for a completed profile"), default=50)
+    review_points = models.PositiveIntegerField(_("points for a review"), default=10)
+    share_points = models.PositiveIntegerField(_("points for a share"), default=5)
+    referral_referrer_points = models.PositiveIntegerField(_("referral: points for the referrer"), default=200)
+    referral_referred_points = models.PositiveIntegerField(_("referral: points for the new member"), default=100)
+    referral_min_purchase = models.DecimalField(
+        _("referral: smallest qualifying first purchase"), default=Decimal("1.00"), **MONEY
+    )
+    referral_monthly_cap = models.PositiveIntegerField(
+        _("referral: rewarded referrals per referrer per month"), default=10
+    )
     manager_adjust_max_per_operation = models.PositiveIntegerField(
         _("store manager: largest manual adjustment (points)"), default=500
     )
@@ -656,3 +670,39 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.request_id} ¥{self.amount}"
+
+
+class SignIn(models.Model):
+    """One daily sign-in; its `streak` is the length of the run of consecutive days it ends."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    streak = models.PositiveIntegerField()
+    points = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sign-in")
+        verbose_name_plural = _("sign-ins")
+        constraints = [models.UniqueConstraint(fields=["member", "day"], name="signin_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.day} ({self.streak})"
+
+
+class ReferralReward(models.Model):
+    """A referral paid out: once per referred member, on their first qualifying purchase."""
+
+    referred = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referral_reward")
+    referrer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="+")
+    referrer_points = models.PositiveIntegerField(default=0)
+    referred_points = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("referral reward")
+        verbose_name_plural = _("referral rewards")
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_id}"
