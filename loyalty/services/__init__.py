@@ -1,6 +1,7 @@
 """Writes of the loyalty app. Import the functions from here."""
 
 from loyalty.services.adjustments import points_adjust
+from loyalty.services.behaviour import points_behaviour_event, points_profile_completed, points_sign_in
 from loyalty.services.checkout import (
     LineInput,
     TenderInput,
@@ -18,7 +19,10 @@ __all__ = [
     "RefundLineInput",
     "TenderInput",
     "points_adjust",
+    "points_behaviour_event",
     "points_expire_due",
+    "points_profile_completed",
+    "points_sign_in",
     "points_unlock_due",
     "register_after_sale_hook",
     "register_coupon_applier",

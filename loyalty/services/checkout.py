@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
 from loyalty.services import points as ledger
+from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_for_sale, rule_for
 from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
 from loyalty.services.policy import max_redeemable_points, money, points_value
@@ -392,6 +393,7 @@ def _checkout(
     stats.last_purchase_at = now
     stats.save(update_fields=["purchase_count", "total_spend", "first_purchase_at", "last_purchase_at"])
     tier_upgrade_after_sale(stats, sale=sale, now=now)
+    referral_reward_for_sale(sale, policy=policy, now=now)
     for hook in _after_sale_hooks:
         hook(sale)
     return sale
