@@ -95,13 +95,190 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--sales-per-member", type=int, default=3, help="purchase history per member (0: none)")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database first")
     args = parser.parse_args()
     django_on_bench_database(fresh=args.fresh)
     result = generate_members(args.members)
-    print(
-        f"{result['members']:,} members in {result['seconds']:.1f} s ({result['members'] / result['seconds']:,.0f}/s)"
-    )
+    rate = result["members"] / result["seconds"]
+    print(f"{result['members']:,} members in {result['seconds']:.1f} s ({rate:,.0f}/s)")
+    if args.sales_per_member:
+        history = generate_history(sales_per_member=args.sales_per_member, cashier_id=bench_cashier().pk)
+        print(f"{history['sales']:,} sales of history in {history['seconds']:.1f} s")
+
+
+def bench_cashier():
+    """A cashier serving every bench store, with an API token."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from stores.models import Store
+    from stores.services import staff_create, staff_set_stores
+
+    user = get_user_model().objects.filter(username="bench_cashier").first()
+    if user is None:
+        user = staff_create(actor=None, username="bench_cashier", password="bench-cashier", role="cashier")
+    staff_set_stores(actor=None, user=user, stores=Store.objects.filter(code__startswith="B"))
+    Token.objects.get_or_create(user=user)
+    return user
+
+
+CATEGORIES = [("饮品", 18, 38), ("烘焙", 12, 45), ("零食", 8, 30), ("日用品", 15, 120), ("生鲜", 20, 160)]
+
+
+def generate_history(*, sales_per_member: int = 3, seed: int = 11, cashier_id: int) -> dict:
+    """Give every member without history `sales_per_member` sales over the past year, with their
+    ledger: an earn entry and its lot per sale, the points account, statistics and daily spend.
+
+    The rows match what sale_checkout writes for a cash sale earning 1 point per ¥1, so
+    `reconcile_ledger` passes on the result.
+    """
+    from django.db import connection
+
+    from loyalty.models import EarningRule, LoyaltySettings, MemberStats
+
+    LoyaltySettings.current()
+    if not EarningRule.objects.exists():
+        EarningRule.objects.create(name="基础积分", points_per_yuan=1)
+    rng = random.Random(seed)
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.id, m.home_store_id FROM members_member m "
+            "WHERE NOT EXISTS (SELECT 1 FROM loyalty_memberstats s WHERE s.member_id = m.id) ORDER BY m.id"
+        )
+        members = cursor.fetchall()
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM loyalty_sale")
+        sale_id = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM loyalty_pointsentry")
+        entry_id = cursor.fetchone()[0]
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    sales, lines, tenders, entries, lots, accounts, stats, daily = [], [], [], [], [], [], [], []
+    for member_id, store_id in members:
+        total_points = 0
+        total_spend = 0
+        first = last = None
+        days = {}
+        for _n in range(sales_per_member):
+            sale_id += 1
+            entry_id += 1
+            at = now - timedelta(seconds=rng.randrange(360 * 86400))
+            category, low, high = CATEGORIES[rng.randrange(len(CATEGORIES))]
+            quantity = rng.randrange(1, 4)
+            price = rng.randrange(low * 100, high * 100) / 100
+            amount = round(quantity * price, 2)
+            points = int(amount)
+            sales.append(
+                (
+                    sale_id,
+                    f"hist-{sale_id}",
+                    "",
+                    store_id,
+                    cashier_id,
+                    member_id,
+                    "completed",
+                    amount,
+                    0,
+                    0,
+                    "",
+                    0,
+                    0,
+                    amount,
+                    amount,
+                    0,
+                    0,
+                    points,
+                    amount,
+                    0,
+                    None,
+                    at,
+                )
+            )
+            lines.append((sale_id, sale_id, 1, category, "", quantity, price, amount, amount, 0))
+            tenders.append((sale_id, sale_id, "cash", amount))
+            entries.append(
+                (
+                    entry_id,
+                    member_id,
+                    "earn",
+                    points,
+                    0,
+                    f"sale:{sale_id}:earn",
+                    store_id,
+                    cashier_id,
+                    sale_id,
+                    None,
+                    "",
+                    at,
+                )
+            )
+            if points:
+                lots.append((entry_id, member_id, entry_id, points, points, at, at + timedelta(days=366), False, at))
+            total_points += points
+            total_spend += amount
+            first = at if first is None or at < first else first
+            last = at if last is None or at > last else last
+            key = at.date()
+            spend, visits, pts = days.get(key, (0, 0, 0))
+            days[key] = (spend + amount, visits + 1, pts + points)
+        accounts.append((member_id, total_points, 0, 0, total_points, now))
+        stats.append((member_id, None, None, first, last, sales_per_member, round(total_spend, 2), 0))
+        for d, (spend, visits, pts) in days.items():
+            daily.append((member_id, d, round(spend, 2), visits, pts))
+    tables = [
+        (
+            "loyalty_sale",
+            "id, request_id, payload_hash, store_id, cashier_id, member_id, status, subtotal, tier_discount, "
+            "coupon_discount, coupon_code, points_redeemed, points_value, total_due, paid_money, paid_principal, "
+            "paid_bonus, points_earned, points_eligible_amount, refunded_amount, client_time, created_at",
+            sales,
+        ),
+        (
+            "loyalty_saleline",
+            "id, sale_id, line_no, category, sku, quantity, unit_price, amount, net_amount, refunded_quantity",
+            lines,
+        ),
+        ("loyalty_saletender", "id, sale_id, kind, amount", tenders),
+        (
+            "loyalty_pointsentry",
+            "id, member_id, kind, points, debt, idempotency_key, store_id, staff_id, sale_id, "
+            "refund_id, reason, created_at",
+            entries,
+        ),
+        (
+            "loyalty_pointslot",
+            "id, member_id, entry_id, points, remaining, available_at, expires_at, is_pending, created_at",
+            lots,
+        ),
+        ("loyalty_pointsaccount", "member_id, available, pending, debt, lifetime_earned, updated_at", accounts),
+        (
+            "loyalty_memberstats",
+            "member_id, tier_id, tier_since, first_purchase_at, last_purchase_at, purchase_count, "
+            "total_spend, total_refunded",
+            stats,
+        ),
+        ("loyalty_memberdailyspend", "member_id, day, spend, visits, points_earned", daily),
+    ]
+    with raw.cursor() as cursor:
+        for table, columns, rows in tables:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        for table in (
+            "loyalty_sale",
+            "loyalty_saleline",
+            "loyalty_saletender",
+            "loyalty_pointsentry",
+            "loyalty_pointslot",
+            "loyalty_memberdailyspend",
+        ):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+        for table, _columns, _rows in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    assert MemberStats.objects.count() >= len(members)
+    return {"members": len(members), "sales": len(sales), "seconds": time.perf_counter() - started}
 
 
 if __name__ == "__main__":
