@@ -12,4 +12,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(("members.api.urls", "members-api"))),
+    path("api/v1/", include(("loyalty.api.urls", "loyalty-api"))),
 ]
+
+# Under /api/ the errors Django answers itself (unknown address, a body it refuses, a crash) are JSON too.
+handler400 = "config.api.bad_request"
+handler404 = "config.api.page_not_found"
+handler500 = "config.api.server_error"

@@ -6,3 +6,14 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "loyalty"
     verbose_name = _("Loyalty")
+
+    def ready(self):
+        from loyalty.api.summary import register as register_member_summary
+        from loyalty.demo import demo_loyalty
+        from stores.demo import register_demo_step
+
+        # Tier, points and stored value in the API's member summary (members cannot import loyalty).
+        register_member_summary()
+
+        # INSTALLED_APPS puts members before loyalty, so this step runs after "members".
+        register_demo_step("loyalty", demo_loyalty)

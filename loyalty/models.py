@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
@@ -575,12 +576,14 @@ class Sale(models.Model):
             models.CheckConstraint(condition=Q(subtotal__gt=0), name="sale_subtotal_positive"),
             models.CheckConstraint(condition=Q(total_due__gte=0), name="sale_total_not_negative"),
             models.CheckConstraint(condition=Q(points_redeemed__gte=0), name="sale_points_not_negative"),
+            # Sums are rounded to the cent: SQLite keeps decimals as REAL, where 0.20 + 0.10 is not 0.30.
             models.CheckConstraint(
-                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("total_due") + F("points_value")),
+                condition=Q(refunded_amount__gte=0)
+                & Q(refunded_amount__lte=Round(F("total_due") + F("points_value"), 2)),
                 name="sale_refund_within_paid",
             ),
             models.CheckConstraint(
-                condition=Q(total_due=F("paid_money") + F("paid_principal") + F("paid_bonus")),
+                condition=Q(total_due=Round(F("paid_money") + F("paid_principal") + F("paid_bonus"), 2)),
                 name="sale_tenders_add_up",
             ),
         ]

@@ -44,12 +44,14 @@ CHECKS = {
           ON x.lot_id = l.id
         WHERE l.remaining <> l.points + COALESCE(x.total, 0)
     """,
+    # Compared to the cent: SQLite keeps decimals as REAL, so its SUM() can come out as 549.9999999.
     "wallet = sum of wallet entries": """
         SELECT w.member_id, w.principal + w.bonus, COALESCE(e.principal, 0) + COALESCE(e.bonus, 0)
         FROM loyalty_wallet w
         LEFT JOIN (SELECT member_id, SUM(principal) AS principal, SUM(bonus) AS bonus
                    FROM loyalty_walletentry GROUP BY member_id) e ON e.member_id = w.member_id
-        WHERE w.principal <> COALESCE(e.principal, 0) OR w.bonus <> COALESCE(e.bonus, 0)
+        WHERE ROUND(w.principal, 2) <> ROUND(COALESCE(e.principal, 0), 2)
+           OR ROUND(w.bonus, 2) <> ROUND(COALESCE(e.bonus, 0), 2)
     """,
 }
 

@@ -7,8 +7,21 @@ from decimal import Decimal
 from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
-from loyalty.models import MemberStats, PointsAccount, PointsEntry, PointsLot, Sale, Wallet, WalletEntry
-from loyalty.services.tiers import TierProgress, tier_progress
+from loyalty.models import (
+    MemberStats,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    RechargePackage,
+    Refund,
+    Sale,
+    Tier,
+    TierPolicy,
+    TopUp,
+    Wallet,
+    WalletEntry,
+)
+from loyalty.services.tiers import TierProgress, _values_by_member, tier_progress
 from members.models import Member
 
 
@@ -67,3 +80,119 @@ def members_with_points_expiring(*, within_days: int, now: datetime | None = Non
         .annotate(points=Sum("remaining"), first_expiry=Min("expires_at"))
         .order_by("first_expiry", "member_id")
     )
+
+
+# Batch reads for the API's member summaries: a constant number of queries for any number of members.
+
+
+def member_points_summaries(member_ids: list[int], *, within_days: int = 30) -> dict[int, PointsSummary]:
+    accounts = {a.pk: a for a in PointsAccount.objects.filter(pk__in=member_ids)}
+    now = timezone.now()
+    soon = {
+        row["member_id"]: row
+        for row in PointsLot.objects.filter(
+            member_id__in=member_ids,
+            remaining__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=within_days),
+        )
+        .values("member_id")
+        .annotate(points=Sum("remaining"), first=Min("expires_at"))
+        .order_by()
+    }
+    summaries = {}
+    for member_id in member_ids:
+        account = accounts.get(member_id)
+        expiring = soon.get(member_id, {})
+        summaries[member_id] = PointsSummary(
+            available=account.available if account else 0,
+            pending=account.pending if account else 0,
+            debt=account.debt if account else 0,
+            expiring_soon=expiring.get("points") or 0,
+            expiring_at=expiring.get("first"),
+        )
+    return summaries
+
+
+def member_wallet_balances(member_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    wallets = {w.pk: (w.principal, w.bonus) for w in Wallet.objects.filter(pk__in=member_ids)}
+    return {member_id: wallets.get(member_id, (Decimal("0.00"), Decimal("0.00"))) for member_id in member_ids}
+
+
+def member_tier_progresses(member_ids: list[int]) -> dict[int, TierProgress]:
+    """Each member's tier and what is missing to the next one (as member_tier_progress, in bulk)."""
+    current = {s.pk: s.tier for s in MemberStats.objects.filter(pk__in=member_ids).select_related("tier")}
+    tiers = list(Tier.objects.order_by("rank"))
+    values: dict[int, Decimal] = {}
+    if tiers:
+        values = _values_by_member(member_ids, policy=TierPolicy.current(), as_of=timezone.now())
+    progresses = {}
+    for member_id in member_ids:
+        tier = current.get(member_id)
+        rank = tier.rank if tier else -1
+        next_tier = next((t for t in tiers if t.rank > rank), None)
+        value = values.get(member_id, Decimal(0))
+        missing = max(Decimal(0), next_tier.threshold - value) if next_tier else Decimal(0)
+        progresses[member_id] = TierProgress(tier=tier, next_tier=next_tier, value=value, missing=missing)
+    return progresses
+
+
+@dataclass
+class StoredValue:
+    principal: Decimal
+    bonus: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.bonus
+
+
+@dataclass
+class Balances:
+    available: int
+    pending: int
+    debt: int
+    stored_value: StoredValue
+
+
+def member_balances(member_id: int) -> Balances:
+    """Points and stored value as they stand now (two queries)."""
+    account = PointsAccount.objects.filter(pk=member_id).first()
+    wallet = Wallet.objects.filter(pk=member_id).first()
+    return Balances(
+        available=account.available if account else 0,
+        pending=account.pending if account else 0,
+        debt=account.debt if account else 0,
+        stored_value=StoredValue(
+            principal=wallet.principal if wallet else Decimal("0.00"),
+            bonus=wallet.bonus if wallet else Decimal("0.00"),
+        ),
+    )
+
+
+def recharge_package(package_id: int) -> RechargePackage | None:
+    return RechargePackage.objects.filter(pk=package_id).first()
+
+
+def sale_by_id(sale_id: int) -> Sale | None:
+    return Sale.objects.filter(pk=sale_id).select_related("store", "member").first()
+
+
+# Has this request id been answered before? (The API answers a replay with 200 instead of 201.)
+
+
+def sale_request_seen(request_id: str) -> bool:
+    return Sale.objects.filter(request_id=request_id).exists()
+
+
+def refund_request_seen(request_id: str) -> bool:
+    return Refund.objects.filter(request_id=request_id).exists()
+
+
+def topup_request_seen(request_id: str) -> bool:
+    return TopUp.objects.filter(request_id=request_id).exists()
+
+
+def points_adjustment_seen(member: Member, request_id: str) -> bool:
+    # The key points_adjust gives its entry.
+    return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=f"adjust:{request_id}").exists()

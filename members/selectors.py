@@ -47,3 +47,17 @@ def member_lookup(*, text: str) -> QuerySet[Member]:
 def member_with_phone(phone: str, *, exclude_pk: int | None = None) -> Member | None:
     """The member who has this E.164 phone, if any (for "already registered" messages)."""
     return Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()
+
+
+def member_by_reference(text: str) -> Member | None:
+    """The member a till or an integration addresses by member code or by phone in any format."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if is_member_code(text):
+        return Member.objects.filter(code=text).first()
+    try:
+        phone = normalize_phone(text)
+    except ValidationError:
+        return None
+    return Member.objects.filter(phone=phone).first()

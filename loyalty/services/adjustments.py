@@ -35,7 +35,7 @@ def points_adjust(
     key = f"adjust:{request_id}"
     existing = ledger.existing_entry(member.pk, key)
     if existing is not None:
-        return existing
+        return _same_adjustment_or_conflict(existing, points)
     require_staff_can(actor, Action.ADJUST_POINTS, store)
     if not reason or not reason.strip():
         raise _error("reason", _("Give a reason for the adjustment."), "reason_required")
@@ -46,7 +46,7 @@ def points_adjust(
     account = lock_points_account(member)
     existing = ledger.existing_entry(member.pk, key)
     if existing is not None:
-        return existing
+        return _same_adjustment_or_conflict(existing, points)
     if not staff_access(actor).chain_wide:
         policy = LoyaltySettings.current()
         if abs(points) > policy.manager_adjust_max_per_operation:
@@ -92,4 +92,12 @@ def points_adjust(
         reason=reason.strip(),
         data={"points": points, "entry": entry.pk, "role": sorted(staff_access(actor).roles) or [Role.HQ_ADMIN.value]},
     )
+    return entry
+
+
+def _same_adjustment_or_conflict(entry: PointsEntry, points: int) -> PointsEntry:
+    if entry.points != points:
+        raise _error(
+            "request_id", _("This request id was already used for a different adjustment."), "request_id_reused"
+        )
     return entry

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,7 +117,8 @@ def _spendable_lots(member_id: int, *, now: datetime, exclude: set[int] = frozen
         PointsLot.objects.filter(member_id=member_id, remaining__gt=0, is_pending=False)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .exclude(pk__in=exclude)
-        .order_by("expires_at", "id")
+        # Lots that never expire go last on every database (SQLite sorts NULL first by default).
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
     )
     offset = 0
     while True:
@@ -190,7 +191,9 @@ def clawback(
     wanted = points
     if own_lot_id is not None:
         own = PointsLot.objects.filter(pk=own_lot_id, remaining__gt=0).first()
-        if own is not None and (own.expires_at is None or own.expires_at > now):
+        # Taken back even if it has expired but not been swept yet: otherwise the member would lose
+        # those points twice, once to the clawback (from other lots or as debt) and once to expiry.
+        if own is not None:
             taken += _take_from_lots([own], wanted)
             got = sum(p for _l, p in taken)
             wanted -= got
@@ -227,7 +230,9 @@ def restore(
         .annotate(total=Sum("points"))
         .values_list("lot_id", "total")
     )
-    allocations = list(redeem_entry.allocations.select_related("lot").order_by("-lot__expires_at", "-lot_id"))
+    allocations = list(
+        redeem_entry.allocations.select_related("lot").order_by(F("lot__expires_at").desc(nulls_first=True), "-lot_id")
+    )
     wanted = points
     restored: list[tuple[PointsLot, int]] = []
     for allocation in allocations:
@@ -251,11 +256,16 @@ def restore(
 
 
 def expire_lot(account: PointsAccount, lot: PointsLot, *, now: datetime) -> PointsEntry | None:
-    """Expire what is left of one lot, once (its entry key is unique per member)."""
+    """Expire what is left of one lot, once: the caller holds the account lock and the lot is read again under it.
+
+    A refund can give points back to a lot that has already expired (restore() returns them to the
+    very lots they came from); that lot then expires a second time, under a key of its own.
+    """
     lot = PointsLot.objects.get(pk=lot.pk)
     if lot.remaining == 0 or lot.expires_at is None or lot.expires_at > now:
         return None
-    key = f"expire:lot:{lot.pk}"
+    earlier = PointsAllocation.objects.filter(lot=lot, entry__kind=PointsEntry.Kind.EXPIRE).count()
+    key = f"expire:lot:{lot.pk}" if not earlier else f"expire:lot:{lot.pk}:{earlier + 1}"
     if existing_entry(account.pk, key):
         return None
     points = lot.remaining

@@ -132,8 +132,16 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
                     no=item.line_no,
                     left=line.quantity - line.refunded_quantity,
                 )
-            amount += money(line.net_amount * item.quantity / line.quantity)
+            # Cumulative per line, like the tenders below: refunding a line one item at a time
+            # returns exactly its net amount in the end (¥9.10 over 3 items is 3.03 + 3.04 + 3.03).
+            done = line.refunded_quantity
+            amount += money(line.net_amount * (done + item.quantity) / line.quantity) - money(
+                line.net_amount * done / line.quantity
+            )
             line_changes.append((line, item.quantity))
+        if amount <= 0:
+            # Free lines (a gift at ¥0) return no money; a refund row of ¥0 would break its CHECK.
+            raise _error("lines", _("These lines were free: there is nothing to refund."), "invalid_amount")
     paid = sale.paid_total
     if amount > paid - sale.refunded_amount:
         raise _error(
@@ -145,19 +153,7 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
     before, after = sale.refunded_amount, sale.refunded_amount + amount
     full = after == paid
 
-    parts = {}
-    for name, total in (
-        ("points_value", sale.points_value),
-        ("principal", sale.paid_principal),
-        ("bonus", sale.paid_bonus),
-    ):
-        parts[name] = total if full else _cumulative(total, after, paid) - _cumulative(total, before, paid)
-    parts["money"] = amount - parts["points_value"] - parts["principal"] - parts["bonus"]
-    if parts["money"] < 0 or parts["money"] > sale.paid_money:
-        # Rounding can only move a cent; keep it on the largest non-money part.
-        largest = max(("points_value", "principal", "bonus"), key=lambda k: parts[k])
-        parts[largest] += parts["money"]
-        parts["money"] = Decimal("0.00")
+    parts = _tender_parts(sale, amount=amount, before=before, after=after, full=full)
 
     def points_share(total: int) -> int:
         if full:
@@ -183,7 +179,9 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
         points_clawed_back=clawback_points,
     )
     for line, quantity in line_changes:
-        type(line).objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + quantity)
+        # Added up here, exactly, not in SQL: SQLite would add 0.1 + 0.2 kg as REAL and fail the line's
+        # CHECK (refunded ≤ quantity). The sale's row lock keeps anyone else off these lines meanwhile.
+        type(line).objects.filter(pk=line.pk).update(refunded_quantity=line.refunded_quantity + quantity)
     sale.refunded_amount = after
     sale.status = Sale.Status.REFUNDED if full else Sale.Status.PARTLY_REFUNDED
     sale.save(update_fields=["refunded_amount", "status"])
@@ -198,9 +196,13 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
         )
         if restore_points:
             redeem_entry = PointsEntry.objects.get(member_id=sale.member_id, idempotency_key=f"sale:{sale.pk}:redeem")
-            ledger.restore(
+            restored = ledger.restore(
                 account, points=restore_points, redeem_entry=redeem_entry, key=f"refund:{refund.pk}:restore", ctx=ctx
             )
+            # Points given back to a lot that has expired since the sale expire again at once, rather
+            # than sit in the balance unspendable until the next expiry run.
+            for lot in PointsLot.objects.filter(allocations__entry=restored, expires_at__lte=now).order_by("id"):
+                ledger.expire_lot(account, lot, now=now)
         if clawback_points:
             own_lot = (
                 PointsLot.objects.filter(entry__idempotency_key=f"sale:{sale.pk}:earn", entry__member_id=sale.member_id)
@@ -234,7 +236,8 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
         MemberDailySpend.objects.filter(member_id=sale.member_id, day=timezone.localdate(sale.created_at)).update(
             spend=F("spend") - spend_back, points_earned=F("points_earned") - clawback_points
         )
-        stats.total_refunded += amount
+        # On the same basis as total_spend (what was paid with money and stored value, not points).
+        stats.total_refunded += spend_back
         stats.save(update_fields=["total_refunded"])
         tier_after_refund(stats, sale=sale, now=now)
     if full and sale.coupon_code and coupon_applier() is not None:
@@ -254,6 +257,47 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
         },
     )
     return refund
+
+
+_NON_MONEY = ("points_value", "principal", "bonus")
+
+
+def _tender_parts(sale: Sale, *, amount: Decimal, before: Decimal, after: Decimal, full: bool) -> dict[str, Decimal]:
+    """How much of `amount` each tender returns: points (at their value), principal, bonus, money.
+
+    Each non-money tender has returned floor(its total × refunded / paid) after each refund, worked
+    out against what the earlier refunds really returned, so the last refund returns exactly the
+    rest of every tender. Money takes what is left; where rounding leaves it a cent outside what
+    money can still return, the cent moves to the other tenders that have room.
+    """
+    paid = sale.paid_total
+    totals = {
+        "points_value": sale.points_value,
+        "principal": sale.paid_principal,
+        "bonus": sale.paid_bonus,
+        "money": sale.paid_money,
+    }
+    prior = sale.refunds.aggregate(
+        money=Sum("money_refunded"), principal=Sum("principal_restored"), bonus=Sum("bonus_restored")
+    )
+    returned = {name: prior[name] or Decimal("0.00") for name in ("money", "principal", "bonus")}
+    returned["points_value"] = before - returned["money"] - returned["principal"] - returned["bonus"]
+    parts = {}
+    for name in _NON_MONEY:
+        target = totals[name] if full else _cumulative(totals[name], after, paid)
+        parts[name] = min(max(target - returned[name], Decimal("0.00")), totals[name] - returned[name])
+    parts["money"] = amount - sum(parts.values(), Decimal("0.00"))
+    money_left = totals["money"] - returned["money"]
+    shift = parts["money"] - min(max(parts["money"], Decimal("0.00")), money_left)
+    parts["money"] -= shift
+    for name in sorted(_NON_MONEY, key=lambda k: parts[k], reverse=True):
+        # Too much on money: give it to parts with room left; money below zero: take it from parts.
+        step = min(shift, totals[name] - returned[name] - parts[name]) if shift > 0 else -min(-shift, parts[name])
+        parts[name] += step
+        shift -= step
+    if shift:
+        raise AssertionError(f"refund of {amount} cannot be split over the sale's tenders")
+    return parts
 
 
 def refunded_totals(sale: Sale) -> dict:

@@ -90,10 +90,14 @@ def wallet_top_up(
     amount: Decimal | None = None,
 ) -> TopUp:
     """Top up a wallet with a package (充500送50) or a plain amount; the same request_id again
-    returns the first top-up."""
+    returns the first top-up, and a different top-up under a used request_id is refused."""
+    from loyalty.services.checkout import MAX_MONEY, validate_request_id  # checkout imports this module
+
+    validate_request_id(request_id)
+    request = {"member": member, "store": store, "tender": tender, "package": package, "amount": amount}
     existing = TopUp.objects.filter(request_id=request_id).first()
     if existing is not None:
-        return _same_topup_or_conflict(existing, member=member)
+        return _same_topup_or_conflict(existing, **request)
     require_staff_can(staff, Action.TOP_UP, store)
     if member.is_frozen:
         raise ValidationError({"member": ValidationError(_("This member is frozen."), code="member_frozen")})
@@ -109,6 +113,8 @@ def wallet_top_up(
         paid, bonus = money(amount), Decimal("0.00")
         if paid <= 0:
             raise ValidationError({"amount": ValidationError(_("Enter an amount above zero."), code="invalid_amount")})
+        if paid > MAX_MONEY:
+            raise ValidationError({"amount": ValidationError(_("This amount is too large."), code="invalid_amount")})
     else:
         raise ValidationError({"amount": ValidationError(_("Choose a package or enter an amount."), code="required")})
     try:
@@ -139,12 +145,21 @@ def wallet_top_up(
         existing = TopUp.objects.filter(request_id=request_id).first()
         if existing is None:
             raise
-        return _same_topup_or_conflict(existing, member=member)
+        return _same_topup_or_conflict(existing, **request)
     return topup
 
 
-def _same_topup_or_conflict(topup: TopUp, *, member: Member) -> TopUp:
-    if topup.member_id != member.pk:
+def _same_topup_or_conflict(
+    topup: TopUp, *, member: Member, store: Store, tender: str, package: RechargePackage | None, amount
+) -> TopUp:
+    same = (
+        topup.member_id == member.pk
+        and topup.store_id == store.pk
+        and topup.tender == tender
+        and topup.package_id == (package.pk if package is not None else None)
+        and (package is not None or amount is None or topup.amount == money(amount))
+    )
+    if not same:
         raise ValidationError(
             {"request_id": ValidationError(_("This request id was used for another top-up."), code="request_id_reused")}
         )
@@ -156,6 +171,8 @@ def wallet_refund_principal(
     *, member: Member, actor, store: Store | None, reason: str, request_id: str
 ) -> WalletEntry | None:
     """Pay the member back their remaining principal; the bonus is forfeited. Audited."""
+    # Paying stored value back out is a refund: it needs the same right as approving a sale's refund.
+    require_staff_can(actor, Action.APPROVE_REFUND, store)
     if not reason.strip():
         raise ValidationError({"reason": ValidationError(_("Give a reason."), code="reason_required")})
     lock_points_account(member)

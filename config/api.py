@@ -1,0 +1,258 @@
+"""What every endpoint of the REST API (DESIGN §9) shares: the error shape, the exception handler,
+the JSON parser with its size limit, the base view, and how stores and members are addressed.
+
+Every error is `{"code": "...", "message": "...", "field": "..." | null}` with a 4xx status:
+
+- django ValidationError from a service → 400 with its code, message and field (the first one);
+- DRF ValidationError from a serializer → 400 with the first error's code and its dotted field
+  path ("lines.0.quantity");
+- PermissionDenied → 403 "forbidden"; not logged in → 401 "not_authenticated";
+- unknown store / member / sale → 404 "store_not_found" / "member_not_found" / "sale_not_found";
+- a request id used for something else → 409 "request_id_reused";
+- malformed JSON → 400 "parse_error"; a body over 1 MB → 413 "payload_too_large".
+
+Anything else is a bug: the handler returns None and DRF lets it surface as a 500, logged.
+"""
+
+import codecs
+import json
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView, set_rollback
+
+from members.models import Member
+from members.selectors import member_by_reference
+from stores.models import Store
+
+MAX_BODY_BYTES = 1024 * 1024
+
+# Service error codes whose status is not 400.
+STATUS_BY_CODE = {
+    "request_id_reused": status.HTTP_409_CONFLICT,
+    "approval_invalid": status.HTTP_403_FORBIDDEN,
+}
+
+
+class ApiError(exceptions.APIException):
+    """An error the API answers on purpose, with its own code, field and status."""
+
+    def __init__(self, message: str, *, code: str, field: str | None = None, status_code: int = 400):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.field = field
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("The request body is larger than 1 MB.")
+    default_code = "payload_too_large"
+
+
+def not_found(code: str, message: str, field: str | None = None) -> ApiError:
+    return ApiError(message, code=code, field=field, status_code=status.HTTP_404_NOT_FOUND)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx answer (for the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="Machine-readable, e.g. insufficient_points.")
+    message = serializers.CharField(help_text="For people, in the request's language.")
+    field = serializers.CharField(allow_null=True, help_text='The input field at fault ("lines.0.quantity"), or null.')
+
+
+ERROR_RESPONSES = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    413: ErrorSerializer,
+}
+
+
+def error_body(code: str, message, field: str | None = None) -> dict:
+    return {"code": code, "message": str(message), "field": field}
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON only, at most MAX_BODY_BYTES, NaN/Infinity refused, nesting too deep is a parse error."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        request = parser_context.get("request")
+        if request is not None:
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > MAX_BODY_BYTES:
+                raise PayloadTooLarge()
+        raw = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = codecs.decode(raw, encoding).removeprefix("\ufeff")  # a BOM from Windows tools is harmless
+            return json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError, LookupError) as exc:
+            raise exceptions.ParseError(_("The body is not valid JSON.")) from exc
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class ApiView(APIView):
+    """The base of every endpoint: JSON in and out, and service field names mapped to the API's."""
+
+    parser_classes = [LimitedJSONParser]
+    renderer_classes = [JSONRenderer]
+    # A service may call a field differently from the API's input ("coupon" → "coupon_code").
+    service_fields: dict[str, str] = {}
+
+
+def _first_django_error(exc: DjangoValidationError) -> tuple[str, str, str | None]:
+    if hasattr(exc, "error_dict"):
+        field, errors = next(iter(exc.error_dict.items()))
+        error = errors[0]
+    else:
+        field, error = None, exc.error_list[0]
+    message = error.message
+    if error.params:
+        message = message % error.params
+    return error.code or "invalid", str(message), None if field == NON_FIELD_ERRORS else field
+
+
+def _first_drf_error(detail, path=()) -> tuple[tuple, ErrorDetail] | None:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            found = _first_drf_error(value, (*path, key))
+            if found:
+                return found
+        return None
+    if isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, str):
+                return path, item
+            found = _first_drf_error(item, (*path, index))
+            if found:
+                return found
+        return None
+    if isinstance(detail, str):
+        return path, detail
+    return None
+
+
+def _dotted(path: tuple) -> str | None:
+    parts = [str(p) for p in path if p not in (api_settings.NON_FIELD_ERRORS_KEY, NON_FIELD_ERRORS)]
+    return ".".join(parts) or None
+
+
+def _respond(status_code: int, code: str, message, field: str | None = None, headers=None) -> Response:
+    set_rollback()
+    return Response(error_body(code, message, field), status=status_code, headers=headers)
+
+
+def api_exception_handler(exc, context):
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every expected failure as {code, message, field}."""
+    view = context.get("view")
+    renames = getattr(view, "service_fields", {}) or {}
+
+    if isinstance(exc, ApiError):
+        return _respond(exc.status_code, exc.code, exc.detail, exc.field)
+    if isinstance(exc, DjangoValidationError):
+        code, message, field = _first_django_error(exc)
+        return _respond(STATUS_BY_CODE.get(code, 400), code, message, renames.get(field, field))
+    if isinstance(exc, exceptions.ValidationError):
+        found = _first_drf_error(exc.detail)
+        if found is None:
+            return _respond(400, "invalid", _("Invalid input."))
+        path, detail = found
+        return _respond(400, getattr(detail, "code", None) or "invalid", detail, _dotted(path))
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else "authentication_failed"
+        return _respond(401, code, exc.detail, headers={"WWW-Authenticate": 'Token realm="api"'})
+    if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
+        message = exc.detail if isinstance(exc, exceptions.PermissionDenied) else (str(exc) or _("Forbidden."))
+        return _respond(403, "forbidden", message)
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return _respond(404, "not_found", _("Not found."))
+    if isinstance(exc, RequestDataTooBig):
+        return _respond(413, "payload_too_large", PayloadTooLarge.default_detail)
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        return _respond(exc.status_code, code, exc.detail, headers=headers)
+    return None
+
+
+# Errors Django answers before a view runs (a bad URL, a body Django itself refuses): JSON under /api/.
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    from django.views.defaults import bad_request as django_bad_request
+
+    if not _is_api(request):
+        return django_bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("payload_too_large", PayloadTooLarge.default_detail), status=413)
+    return JsonResponse(error_body("bad_request", _("Bad request.")), status=400)
+
+
+def page_not_found(request, exception=None):
+    from django.views.defaults import page_not_found as django_page_not_found
+
+    if not _is_api(request):
+        return django_page_not_found(request, exception)
+    return JsonResponse(error_body("not_found", _("There is no such API address.")), status=404)
+
+
+def server_error(request):
+    from django.views.defaults import server_error as django_server_error
+
+    if not _is_api(request):
+        return django_server_error(request)
+    return JsonResponse(
+        error_body("server_error", _("Something went wrong on our side; it has been logged.")), status=500
+    )
+
+
+# Addressing stores and members.
+
+
+def store_from_code(code: str | None, *, field: str = "store") -> Store:
+    store = Store.objects.filter(code=code).first() if code else None
+    if store is None:
+        message = _("There is no store with the code “%(code)s”.") % {"code": str(code)[:32]}
+        raise not_found("store_not_found", message, field)
+    return store
+
+
+def optional_store(code: str | None, *, field: str = "store") -> Store | None:
+    return store_from_code(code, field=field) if code else None
+
+
+def member_from_reference(reference: str | None, *, field: str = "member") -> Member:
+    member = member_by_reference(reference) if reference else None
+    if member is None:
+        raise not_found("member_not_found", _("No member has this member code or phone number."), field)
+    return member

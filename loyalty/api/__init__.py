@@ -1,0 +1,1 @@
+"""REST API of the loyalty app (DESIGN §9): sales, refunds, top-ups, points adjustments."""

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from loyalty.api.views import PointsAdjustmentApi, SaleCheckoutApi, SaleRefundApi, TopUpApi
+
+urlpatterns = [
+    path("sales/", SaleCheckoutApi.as_view(), name="sale-checkout"),
+    path("sales/<int:sale_id>/refunds/", SaleRefundApi.as_view(), name="sale-refund"),
+    path("wallet/topups/", TopUpApi.as_view(), name="wallet-topup"),
+    path("points/adjustments/", PointsAdjustmentApi.as_view(), name="points-adjustment"),
+]

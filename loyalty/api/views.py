@@ -1,0 +1,219 @@
+"""Loyalty endpoints: sales, refunds, top-ups, points adjustments.
+
+Each view validates the input, resolves stores, members and sales, calls one service and
+serializes what it returns. The services check permissions and every business rule. A request id
+seen before is answered 200 with the first result (201 the first time); under a different payload
+the service refuses it (409 request_id_reused).
+
+`balances` in an answer are the member's balances when the answer is made: right after the
+operation on the first answer, the current ones on a replay.
+"""
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from config.api import (
+    ERROR_RESPONSES,
+    ApiError,
+    ApiView,
+    ErrorSerializer,
+    member_from_reference,
+    not_found,
+    optional_store,
+    store_from_code,
+)
+from loyalty.api.serializers import (
+    PointsAdjustmentInputSerializer,
+    PointsAdjustmentOutputSerializer,
+    RefundOutputSerializer,
+    SaleCheckoutInputSerializer,
+    SaleOutputSerializer,
+    SaleRefundInputSerializer,
+    TopUpInputSerializer,
+    TopUpOutputSerializer,
+)
+from loyalty.selectors import (
+    member_balances,
+    points_adjustment_seen,
+    recharge_package,
+    refund_request_seen,
+    sale_by_id,
+    sale_request_seen,
+    topup_request_seen,
+)
+from loyalty.services import (
+    LineInput,
+    RefundLineInput,
+    TenderInput,
+    points_adjust,
+    sale_checkout,
+    sale_refund,
+    wallet_top_up,
+)
+
+WRITE_RESPONSES = {**ERROR_RESPONSES, 409: ErrorSerializer}
+
+
+def _status(replayed: bool) -> int:
+    return status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
+
+
+def _balances_of(member_id: int | None):
+    return member_balances(member_id) if member_id is not None else None
+
+
+class SaleCheckoutApi(ApiView):
+    """Ring up a sale: lines → tier discount → one coupon → points → tenders, which must add up to what
+    is due. Answers the sale with its totals, the points earned and the member's balances. The same
+    request_id again answers the first sale (200); a different sale under it is refused (409)."""
+
+    InputSerializer = SaleCheckoutInputSerializer
+    OutputSerializer = SaleOutputSerializer
+    service_fields = {"coupon": "coupon_code"}
+
+    @extend_schema(
+        operation_id="sales_create",
+        summary="Ring up a sale",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        store = store_from_code(data["store"])
+        member = member_from_reference(data["member"]) if data["member"] else None
+        replayed = sale_request_seen(data["request_id"])
+        sale = sale_checkout(
+            request_id=data["request_id"],
+            store=store,
+            cashier=request.user,
+            member=member,
+            lines=[LineInput(**line) for line in data["lines"]],
+            tenders=[TenderInput(**tender) for tender in data["tenders"]],
+            coupon_code=data["coupon_code"],
+            points_to_redeem=data["points"],
+            client_time=data["client_time"],
+        )
+        context = {"balances": _balances_of(sale.member_id)}
+        return Response(self.OutputSerializer(sale, context=context).data, status=_status(replayed))
+
+
+class SaleRefundApi(ApiView):
+    """Refund part or all of a sale, by amount or by lines, with a reason. A cashier needs a manager's
+    approval (the manager's username and password). Money, stored value and redeemed points go back
+    in proportion; earned points are clawed back, and what was already spent becomes debt."""
+
+    InputSerializer = SaleRefundInputSerializer
+    OutputSerializer = RefundOutputSerializer
+
+    @extend_schema(
+        operation_id="sales_refund",
+        summary="Refund a sale, by amount or by lines",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_RESPONSES},
+    )
+    def post(self, request, sale_id: int):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        sale = sale_by_id(sale_id)
+        if sale is None:
+            raise not_found("sale_not_found", _("There is no sale %(id)s.") % {"id": sale_id})
+        store = optional_store(data["store"])
+        approver = None
+        if data["approver"] is not None:
+            approver = authenticate(request, **data["approver"])
+            if approver is None:
+                raise ApiError(
+                    _("The approver's username or password is wrong."),
+                    code="approval_invalid",
+                    field="approver",
+                    status_code=status.HTTP_403_FORBIDDEN,
+                )
+        replayed = refund_request_seen(data["request_id"])
+        refund = sale_refund(
+            request_id=data["request_id"],
+            sale=sale,
+            actor=request.user,
+            reason=data["reason"],
+            amount=data["amount"],
+            lines=[RefundLineInput(**line) for line in data["lines"]] or None,
+            approver=approver,
+            store=store,
+        )
+        context = {"balances": _balances_of(sale.member_id)}
+        return Response(self.OutputSerializer(refund, context=context).data, status=_status(replayed))
+
+
+class TopUpApi(ApiView):
+    """Top up a member's stored value with a recharge package (充500送50) or a plain amount. The same
+    request_id again answers the first top-up (200); a different top-up under it is refused (409)."""
+
+    InputSerializer = TopUpInputSerializer
+    OutputSerializer = TopUpOutputSerializer
+
+    @extend_schema(
+        operation_id="wallet_topup",
+        summary="Top up a member's stored value",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = member_from_reference(data["member"])
+        store = store_from_code(data["store"])
+        package = None
+        if data["package"] is not None:
+            package = recharge_package(data["package"])
+            if package is None:
+                raise not_found("package_not_found", _("There is no such recharge package."), "package")
+        replayed = topup_request_seen(data["request_id"])
+        topup = wallet_top_up(
+            request_id=data["request_id"],
+            member=member,
+            store=store,
+            staff=request.user,
+            tender=data["tender"],
+            package=package,
+            amount=data["amount"],
+        )
+        context = {"balances": member_balances(topup.member_id)}
+        return Response(self.OutputSerializer(topup, context=context).data, status=_status(replayed))
+
+
+class PointsAdjustmentApi(ApiView):
+    """Add or take away points by hand, with a reason (audited). Store managers are limited per
+    adjustment and per day; HQ is not."""
+
+    InputSerializer = PointsAdjustmentInputSerializer
+    OutputSerializer = PointsAdjustmentOutputSerializer
+
+    @extend_schema(
+        operation_id="points_adjust",
+        summary="Add or take away points by hand, with a reason",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = member_from_reference(data["member"])
+        store = optional_store(data["store"])
+        replayed = points_adjustment_seen(member, data["request_id"])
+        entry = points_adjust(
+            request_id=data["request_id"],
+            member=member,
+            points=data["points"],
+            reason=data["reason"],
+            actor=request.user,
+            store=store,
+        )
+        context = {"balances": member_balances(member.pk)}
+        return Response(self.OutputSerializer(entry, context=context).data, status=_status(replayed))
