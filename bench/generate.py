@@ -135,11 +135,23 @@ def generate_history(*, sales_per_member: int = 3, seed: int = 11, cashier_id: i
     """
     from django.db import connection
 
-    from loyalty.models import EarningRule, LoyaltySettings, MemberStats
+    from loyalty.models import EarningRule, LoyaltySettings, MemberStats, Tier
 
     LoyaltySettings.current()
     if not EarningRule.objects.exists():
         EarningRule.objects.create(name="基础积分", points_per_yuan=1)
+    if not Tier.objects.exists():
+        # Tiers with points multipliers but no discount: the checkout bench's tills then know what is
+        # due without knowing each member's tier, and every sale still runs the upgrade check.
+        for rank, (code, name, threshold, multiplier) in enumerate(
+            [
+                ("NORMAL", "普通", 0, 1),
+                ("SILVER", "银卡", 1000, 1.2),
+                ("GOLD", "金卡", 3000, 1.5),
+                ("DIAMOND", "钻石", 8000, 2),
+            ]
+        ):
+            Tier.objects.create(code=code, name=name, rank=rank, threshold=threshold, points_multiplier=multiplier)
     rng = random.Random(seed)
     connection.ensure_connection()
     raw = connection.connection

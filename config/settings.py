@@ -152,6 +152,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Tenders and behaviour events both have a "kind"; name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "TenderKindEnum": "loyalty.models.SaleTender.Kind",
+        "BehaviourEventKindEnum": ["review", "share"],
+    },
 }
 
 # Members: phones are stored in E.164; numbers typed without a country code are read as mainland China.

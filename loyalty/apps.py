@@ -10,10 +10,14 @@ class LoyaltyConfig(AppConfig):
     def ready(self):
         from loyalty.api.summary import register as register_member_summary
         from loyalty.demo import demo_loyalty
+        from loyalty.services.behaviour import points_reward_completed_profile
+        from members.services import register_profile_saved_hook
         from stores.demo import register_demo_step
 
         # Tier, points and stored value in the API's member summary (members cannot import loyalty).
         register_member_summary()
+
+        register_profile_saved_hook(points_reward_completed_profile)
 
         # INSTALLED_APPS puts members before loyalty, so this step runs after "members".
         register_demo_step("loyalty", demo_loyalty)

@@ -15,6 +15,7 @@ from loyalty.models import (
     RechargePackage,
     Refund,
     Sale,
+    SignIn,
     Tier,
     TierPolicy,
     TopUp,
@@ -156,16 +157,26 @@ class Balances:
 
 
 def member_balances(member_id: int) -> Balances:
-    """Points and stored value as they stand now (two queries)."""
-    account = PointsAccount.objects.filter(pk=member_id).first()
-    wallet = Wallet.objects.filter(pk=member_id).first()
+    """Points and stored value as they stand now (one query; a member without an account has zeros)."""
+    row = (
+        Member.objects.filter(pk=member_id)
+        .values(
+            "points_account__available",
+            "points_account__pending",
+            "points_account__debt",
+            "wallet__principal",
+            "wallet__bonus",
+        )
+        .first()
+        or {}
+    )
     return Balances(
-        available=account.available if account else 0,
-        pending=account.pending if account else 0,
-        debt=account.debt if account else 0,
+        available=row.get("points_account__available") or 0,
+        pending=row.get("points_account__pending") or 0,
+        debt=row.get("points_account__debt") or 0,
         stored_value=StoredValue(
-            principal=wallet.principal if wallet else Decimal("0.00"),
-            bonus=wallet.bonus if wallet else Decimal("0.00"),
+            principal=row.get("wallet__principal") or Decimal("0.00"),
+            bonus=row.get("wallet__bonus") or Decimal("0.00"),
         ),
     )
 
@@ -181,10 +192,6 @@ def sale_by_id(sale_id: int) -> Sale | None:
 # Has this request id been answered before? (The API answers a replay with 200 instead of 201.)
 
 
-def sale_request_seen(request_id: str) -> bool:
-    return Sale.objects.filter(request_id=request_id).exists()
-
-
 def refund_request_seen(request_id: str) -> bool:
     return Refund.objects.filter(request_id=request_id).exists()
 
@@ -196,3 +203,13 @@ def topup_request_seen(request_id: str) -> bool:
 def points_adjustment_seen(member: Member, request_id: str) -> bool:
     # The key points_adjust gives its entry.
     return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=f"adjust:{request_id}").exists()
+
+
+def sign_in_seen(member: Member, *, now: datetime | None = None) -> bool:
+    return SignIn.objects.filter(member_id=member.pk, day=timezone.localdate(now or timezone.now())).exists()
+
+
+def behaviour_event_seen(member: Member, *, kind: str, external_id: str) -> bool:
+    # The key points_behaviour_event gives its entry.
+    key = f"event:{kind}:{external_id.strip()}"
+    return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=key).exists()

@@ -1,4 +1,4 @@
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -14,6 +14,20 @@ from stores.models import Store
 from stores.services import audit_record
 
 _CODE_ATTEMPTS = 8
+
+_profile_saved_hooks: list[Callable[[Member], None]] = []
+
+
+def register_profile_saved_hook(hook: Callable[[Member], None]) -> None:
+    """For apps that react to a member's profile (loyalty rewards a completed one); members cannot import
+    them. Hooks run inside the registering or updating transaction, so a failing hook undoes the change."""
+    if hook not in _profile_saved_hooks:
+        _profile_saved_hooks.append(hook)
+
+
+def _profile_saved(member: Member) -> None:
+    for hook in _profile_saved_hooks:
+        hook(member)
 
 
 def _raise_if_phone_taken(phone: str, *, exclude_pk: int | None = None) -> None:
@@ -98,6 +112,7 @@ def member_register(
         raise ValidationError(_("Could not allocate a member code; please try again."), code="code_exhausted")
     if tags:
         member.tags.set(tags)
+    _profile_saved(member)
     return member
 
 
@@ -160,6 +175,8 @@ def member_update(
             target=member,
             data={"before": old_phone, "after": member.phone},
         )
+    if changed:
+        _profile_saved(member)
     return member
 
 

@@ -291,3 +291,45 @@ class PointsAdjustmentOutputSerializer(BalancesMixin):
 
     def get_request_id(self, obj) -> str:
         return obj.idempotency_key.removeprefix("adjust:")
+
+
+# POST /members/{reference}/sign-ins/ and POST /points/events/
+
+
+class SignInInputSerializer(serializers.Serializer):
+    store = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Store code when the member signs in at a till; empty for an integration (mini-program).",
+    )
+
+
+class SignInOutputSerializer(BalancesMixin):
+    member = serializers.CharField(source="member.code")
+    day = serializers.DateField()
+    streak = serializers.IntegerField(help_text="Consecutive days up to and including this one.")
+    points = serializers.IntegerField(help_text="Points this sign-in earned, the streak bonus included.")
+
+
+class BehaviourEventInputSerializer(serializers.Serializer):
+    member = serializers.CharField(help_text="Member code or phone.")
+    kind = CodedChoiceField(choices=["review", "share"], invalid_code="invalid_event")
+    external_id = serializers.CharField(
+        max_length=60, help_text="The event's id in the reporting system; the same kind and id reward once."
+    )
+
+
+class BehaviourEventOutputSerializer(BalancesMixin):
+    id = serializers.IntegerField()
+    member = serializers.CharField(source="member.code")
+    kind = serializers.SerializerMethodField()
+    external_id = serializers.SerializerMethodField()
+    points = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+    def get_kind(self, obj) -> str:
+        return obj.idempotency_key.split(":", 2)[1]
+
+    def get_external_id(self, obj) -> str:
+        return obj.idempotency_key.split(":", 2)[2]

@@ -1,10 +1,19 @@
 from django.urls import path
 
-from loyalty.api.views import PointsAdjustmentApi, SaleCheckoutApi, SaleRefundApi, TopUpApi
+from loyalty.api.views import (
+    BehaviourEventApi,
+    PointsAdjustmentApi,
+    SaleCheckoutApi,
+    SaleRefundApi,
+    SignInApi,
+    TopUpApi,
+)
 
 urlpatterns = [
     path("sales/", SaleCheckoutApi.as_view(), name="sale-checkout"),
     path("sales/<int:sale_id>/refunds/", SaleRefundApi.as_view(), name="sale-refund"),
     path("wallet/topups/", TopUpApi.as_view(), name="wallet-topup"),
     path("points/adjustments/", PointsAdjustmentApi.as_view(), name="points-adjustment"),
+    path("points/events/", BehaviourEventApi.as_view(), name="points-event"),
+    path("members/<str:reference>/sign-ins/", SignInApi.as_view(), name="member-sign-in"),
 ]

@@ -11,7 +11,7 @@ operation on the first answer, the current ones on a replay.
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -26,22 +26,27 @@ from config.api import (
     store_from_code,
 )
 from loyalty.api.serializers import (
+    BehaviourEventInputSerializer,
+    BehaviourEventOutputSerializer,
     PointsAdjustmentInputSerializer,
     PointsAdjustmentOutputSerializer,
     RefundOutputSerializer,
     SaleCheckoutInputSerializer,
     SaleOutputSerializer,
     SaleRefundInputSerializer,
+    SignInInputSerializer,
+    SignInOutputSerializer,
     TopUpInputSerializer,
     TopUpOutputSerializer,
 )
 from loyalty.selectors import (
+    behaviour_event_seen,
     member_balances,
     points_adjustment_seen,
     recharge_package,
     refund_request_seen,
     sale_by_id,
-    sale_request_seen,
+    sign_in_seen,
     topup_request_seen,
 )
 from loyalty.services import (
@@ -49,6 +54,8 @@ from loyalty.services import (
     RefundLineInput,
     TenderInput,
     points_adjust,
+    points_behaviour_event,
+    points_sign_in,
     sale_checkout,
     sale_refund,
     wallet_top_up,
@@ -86,7 +93,6 @@ class SaleCheckoutApi(ApiView):
         data = serializer.validated_data
         store = store_from_code(data["store"])
         member = member_from_reference(data["member"]) if data["member"] else None
-        replayed = sale_request_seen(data["request_id"])
         sale = sale_checkout(
             request_id=data["request_id"],
             store=store,
@@ -99,7 +105,7 @@ class SaleCheckoutApi(ApiView):
             client_time=data["client_time"],
         )
         context = {"balances": _balances_of(sale.member_id)}
-        return Response(self.OutputSerializer(sale, context=context).data, status=_status(replayed))
+        return Response(self.OutputSerializer(sale, context=context).data, status=_status(sale.replayed))
 
 
 class SaleRefundApi(ApiView):
@@ -214,6 +220,58 @@ class PointsAdjustmentApi(ApiView):
             reason=data["reason"],
             actor=request.user,
             store=store,
+        )
+        context = {"balances": member_balances(member.pk)}
+        return Response(self.OutputSerializer(entry, context=context).data, status=_status(replayed))
+
+
+class SignInApi(ApiView):
+    """The member signs in for today: daily points, and a streak bonus on every Nth day in a row.
+    Signing in again the same day answers the first sign-in (200). At a till, give the store; an
+    integration (mini-program) leaves it out and needs a back-office role."""
+
+    InputSerializer = SignInInputSerializer
+    OutputSerializer = SignInOutputSerializer
+
+    @extend_schema(
+        operation_id="members_sign_in",
+        summary="Sign a member in for today",
+        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description="Member code or phone.")],
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request, reference: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        store = optional_store(serializer.validated_data["store"])
+        member = member_from_reference(reference, field=None)
+        replayed = sign_in_seen(member)
+        sign_in = points_sign_in(member=member, actor=request.user, store=store)
+        context = {"balances": member_balances(member.pk)}
+        return Response(self.OutputSerializer(sign_in, context=context).data, status=_status(replayed))
+
+
+class BehaviourEventApi(ApiView):
+    """An integration reports a member's review or share; it earns the points HQ set for it, once per
+    kind and external id (a repeat answers the first reward with 200)."""
+
+    InputSerializer = BehaviourEventInputSerializer
+    OutputSerializer = BehaviourEventOutputSerializer
+
+    @extend_schema(
+        operation_id="points_event",
+        summary="Report a review or share that earns points",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = member_from_reference(data["member"])
+        replayed = behaviour_event_seen(member, kind=data["kind"], external_id=data["external_id"])
+        entry = points_behaviour_event(
+            member=member, kind=data["kind"], external_id=data["external_id"], actor=request.user
         )
         context = {"balances": member_balances(member.pk)}
         return Response(self.OutputSerializer(entry, context=context).data, status=_status(replayed))

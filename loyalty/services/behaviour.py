@@ -13,6 +13,9 @@ from loyalty.models import LoyaltySettings, PointsEntry, ReferralReward, Sale, S
 from loyalty.services import points as ledger
 from loyalty.services.locks import lock_points_account
 from members.models import Member
+from stores.models import Store
+from stores.permissions import require_staff_can
+from stores.roles import Action
 
 EVENT_KINDS = ("review", "share")
 
@@ -26,9 +29,19 @@ def _active(member: Member) -> None:
         raise _error("member", _("This member is frozen."), "member_frozen")
 
 
+def _require_may_report_behaviour(actor, store: Store | None) -> None:
+    # At a till, store staff sign a member in at their store; without a store the caller is an
+    # integration (mini-program, shop) reporting chain-wide, which needs a back-office role.
+    if store is not None:
+        require_staff_can(actor, Action.LOOKUP_MEMBER, store)
+    else:
+        require_staff_can(actor, Action.EDIT_MEMBERS)
+
+
 @transaction.atomic
-def points_sign_in(*, member: Member, now: datetime | None = None) -> SignIn:
+def points_sign_in(*, member: Member, actor, store: Store | None = None, now: datetime | None = None) -> SignIn:
     """Sign in for today (local day). Signing in again the same day returns the first sign-in."""
+    _require_may_report_behaviour(actor, store)
     _active(member)
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -63,6 +76,15 @@ def profile_is_complete(member: Member) -> bool:
     )
 
 
+def points_reward_completed_profile(member: Member) -> PointsEntry | None:
+    """The members app's profile hook: reward the profile the first time it is complete, else nothing."""
+    if member.is_frozen or not profile_is_complete(member):
+        return None
+    if LoyaltySettings.current().profile_completion_points <= 0:
+        return None
+    return points_profile_completed(member=member)
+
+
 @transaction.atomic
 def points_profile_completed(*, member: Member) -> PointsEntry:
     """Reward a completed profile (name, gender, birthday and an email or address), once."""
@@ -90,8 +112,9 @@ def points_profile_completed(*, member: Member) -> PointsEntry:
 
 
 @transaction.atomic
-def points_behaviour_event(*, member: Member, kind: str, external_id: str) -> PointsEntry:
+def points_behaviour_event(*, member: Member, kind: str, external_id: str, actor) -> PointsEntry:
     """A review or share reported by an integration; the same (kind, external_id) rewards once."""
+    _require_may_report_behaviour(actor, None)
     _active(member)
     if kind not in EVENT_KINDS:
         raise _error("kind", _("Unknown event kind."), "invalid_event")

@@ -25,7 +25,7 @@ from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_for_sale, rule_for
 from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
 from loyalty.services.policy import max_redeemable_points, money, points_value
-from loyalty.services.tiers import tier_upgrade_after_sale
+from loyalty.services.tiers import all_tiers, tier_upgrade_after_sale
 from loyalty.services.wallet import split_spend, wallet_move
 from members.models import Member
 from stores.models import Store
@@ -148,10 +148,24 @@ def _validate_tenders(tenders: list[TenderInput]) -> dict[str, Decimal]:
     return by_kind
 
 
+def _known_children(sale: Sale, **children: list) -> None:
+    """The answer shows the lines and tenders just written: hand them to sale.lines.all() and
+    sale.tenders.all() as if prefetched (what prefetch_related does), instead of reading them back."""
+    cache = {}
+    for name, rows in children.items():
+        queryset = getattr(sale, name).get_queryset()
+        queryset._result_cache = rows
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    sale._prefetched_objects_cache = cache
+
+
 def _existing_sale(request_id: str, digest: str) -> Sale | None:
     sale = Sale.objects.filter(request_id=request_id).first()
     if sale is not None and sale.payload_hash != digest:
         raise _error("request_id", _("This request id was already used for a different sale."), "request_id_reused")
+    if sale is not None:
+        sale.replayed = True
     return sale
 
 
@@ -231,18 +245,16 @@ def _checkout(
     policy = LoyaltySettings.current()
     account = wallet = stats = None
     if member is not None:
-        # Lock first, then look for the request again: a duplicate that waited on the lock now
-        # sees the committed sale instead of creating a second one.
+        # A duplicate of this request waits here on the lock; when it goes on, its insert of the
+        # sale hits the unique request id and sale_checkout answers with the first sale.
         account = lock_points_account(member)
         if SaleTender.Kind.STORED_VALUE in by_kind:
             wallet = lock_wallet(member)
         stats = stats_for_update(member)
-        existing = _existing_sale(request_id, digest)
-        if existing is not None:
-            return existing
 
     subtotal = sum(amounts, Decimal(0))
-    tier = stats.tier if stats is not None else None
+    tiers = all_tiers() if member is not None else []
+    tier = next((t for t in tiers if t.pk == stats.tier_id), None) if stats is not None else None
     tier_discount = money(subtotal * tier.discount_percent / 100) if tier and tier.discount_percent else Decimal("0.00")
     due = subtotal - tier_discount
     coupon_discount = Decimal("0.00")
@@ -288,6 +300,23 @@ def _checkout(
         paid_principal, paid_bonus = split_spend(wallet, by_kind[SaleTender.Kind.STORED_VALUE], policy)
     paid_money = total_due - paid_principal - paid_bonus
 
+    discounts = _allocate(tier_discount + coupon_discount, amounts)
+    nets = [amount - discount for amount, discount in zip(amounts, discounts, strict=True)]
+    today = timezone.localdate(now)
+    daily = earned = None
+    if member is not None:
+        daily = MemberDailySpend.objects.filter(member=member, day=today).first()
+        money_paid = paid_money + (paid_principal if policy.wallet_earns_points else Decimal("0.00"))
+        earned = points_for_sale(
+            rule=rule_for(store_id=store.pk, day=today),
+            lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, nets, strict=True)],
+            money_paid=money_paid,
+            day=today,
+            birthday=member.birthday,
+            tier=tier,
+            earned_today=daily.points_earned if daily else 0,
+        )
+
     sale = Sale.objects.create(
         request_id=request_id,
         payload_hash=digest,
@@ -304,11 +333,11 @@ def _checkout(
         paid_money=paid_money,
         paid_principal=paid_principal,
         paid_bonus=paid_bonus,
+        points_earned=earned.points if earned else 0,
+        points_eligible_amount=earned.eligible_amount if earned else Decimal("0.00"),
         client_time=client_time,
     )
-    discounts = _allocate(tier_discount + coupon_discount, amounts)
-    nets = [amount - discount for amount, discount in zip(amounts, discounts, strict=True)]
-    SaleLine.objects.bulk_create(
+    sale_lines = SaleLine.objects.bulk_create(
         [
             SaleLine(
                 sale=sale,
@@ -323,9 +352,10 @@ def _checkout(
             for i, (line, amount, net) in enumerate(zip(lines, amounts, nets, strict=True), start=1)
         ]
     )
-    SaleTender.objects.bulk_create(
+    sale_tenders = SaleTender.objects.bulk_create(
         [SaleTender(sale=sale, kind=kind, amount=amount) for kind, amount in by_kind.items()]
     )
+    _known_children(sale, lines=sale_lines, tenders=sale_tenders)
     if coupon_code and applier is not None:
         applier.redeem(code=coupon_code, sale=sale)
     if member is None:
@@ -353,18 +383,6 @@ def _checkout(
             sale_id=sale.pk,
         )
 
-    today = timezone.localdate(now)
-    daily = MemberDailySpend.objects.filter(member=member, day=today).first()
-    money_paid = paid_money + (paid_principal if policy.wallet_earns_points else Decimal("0.00"))
-    earned = points_for_sale(
-        rule=rule_for(store_id=store.pk, day=today),
-        lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, nets, strict=True)],
-        money_paid=money_paid,
-        day=today,
-        birthday=member.birthday,
-        tier=tier,
-        earned_today=daily.points_earned if daily else 0,
-    )
     if earned.points:
         ledger.credit(
             account,
@@ -375,9 +393,6 @@ def _checkout(
             now=now,
             policy=policy,
         )
-    sale.points_earned = earned.points
-    sale.points_eligible_amount = earned.eligible_amount
-    sale.save(update_fields=["points_earned", "points_eligible_amount"])
 
     if daily is None:
         MemberDailySpend.objects.create(
@@ -392,7 +407,7 @@ def _checkout(
     stats.first_purchase_at = stats.first_purchase_at or now
     stats.last_purchase_at = now
     stats.save(update_fields=["purchase_count", "total_spend", "first_purchase_at", "last_purchase_at"])
-    tier_upgrade_after_sale(stats, sale=sale, now=now)
+    tier_upgrade_after_sale(stats, sale=sale, now=now, tiers=tiers)
     referral_reward_for_sale(sale, policy=policy, now=now)
     for hook in _after_sale_hooks:
         hook(sale)

@@ -5,22 +5,32 @@ moves) with SELECT … FOR UPDATE for the rest of its transaction, so concurrent
 refunds on one member queue instead of overspending.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from loyalty.models import MemberStats, PointsAccount, Sale, Wallet
 from members.models import Member
 
 
+def _lock_or_create(model, member_id: int):
+    """One SELECT … FOR UPDATE when the row exists (the common case at a till); otherwise create it in a
+    savepoint (a concurrent creator wins harmlessly) and lock what is there."""
+    row = model.objects.select_for_update().filter(pk=member_id).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            model.objects.create(member_id=member_id)
+    except IntegrityError:
+        pass
+    return model.objects.select_for_update().get(pk=member_id)
+
+
 def lock_points_account(member: Member | int) -> PointsAccount:
-    member_id = member if isinstance(member, int) else member.pk
-    PointsAccount.objects.get_or_create(member_id=member_id)
-    return PointsAccount.objects.select_for_update().get(pk=member_id)
+    return _lock_or_create(PointsAccount, member if isinstance(member, int) else member.pk)
 
 
 def lock_wallet(member: Member | int) -> Wallet:
-    member_id = member if isinstance(member, int) else member.pk
-    Wallet.objects.get_or_create(member_id=member_id)
-    return Wallet.objects.select_for_update().get(pk=member_id)
+    return _lock_or_create(Wallet, member if isinstance(member, int) else member.pk)
 
 
 def lock_sale(sale_id: int) -> Sale:
@@ -28,9 +38,7 @@ def lock_sale(sale_id: int) -> Sale:
 
 
 def stats_for_update(member: Member | int) -> MemberStats:
-    member_id = member if isinstance(member, int) else member.pk
-    MemberStats.objects.get_or_create(member_id=member_id)
-    return MemberStats.objects.select_for_update().get(pk=member_id)
+    return _lock_or_create(MemberStats, member if isinstance(member, int) else member.pk)
 
 
 def in_transaction() -> None:

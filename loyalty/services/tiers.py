@@ -38,20 +38,24 @@ def all_tiers() -> list[Tier]:
     return list(Tier.objects.order_by("rank"))
 
 
-def tier_upgrade_after_sale(stats: MemberStats, *, sale: Sale, now: datetime) -> Tier | None:
-    tiers = all_tiers()
+def tier_upgrade_after_sale(
+    stats: MemberStats, *, sale: Sale, now: datetime, tiers: list[Tier] | None = None
+) -> Tier | None:
+    tiers = all_tiers() if tiers is None else tiers
+    current = next((t for t in tiers if t.pk == stats.tier_id), None)
     if not tiers:
-        return stats.tier
+        return current
     policy = TierPolicy.current()
     target = tier_for_value(qualifying_value(stats.pk, policy=policy, as_of=now), tiers)
-    current_rank = stats.tier.rank if stats.tier else -1
+    current_rank = current.rank if current else -1
     if target is not None and target.rank > current_rank:
         TierChange.objects.create(
-            member_id=stats.pk, from_tier=stats.tier, to_tier=target, reason=TierChange.Reason.UPGRADE, sale=sale
+            member_id=stats.pk, from_tier=current, to_tier=target, reason=TierChange.Reason.UPGRADE, sale=sale
         )
         stats.tier, stats.tier_since = target, now
         stats.save(update_fields=["tier", "tier_since"])
-    return stats.tier
+        current = target
+    return current
 
 
 def tier_after_refund(stats: MemberStats, *, sale: Sale, now: datetime) -> Tier | None:
