@@ -200,6 +200,11 @@ def topup_request_seen(request_id: str) -> bool:
     return TopUp.objects.filter(request_id=request_id).exists()
 
 
+def wallet_refund_seen(member: Member, request_id: str) -> bool:
+    # The key wallet_refund_principal gives its entry.
+    return WalletEntry.objects.filter(member_id=member.pk, idempotency_key=f"withdraw:{request_id}").exists()
+
+
 def points_adjustment_seen(member: Member, request_id: str) -> bool:
     # The key points_adjust gives its entry.
     return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=f"adjust:{request_id}").exists()

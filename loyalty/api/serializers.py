@@ -267,6 +267,44 @@ class TopUpOutputSerializer(serializers.Serializer):
         return StoredValueSerializer(self.context["balances"].stored_value).data
 
 
+# POST /wallet/refunds/
+
+
+class WalletRefundInputSerializer(serializers.Serializer):
+    request_id = request_id_field()
+    member = serializers.CharField(help_text="Member code or phone.")
+    store = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Store code (store managers: their store)."
+    )
+    reason = serializers.CharField(max_length=255, allow_blank=True)
+
+
+class WalletRefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    request_id = serializers.SerializerMethodField()
+    member = serializers.CharField(source="member.code")
+    store = serializers.CharField(source="store.code", allow_null=True)
+    principal_refunded = serializers.SerializerMethodField(help_text="Pay this back to the member.")
+    bonus_forfeited = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    stored_value = serializers.SerializerMethodField()
+
+    def get_request_id(self, obj) -> str:
+        return obj.idempotency_key.removeprefix("withdraw:")
+
+    @extend_schema_field(money_field())
+    def get_principal_refunded(self, obj):
+        return money_field().to_representation(-obj.principal)
+
+    @extend_schema_field(money_field())
+    def get_bonus_forfeited(self, obj):
+        return money_field().to_representation(-obj.bonus)
+
+    @extend_schema_field(StoredValueSerializer)
+    def get_stored_value(self, obj):
+        return StoredValueSerializer(self.context["balances"].stored_value).data
+
+
 # POST /points/adjustments/
 
 

@@ -38,6 +38,8 @@ from loyalty.api.serializers import (
     SignInOutputSerializer,
     TopUpInputSerializer,
     TopUpOutputSerializer,
+    WalletRefundInputSerializer,
+    WalletRefundOutputSerializer,
 )
 from loyalty.selectors import (
     behaviour_event_seen,
@@ -48,6 +50,7 @@ from loyalty.selectors import (
     sale_by_id,
     sign_in_seen,
     topup_request_seen,
+    wallet_refund_seen,
 )
 from loyalty.services import (
     LineInput,
@@ -58,6 +61,7 @@ from loyalty.services import (
     points_sign_in,
     sale_checkout,
     sale_refund,
+    wallet_refund_principal,
     wallet_top_up,
 )
 
@@ -191,6 +195,33 @@ class TopUpApi(ApiView):
         )
         context = {"balances": member_balances(topup.member_id)}
         return Response(self.OutputSerializer(topup, context=context).data, status=_status(replayed))
+
+
+class WalletRefundApi(ApiView):
+    """Pay a member back the principal left in their stored value (they close their card); the bonus
+    is forfeited. Needs the right to approve refunds (a store manager at their store, or HQ); audited."""
+
+    InputSerializer = WalletRefundInputSerializer
+    OutputSerializer = WalletRefundOutputSerializer
+
+    @extend_schema(
+        operation_id="wallet_refund",
+        summary="Pay back a member's remaining stored-value principal",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, **WRITE_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = member_from_reference(data["member"])
+        store = optional_store(data["store"])
+        replayed = wallet_refund_seen(member, data["request_id"])
+        entry = wallet_refund_principal(
+            request_id=data["request_id"], member=member, actor=request.user, store=store, reason=data["reason"]
+        )
+        context = {"balances": member_balances(member.pk)}
+        return Response(self.OutputSerializer(entry, context=context).data, status=_status(replayed))
 
 
 class PointsAdjustmentApi(ApiView):

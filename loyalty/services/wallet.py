@@ -170,9 +170,15 @@ def _same_topup_or_conflict(
 def wallet_refund_principal(
     *, member: Member, actor, store: Store | None, reason: str, request_id: str
 ) -> WalletEntry | None:
-    """Pay the member back their remaining principal; the bonus is forfeited. Audited."""
+    """Pay the member back their remaining principal; the bonus is forfeited. Audited. The same
+    request_id again returns the first payout."""
+    from loyalty.services.checkout import validate_request_id  # checkout imports this module
+
+    validate_request_id(request_id)
     # Paying stored value back out is a refund: it needs the same right as approving a sale's refund.
     require_staff_can(actor, Action.APPROVE_REFUND, store)
+    if member.is_frozen:
+        raise ValidationError({"member": ValidationError(_("This member is frozen."), code="member_frozen")})
     if not reason.strip():
         raise ValidationError({"reason": ValidationError(_("Give a reason."), code="reason_required")})
     lock_points_account(member)

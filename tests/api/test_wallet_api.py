@@ -145,3 +145,78 @@ def test_a_bad_request_id_is_refused_before_anything_is_written(chain, as_user, 
     assert_error(response, 400, "invalid_request_id", "request_id")
     before.assert_unchanged()
     assert not TopUp.objects.exists()
+
+
+# Paying the principal back (退卡退款)
+
+
+def pay_back(client, member_ref, **fields):
+    payload = {"request_id": rid(), "member": member_ref, "store": "SH001", "reason": "会员退卡", **fields}
+    return client.post("/api/v1/wallet/refunds/", payload, format="json")
+
+
+def test_a_manager_pays_back_the_principal_and_the_bonus_is_forfeited(chain, as_user, member, package, sell):
+    top_up(as_user(chain.cashier_a), member.code, package=package.pk)
+    sell(member.code, "110.00", tenders=[{"kind": "stored_value", "amount": "110.00"}])
+
+    response = pay_back(as_user(chain.manager_a), member.code)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["principal_refunded"], body["bonus_forfeited"]) == ("400.00", "40.00")
+    assert body["stored_value"] == {"principal": "0.00", "bonus": "0.00", "total": "0.00"}
+
+
+def test_the_same_pay_back_again_answers_the_first_with_200(chain, as_user, member, package):
+    top_up(as_user(chain.cashier_a), member.code, package=package.pk)
+    client = as_user(chain.manager_a)
+    payload = {"request_id": rid(), "member": member.code, "store": "SH001", "reason": "会员退卡"}
+
+    first = client.post("/api/v1/wallet/refunds/", payload, format="json")
+    again = client.post("/api/v1/wallet/refunds/", payload, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_a_cashier_cannot_pay_stored_value_back(chain, as_user, member, package, snapshot):
+    top_up(as_user(chain.cashier_a), member.code, package=package.pk)
+    before = snapshot()
+
+    assert_error(pay_back(as_user(chain.cashier_a), member.code), 403, "forbidden")
+    before.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code", "field"),
+    [
+        ({"reason": " "}, 400, "reason_required", "reason"),
+        ({"request_id": "short"}, 400, "invalid_request_id", "request_id"),
+        ({"store": "NOPE"}, 404, "store_not_found", "store"),
+        ({"member": "13999999999"}, 404, "member_not_found", "member"),
+    ],
+)
+def test_a_bad_pay_back_is_refused_and_changes_nothing(
+    chain, as_user, member, package, snapshot, fields, status, code, field
+):
+    top_up(as_user(chain.cashier_a), member.code, package=package.pk)
+    before = snapshot()
+
+    assert_error(pay_back(as_user(chain.manager_a), member.code, **fields), status, code, field)
+    before.assert_unchanged()
+
+
+def test_an_empty_wallet_cannot_be_paid_back(chain, as_user, member, snapshot):
+    before = snapshot()
+
+    assert_error(pay_back(as_user(chain.manager_a), member.code), 400, "wallet_empty", "member")
+    before.assert_unchanged()
+
+
+def test_a_frozen_members_stored_value_is_not_paid_out(chain, as_user, member, package, snapshot):
+    top_up(as_user(chain.cashier_a), member.code, package=package.pk)
+    member_set_status(member=member, actor=chain.hq_admin, status="frozen", reason="卡片挂失")
+    before = snapshot()
+
+    assert_error(pay_back(as_user(chain.manager_a), member.code), 400, "member_frozen", "member")
+    before.assert_unchanged()
