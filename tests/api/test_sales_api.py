@@ -227,6 +227,23 @@ def test_a_sale_needs_lines(member, sell, snapshot):
     _refused(response, before, 400, "lines_required", "lines")
 
 
+def test_a_sale_has_at_most_200_lines(member, sell, snapshot):
+    before = snapshot()
+    line = {"category": "饮品", "quantity": "1", "unit_price": "1.00"}
+
+    response = sell(member.code, "201.00", lines=[line] * 201)
+
+    _refused(response, before, 400, "too_many_lines", "lines")
+
+
+def test_every_line_needs_a_category_of_sane_length(member, sell, snapshot):
+    before = snapshot()
+
+    response = sell(member.code, lines=[{"category": "饮" * 65, "quantity": "1", "unit_price": "100.00"}])
+
+    _refused(response, before, 400, "max_length", "lines.0.category")
+
+
 @pytest.mark.parametrize("quantity", ["0", "-1", "1000000"])
 def test_quantities_must_be_above_zero_and_sane(member, sell, snapshot, quantity):
     before = snapshot()
