@@ -11,13 +11,14 @@ from functools import partial
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten, flatten_fieldsets
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, QuerySet
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from config.pagination import EstimatedCountPaginator
@@ -63,6 +64,11 @@ def _x(value: Decimal) -> str:
     return format(Decimal(value).normalize(), "f")
 
 
+def _list(items) -> str:
+    """Items joined as the reader's language lists them ("a, b" in English, "a、b" in Chinese)."""
+    return pgettext("list separator", ", ").join(items)
+
+
 def _audit_value(value) -> object:
     """A form value as JSON for the audit record (Decimals, dates and related rows as text)."""
     if value is None or isinstance(value, bool | int | str):
@@ -73,6 +79,14 @@ def _audit_value(value) -> object:
 
 
 # --- rules: configuration rows, audited -------------------------------------------------------
+
+
+class FullWidthChangelistMixin:
+    """Loyalty lists need the whole width of a 1024-pixel screen for their columns (and filters):
+    no app navigation beside them. The breadcrumbs lead back to the app and its tools."""
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
 
 class RuleChangeAuditMixin:
@@ -199,7 +213,7 @@ class TierPolicyAdmin(SingletonAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
+class TierAdmin(FullWidthChangelistMixin, RuleChangeAuditMixin, admin.ModelAdmin):
     form = TierForm
     ordering = ["rank"]
     list_display = [
@@ -222,7 +236,7 @@ class TierAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(RechargePackage)
-class RechargePackageAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
+class RechargePackageAdmin(FullWidthChangelistMixin, RuleChangeAuditMixin, admin.ModelAdmin):
     form = RechargePackageForm
     list_display = ["name", "pay_amount", "bonus_amount", "is_active"]
     list_filter = ["is_active"]
@@ -234,7 +248,7 @@ class RechargePackageAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
+class EarningRuleAdmin(FullWidthChangelistMixin, RuleChangeAuditMixin, admin.ModelAdmin):
     form = EarningRuleForm
     list_display = ["name", "is_active", "priority", "rate", "scope", "dates", "multipliers"]
     list_display_links = ["name"]
@@ -296,7 +310,9 @@ class EarningRuleAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
             EarningRule.Combine.ADD: gettext("extras added"),
             EarningRule.Combine.BEST: gettext("best of"),
         }[rule.combine]
-        return f"{', '.join(parts)} ({combine})" if len(parts) > 1 else (parts[0] if parts else "—")
+        if len(parts) > 1:
+            return gettext("%(multipliers)s (%(combine)s)") % {"multipliers": _list(parts), "combine": combine}
+        return parts[0] if parts else "—"
 
     @admin.display(description=_("worked example"))
     def multiplier_example(self, rule: EarningRule | None) -> str:
@@ -322,13 +338,13 @@ class EarningRuleAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
             points = int(Decimal(100) * rate * multiplier)
             lines.append(
                 (
-                    ", ".join(f"{name} ×{_x(f)}" for name, f in factors),
+                    _list(f"{name} ×{_x(f)}" for name, f in factors),
                     _x(multiplier),
                     gettext("¥100 paid with money earns %(points)d points") % {"points": points},
                 )
             )
         return format_html(
-            "<p>{}</p><ul style='margin-left:0'>{}</ul><p class='help'>{}</p>",
+            "<p>{}</p><ul style='margin-left:0'>{}</ul><p class='quiet'>{}</p>",
             gettext("A sale on the member day in the member's birthday month, as saved:")
             if rule.member_day_weekday is not None
             else gettext("A sale in the member's birthday month, as saved:"),
@@ -351,7 +367,38 @@ def _all_shown_fields(model_admin) -> list[str]:
     return [f.name for f in model_admin.opts.fields]
 
 
-class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+def _local_time_column(field):
+    """A list column showing a date and time as 2026-11-23 06:20 in local time: the localized long
+    format ("2026年11月23日 06:20", "Nov. 23, 2026, 6:20 a.m.") takes a column a ledger cannot spare."""
+
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def column(obj):
+        value = getattr(obj, field.name)
+        if value is None:
+            return None
+        return format_html('<span class="nowrap">{}</span>', timezone.localtime(value).strftime("%Y-%m-%d %H:%M"))
+
+    column.__name__ = field.name  # the cells keep their class, field-<name>
+    return column
+
+
+def _related_filter(empty_label):
+    """A related-field filter whose "no value" choice says what it means instead of "-"."""
+
+    class Filter(admin.RelatedFieldListFilter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.empty_value_display = str(empty_label)
+
+    return Filter
+
+
+StoreFilter = _related_filter(_("(no store)"))
+PackageFilter = _related_filter(_("Custom amount (no package)"))
+TierFilter = _related_filter(_("(no tier)"))
+
+
+class ReadOnlyLedgerAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
     """Rows written only by the services: view, filter and search, never add, change or delete."""
 
     paginator = EstimatedCountPaginator
@@ -375,6 +422,17 @@ class ReadOnlyLedgerAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return _all_shown_fields(self)
+
+    def get_list_display(self, request):
+        """The list's date-and-time fields as compact local-time columns (see _local_time_column)."""
+        columns = []
+        for name in super().get_list_display(request):
+            try:
+                field = self.opts.get_field(name) if isinstance(name, str) else None
+            except FieldDoesNotExist:
+                field = None
+            columns.append(_local_time_column(field) if isinstance(field, DateTimeField) else name)
+        return columns
 
     # Related rows the change page shows, loaded with the row instead of one query each.
     change_select_related: tuple[str, ...] = ()
@@ -450,7 +508,7 @@ class PointsEntryAdmin(ReadOnlyLedgerAdmin):
     list_display = ["created_at", "member", "points", "kind", "debt", "store", "staff", "sale_link", "reason"]
     list_select_related = ["member", "store", "staff"]
     change_select_related = ("sale", "refund")
-    list_filter = ["kind", ("store", admin.RelatedFieldListFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["kind", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member", "sale", "refund", "staff", "store"]
     fields = [
         "created_at",
@@ -527,7 +585,7 @@ class SaleAdmin(ReadOnlyLedgerAdmin):
         "cashier",
     ]
     list_select_related = ["store", "cashier", "member"]
-    list_filter = ["status", ("store", admin.RelatedFieldListFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member"]
     inlines = [SaleLineInline, SaleTenderInline, RefundInline]
     fieldsets = [
@@ -566,7 +624,7 @@ class RefundAdmin(ReadOnlyLedgerAdmin):
     ]
     list_select_related = ["store", "created_by", "approved_by"]
     change_select_related = ("sale",)
-    list_filter = [("store", admin.RelatedFieldListFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = [("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
     member_path = "sale__member"
     raw_id_fields = ["sale"]
     fieldsets = [
@@ -610,7 +668,7 @@ class WalletEntryAdmin(ReadOnlyLedgerAdmin):
     list_display = ["created_at", "member", "principal", "bonus", "kind", "store", "staff", "sale_link", "topup_link"]
     list_select_related = ["member", "store", "staff"]
     change_select_related = ("sale", "refund", "topup")
-    list_filter = ["kind", ("store", admin.RelatedFieldListFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["kind", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member", "sale", "refund", "topup", "store", "staff"]
     fields = [
         "created_at",
@@ -637,11 +695,11 @@ class WalletEntryAdmin(ReadOnlyLedgerAdmin):
 
 @admin.register(TopUp)
 class TopUpAdmin(ReadOnlyLedgerAdmin):
-    list_display = ["created_at", "member", "amount", "bonus", "package", "tender", "store", "staff", "request_id"]
+    list_display = ["created_at", "member", "amount", "bonus", "package", "tender", "store", "staff"]
     list_select_related = ["member", "store", "staff", "package"]
     list_filter = [
-        ("store", admin.RelatedFieldListFilter),
-        ("package", admin.RelatedFieldListFilter),
+        ("store", StoreFilter),
+        ("package", PackageFilter),
         "tender",
         ("created_at", admin.DateFieldListFilter),
     ]
@@ -664,7 +722,7 @@ class TierChangeAdmin(ReadOnlyLedgerAdmin):
     list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "sale_link"]
     list_select_related = ["member", "from_tier", "to_tier"]
     change_select_related = ("sale",)
-    list_filter = ["reason", ("to_tier", admin.RelatedFieldListFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["reason", ("to_tier", TierFilter), ("created_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member"]
     fields = ["created_at", "member", "from_tier", "to_tier", "reason", "sale"]
     readonly_fields = ["created_at"]
@@ -686,7 +744,7 @@ class MemberStatsAdmin(ReadOnlyLedgerAdmin):
         "last_purchase_at",
     ]
     list_select_related = ["member", "tier"]
-    list_filter = [("tier", admin.RelatedFieldListFilter), ("last_purchase_at", admin.DateFieldListFilter)]
+    list_filter = [("tier", TierFilter), ("last_purchase_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member"]
     fields = [
         "member",

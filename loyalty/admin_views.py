@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from loyalty.forms import DateRangeForm, DowngradeRiskForm, PointsAdjustmentForm
 from loyalty.models import PointsAccount, Tier, TierPolicy, WalletEntry
@@ -41,6 +41,10 @@ def _context(request, model_admin, title: str, **extra) -> dict:
         "title": title,
         "opts": model_admin.opts,
         "app_label": model_admin.opts.app_label,
+        # Marketers open the reports but neither the loyalty lists nor the app page: the breadcrumbs
+        # link only what the reader may open.
+        "can_open_app": request.user.has_module_perms(model_admin.opts.app_label),
+        "can_open_changelist": model_admin.has_view_or_change_permission(request),
         **extra,
     }
 
@@ -88,7 +92,7 @@ TOP_UP, SPEND, RESTORE = WalletEntry.Kind.TOP_UP, WalletEntry.Kind.SPEND, Wallet
 ZERO = Decimal("0.00")
 
 COLUMNS = [
-    ("topups", gettext_lazy("top-ups")),
+    ("topups", pgettext_lazy("recharge report column: how many", "top-ups")),
     ("paid", gettext_lazy("paid in")),
     ("bonus_given", gettext_lazy("bonus given")),
     ("spent_principal", gettext_lazy("spent: principal")),
@@ -157,7 +161,10 @@ def _local_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def _staff_label(row) -> str:
     if row["staff_id"] is None:
         return _("(no staff)")
-    full = f"{row['staff__first_name']} {row['staff__last_name']}".strip()
+    first, last = row["staff__first_name"].strip(), row["staff__last_name"].strip()
+    # Chinese names are written family name first and without a space (王芳); Western ones the other way.
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in first + last)
+    full = f"{last}{first}" if chinese else f"{first} {last}".strip()
     return f"{full} ({row['staff__username']})" if full else row["staff__username"]
 
 

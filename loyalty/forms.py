@@ -7,6 +7,7 @@ from datetime import date
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy
@@ -26,7 +27,7 @@ class CommaSeparatedListField(forms.CharField):
         self.max_items = max_items
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 20_000)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 50}))
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -71,10 +72,10 @@ class RuleChangeForm(forms.ModelForm):
     """The rule forms ask why a rule changes; the answer goes into the audit trail with the change."""
 
     change_reason = forms.CharField(
-        label=_("reason for the change"),
+        label=capfirst(_("reason for the change")),
         required=False,
         max_length=500,
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=forms.TextInput(attrs={"size": 50}),
         help_text=_("Kept in the audit trail with who changed what and when."),
     )
 
@@ -137,11 +138,11 @@ class RechargePackageForm(RuleChangeForm):
 
 class EarningRuleForm(RuleChangeForm):
     excluded_categories = CommaSeparatedListField(
-        label=_("excluded categories"),
+        label=capfirst(_("excluded categories")),
         help_text=_("Separate with commas, e.g. 烟酒, 充值卡. Lines in these categories earn no points."),
     )
     excluded_skus = CommaSeparatedListField(
-        label=_("excluded SKUs"),
+        label=capfirst(_("excluded SKUs")),
         help_text=_("Separate with commas. Lines with these SKUs earn no points."),
     )
 
@@ -197,21 +198,21 @@ class PointsAdjustmentForm(forms.Form):
     required_css_class = "required"
 
     member = forms.CharField(
-        label=_("member"),
+        label=capfirst(_("member")),
         max_length=64,
         help_text=_("Member code (10 digits) or the full phone number."),
         widget=forms.TextInput(attrs={"autofocus": True, "size": 24}),
     )
     points = forms.IntegerField(
-        label=_("points"),
+        label=capfirst(_("points")),
         help_text=_("Positive to add, negative to deduct (e.g. -200)."),
         min_value=-10_000_000,
         max_value=10_000_000,
     )
     reason = forms.CharField(
-        label=_("reason"),
+        label=capfirst(_("reason")),
         max_length=255,
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=forms.TextInput(attrs={"size": 50}),
         help_text=_("Required; kept in the ledger and the audit trail."),
     )
     request_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -257,8 +258,8 @@ MAX_REPORT_DAYS = 3 * 366
 class DateRangeForm(forms.Form):
     """A reporting period in local business days; both ends included. Defaults to this month."""
 
-    start = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=capfirst(_("from")), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=capfirst(_("until")), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     @staticmethod
     def this_month() -> tuple[date, date]:
@@ -291,7 +292,7 @@ class DateRangeForm(forms.Form):
 
 class DowngradeRiskForm(forms.Form):
     within_days = forms.IntegerField(
-        label=_("can drop within (days)"), required=False, min_value=0, max_value=366, initial=30
+        label=capfirst(_("can drop within (days)")), required=False, min_value=0, max_value=366, initial=30
     )
 
     def clean_within_days(self) -> int:

@@ -125,9 +125,20 @@ class Tier(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True)
     name = models.CharField(_("name"), max_length=32)
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("0 is the entry level."))
-    threshold = models.DecimalField(_("threshold"), default=ZERO, validators=[MinValueValidator(0)], **MONEY)
+    threshold = models.DecimalField(
+        _("threshold"),
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text=_("In the unit of the tier policy's metric: ¥ of spend, points or visits over the window."),
+        **MONEY,
+    )
     discount_percent = models.DecimalField(
-        _("discount %"), max_digits=5, decimal_places=2, default=ZERO, validators=[MinValueValidator(0)]
+        _("discount %"),
+        max_digits=5,
+        decimal_places=2,
+        default=ZERO,
+        validators=[MinValueValidator(0)],
+        help_text=_("Percent off the price: 10 means members of this tier pay 90 %."),
     )
     points_multiplier = models.DecimalField(_("points multiplier"), max_digits=5, decimal_places=2, default=1)
     birthday_points = models.PositiveIntegerField(_("birthday reward points"), default=0)
@@ -239,8 +250,14 @@ class PointsAccount(models.Model):
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account", primary_key=True
     )
     available = models.IntegerField(_("available"), default=0)
-    pending = models.IntegerField(_("pending"), default=0)
-    debt = models.IntegerField(_("debt"), default=0)
+    pending = models.IntegerField(
+        _("pending"), default=0, help_text=_("Earned but not spendable until the return window has passed.")
+    )
+    debt = models.IntegerField(
+        _("debt"),
+        default=0,
+        help_text=_("Points clawed back by refunds after the member had spent them; settled from future earnings."),
+    )
     lifetime_earned = models.BigIntegerField(_("earned in total"), default=0)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -275,8 +292,14 @@ class PointsEntry(models.Model):
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     points = models.IntegerField(_("points"))
-    debt = models.IntegerField(_("debt change"), default=0)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=80)
+    debt = models.IntegerField(
+        _("debt change"), default=0, help_text=_("Positive: debt created; negative: debt settled.")
+    )
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=80,
+        help_text=_("Unique per member: the same movement is never recorded twice."),
+    )
     store = models.ForeignKey(
         Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -351,11 +374,19 @@ class PointsLot(models.Model):
 class PointsAllocation(models.Model):
     """How many points an entry took from (or gave back to) one lot."""
 
-    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="allocations")
-    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="allocations")
-    points = models.IntegerField()
+    entry = models.ForeignKey(
+        PointsEntry, verbose_name=_("points entry"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    lot = models.ForeignKey(
+        PointsLot, verbose_name=_("points lot"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    points = models.IntegerField(
+        _("points"), help_text=_("Negative: taken from the lot; positive: given back to it (e.g. by a refund).")
+    )
 
     class Meta:
+        verbose_name = _("points allocation")
+        verbose_name_plural = _("points allocations")
         constraints = [
             models.UniqueConstraint(fields=["entry", "lot"], name="points_allocation_once"),
             models.CheckConstraint(condition=~Q(points=0), name="points_allocation_not_zero"),
@@ -368,7 +399,9 @@ class PointsAllocation(models.Model):
 class MemberStats(models.Model):
     """Purchase statistics kept by checkout and refunds; tiers and analytics read them."""
 
-    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="stats", primary_key=True)
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="stats", primary_key=True
+    )
     tier = models.ForeignKey(
         Tier, verbose_name=_("tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -376,7 +409,12 @@ class MemberStats(models.Model):
     first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True, db_index=True)
     purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
-    total_spend = models.DecimalField(_("total spend"), default=ZERO, **MONEY)
+    total_spend = models.DecimalField(
+        _("total spend"),
+        default=ZERO,
+        help_text=_("Paid with money and stored value, before refunds; points used as payment are not spend."),
+        **MONEY,
+    )
     total_refunded = models.DecimalField(_("total refunded"), default=ZERO, **MONEY)
 
     class Meta:
@@ -390,13 +428,20 @@ class MemberStats(models.Model):
 class MemberDailySpend(models.Model):
     """One row per member and business day: rolling windows are sums over a date range."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    spend = models.DecimalField(default=ZERO, **MONEY)
-    visits = models.IntegerField(default=0)
-    points_earned = models.IntegerField(default=0)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("business day"), help_text=_("The local (China time) day of the purchases."))
+    spend = models.DecimalField(
+        _("qualifying spend"),
+        default=ZERO,
+        help_text=_("Paid with money and stored value that day, less what was refunded."),
+        **MONEY,
+    )
+    visits = models.IntegerField(_("visits"), default=0, help_text=_("Sales to the member that day."))
+    points_earned = models.IntegerField(_("points earned"), default=0)
 
     class Meta:
+        verbose_name = _("daily member spend")
+        verbose_name_plural = _("daily member spend")
         constraints = [models.UniqueConstraint(fields=["member", "day"], name="daily_spend_once")]
 
     def __str__(self) -> str:
@@ -410,12 +455,22 @@ class TierChange(models.Model):
         REFUND = "refund", _("Reverted by a refund")
         MANUAL = "manual", _("Set by HQ")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
-    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, related_name="+")
-    reason = models.CharField(max_length=16, choices=Reason.choices)
-    sale = models.ForeignKey("Sale", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(
+        Tier, verbose_name=_("from tier"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(Tier, verbose_name=_("to tier"), on_delete=models.PROTECT, null=True, related_name="+")
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    sale = models.ForeignKey(
+        "Sale",
+        verbose_name=_("sale"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The sale (or refunded sale) behind the change; empty for an evaluation or a change by HQ."),
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -448,10 +503,16 @@ class RechargePackage(models.Model):
 
 
 class Wallet(models.Model):
-    member = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="wallet", primary_key=True)
-    principal = models.DecimalField(_("principal"), default=ZERO, **MONEY)
-    bonus = models.DecimalField(_("bonus"), default=ZERO, **MONEY)
-    updated_at = models.DateTimeField(auto_now=True)
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="wallet", primary_key=True
+    )
+    principal = models.DecimalField(
+        _("principal"), default=ZERO, help_text=_("What the member paid in; refundable."), **MONEY
+    )
+    bonus = models.DecimalField(
+        _("bonus"), default=ZERO, help_text=_("Given free with recharge packages; never refunded."), **MONEY
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("stored-value wallet")
@@ -475,15 +536,30 @@ class TopUp(models.Model):
         CARD = "card", _("Bank card")
         MOBILE = "mobile", _("WeChat Pay / Alipay")
 
-    request_id = models.CharField(_("request id"), max_length=64, unique=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="topups")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
-    package = models.ForeignKey(RechargePackage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    request_id = models.CharField(
+        _("request id"),
+        max_length=64,
+        unique=True,
+        help_text=_("Made by the till for each top-up; a top-up sent twice is recorded once."),
+    )
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="topups")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    package = models.ForeignKey(
+        RechargePackage,
+        verbose_name=_("recharge package"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty for a custom amount."),
+    )
     amount = models.DecimalField(_("paid"), **MONEY)
     bonus = models.DecimalField(_("bonus"), default=ZERO, **MONEY)
     tender = models.CharField(_("tender"), max_length=8, choices=Tender.choices)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("top-up")
@@ -505,19 +581,45 @@ class WalletEntry(models.Model):
         WITHDRAW = "withdraw", _("Principal refunded to the member")
         OPENING = "opening", _("Opening balance")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    principal = models.DecimalField(**MONEY)
-    bonus = models.DecimalField(**MONEY)
-    idempotency_key = models.CharField(max_length=80)
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    principal = models.DecimalField(
+        _("principal change"), help_text=_("Positive: into the wallet; negative: out of it."), **MONEY
     )
-    sale = models.ForeignKey("Sale", on_delete=models.PROTECT, null=True, blank=True, related_name="wallet_entries")
-    refund = models.ForeignKey("Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="wallet_entries")
-    topup = models.ForeignKey(TopUp, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    bonus = models.DecimalField(
+        _("bonus change"), help_text=_("Positive: into the wallet; negative: out of it."), **MONEY
+    )
+    idempotency_key = models.CharField(
+        _("idempotency key"),
+        max_length=80,
+        help_text=_("Unique per member: the same movement is never recorded twice."),
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sale = models.ForeignKey(
+        "Sale", verbose_name=_("sale"), on_delete=models.PROTECT, null=True, blank=True, related_name="wallet_entries"
+    )
+    refund = models.ForeignKey(
+        "Refund",
+        verbose_name=_("refund"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wallet_entries",
+    )
+    topup = models.ForeignKey(
+        TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("wallet entry")
@@ -538,8 +640,17 @@ class Sale(models.Model):
         PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
         REFUNDED = "refunded", _("Refunded")
 
-    request_id = models.CharField(_("request id"), max_length=64, unique=True)
-    payload_hash = models.CharField(max_length=64)
+    request_id = models.CharField(
+        _("request id"),
+        max_length=64,
+        unique=True,
+        help_text=_("Made by the till for each sale; a sale sent twice is recorded once."),
+    )
+    payload_hash = models.CharField(
+        _("payload fingerprint"),
+        max_length=64,
+        help_text=_("A hash of the request: the same request id sent again with different contents is refused."),
+    )
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="sales")
     cashier = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("cashier"), on_delete=models.PROTECT, related_name="+"
@@ -559,7 +670,12 @@ class Sale(models.Model):
     paid_principal = models.DecimalField(_("paid from stored value (principal)"), default=ZERO, **MONEY)
     paid_bonus = models.DecimalField(_("paid from stored value (bonus)"), default=ZERO, **MONEY)
     points_earned = models.IntegerField(_("points earned"), default=0)
-    points_eligible_amount = models.DecimalField(_("amount that earned points"), default=ZERO, **MONEY)
+    points_eligible_amount = models.DecimalField(
+        _("amount that earned points"),
+        default=ZERO,
+        help_text=_("Paid with money (and stored-value principal if the settings allow), without excluded lines."),
+        **MONEY,
+    )
     refunded_amount = models.DecimalField(_("refunded"), default=ZERO, **MONEY)
     client_time = models.DateTimeField(_("time on the till"), null=True, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -592,7 +708,8 @@ class Sale(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.store_id} ¥{self.total_due}"
+        # No store lookup: admin lists and pickers print many sales at once.
+        return f"#{self.pk} ¥{self.total_due}"
 
     @property
     def paid_total(self) -> Decimal:
@@ -601,17 +718,19 @@ class Sale(models.Model):
 
 
 class SaleLine(models.Model):
-    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")
-    line_no = models.PositiveSmallIntegerField()
-    category = models.CharField(max_length=64)
-    sku = models.CharField(max_length=64, blank=True)
-    quantity = models.DecimalField(max_digits=10, decimal_places=3)
-    unit_price = models.DecimalField(**MONEY)
-    amount = models.DecimalField(**MONEY)
-    net_amount = models.DecimalField(help_text="after tier and coupon discounts", **MONEY)
-    refunded_quantity = models.DecimalField(max_digits=10, decimal_places=3, default=0)
+    sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField(_("line no."))
+    category = models.CharField(_("category"), max_length=64)
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=3)
+    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    amount = models.DecimalField(_("amount"), help_text=_("Quantity × unit price."), **MONEY)
+    net_amount = models.DecimalField(_("net amount"), help_text=_("After tier and coupon discounts."), **MONEY)
+    refunded_quantity = models.DecimalField(_("refunded quantity"), max_digits=10, decimal_places=3, default=0)
 
     class Meta:
+        verbose_name = _("sale line")
+        verbose_name_plural = _("sale lines")
         ordering = ["line_no"]
         constraints = [
             models.UniqueConstraint(fields=["sale", "line_no"], name="sale_line_once"),
@@ -634,11 +753,13 @@ class SaleTender(models.Model):
         MOBILE = "mobile", _("WeChat Pay / Alipay")
         STORED_VALUE = "stored_value", _("Stored value")
 
-    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="tenders")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    amount = models.DecimalField(**MONEY)
+    sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="tenders")
+    kind = models.CharField(_("tender"), max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
 
     class Meta:
+        verbose_name = _("tender")
+        verbose_name_plural = _("tenders")
         constraints = [
             models.UniqueConstraint(fields=["sale", "kind"], name="sale_tender_once"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sale_tender_positive"),
@@ -649,24 +770,56 @@ class SaleTender(models.Model):
 
 
 class Refund(models.Model):
-    request_id = models.CharField(_("request id"), max_length=64, unique=True)
-    payload_hash = models.CharField(max_length=64)
+    request_id = models.CharField(
+        _("request id"),
+        max_length=64,
+        unique=True,
+        help_text=_("Made by the till for each refund; a refund sent twice is recorded once."),
+    )
+    payload_hash = models.CharField(
+        _("payload fingerprint"),
+        max_length=64,
+        help_text=_("A hash of the request: the same request id sent again with different contents is refused."),
+    )
     sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(_("amount"), **MONEY)
     reason = models.CharField(_("reason"), max_length=255)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("refunded by"), on_delete=models.PROTECT, related_name="+"
     )
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    lines = models.JSONField(default=list, blank=True)
-    money_refunded = models.DecimalField(default=ZERO, **MONEY)
-    principal_restored = models.DecimalField(default=ZERO, **MONEY)
-    bonus_restored = models.DecimalField(default=ZERO, **MONEY)
-    points_restored = models.IntegerField(default=0)
-    points_clawed_back = models.IntegerField(default=0)
-    debt_created = models.IntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The store manager who approved a cashier's refund; empty when none was needed."),
+    )
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    lines = models.JSONField(
+        _("refunded lines"),
+        default=list,
+        blank=True,
+        help_text=_("Line numbers and quantities given back; empty for a refund by amount."),
+    )
+    money_refunded = models.DecimalField(
+        _("money refunded"), default=ZERO, help_text=_("Given back in cash, to the card or by mobile payment."), **MONEY
+    )
+    principal_restored = models.DecimalField(_("stored value restored (principal)"), default=ZERO, **MONEY)
+    bonus_restored = models.DecimalField(_("stored value restored (bonus)"), default=ZERO, **MONEY)
+    points_restored = models.IntegerField(
+        _("points restored"), default=0, help_text=_("Points the sale was paid with, given back to the member.")
+    )
+    points_clawed_back = models.IntegerField(
+        _("points clawed back"), default=0, help_text=_("Points the sale had earned, taken back.")
+    )
+    debt_created = models.IntegerField(
+        _("points debt created"),
+        default=0,
+        help_text=_("Clawed-back points the member had already spent; future earnings settle them first."),
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("refund")
@@ -681,11 +834,13 @@ class Refund(models.Model):
 class SignIn(models.Model):
     """One daily sign-in; its `streak` is the length of the run of consecutive days it ends."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    streak = models.PositiveIntegerField()
-    points = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    streak = models.PositiveIntegerField(
+        _("streak (days)"), help_text=_("Consecutive days signed in, this day included.")
+    )
+    points = models.PositiveIntegerField(_("points"), default=0)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("sign-in")
@@ -699,12 +854,19 @@ class SignIn(models.Model):
 class ReferralReward(models.Model):
     """A referral paid out: once per referred member, on their first qualifying purchase."""
 
-    referred = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="referral_reward")
-    referrer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
-    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="+")
-    referrer_points = models.PositiveIntegerField(default=0)
-    referred_points = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    referred = models.OneToOneField(
+        Member, verbose_name=_("new member"), on_delete=models.PROTECT, related_name="referral_reward"
+    )
+    referrer = models.ForeignKey(Member, verbose_name=_("referrer"), on_delete=models.PROTECT, related_name="+")
+    sale = models.ForeignKey(
+        Sale,
+        verbose_name=_("first qualifying purchase"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    referrer_points = models.PositiveIntegerField(_("points for the referrer"), default=0)
+    referred_points = models.PositiveIntegerField(_("points for the new member"), default=0)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("referral reward")

@@ -62,14 +62,15 @@ STORES = [
     ("SZ001", "深圳南山店", "SOUTH", "深圳市南山区海德三道1号", "0755-86001234"),
 ]
 # username, role, store codes, first name, last name, default password
+# (username, role, stores, given name, family name, password): Chinese names read family name first.
 STAFF = [
-    ("admin", Role.HQ_ADMIN, [], "总部", "管理员", "admin-demo-2026"),
-    ("marketer", Role.HQ_MARKETER, [], "市场部", "小林", "marketer-demo-2026"),
-    ("manager_sh", Role.STORE_MANAGER, ["SH001", "SH002"], "店长", "张敏", "manager-demo-2026"),
-    ("cashier_sh", Role.CASHIER, ["SH001"], "收银员", "王丽", "cashier-demo-2026"),
-    ("manager_bj", Role.STORE_MANAGER, ["BJ001"], "店长", "刘强", "manager-demo-2026"),
-    ("cashier_bj", Role.CASHIER, ["BJ001"], "收银员", "赵静", "cashier-demo-2026"),
-    ("cashier_gz", Role.CASHIER, ["GZ001", "SZ001"], "收银员", "陈晓", "cashier-demo-2026"),
+    ("admin", Role.HQ_ADMIN, [], "管理员", "总部", "admin-demo-2026"),
+    ("marketer", Role.HQ_MARKETER, [], "小林", "市场部", "marketer-demo-2026"),
+    ("manager_sh", Role.STORE_MANAGER, ["SH001", "SH002"], "敏", "张", "manager-demo-2026"),
+    ("cashier_sh", Role.CASHIER, ["SH001"], "丽", "王", "cashier-demo-2026"),
+    ("manager_bj", Role.STORE_MANAGER, ["BJ001"], "强", "刘", "manager-demo-2026"),
+    ("cashier_bj", Role.CASHIER, ["BJ001"], "静", "赵", "cashier-demo-2026"),
+    ("cashier_gz", Role.CASHIER, ["GZ001", "SZ001"], "晓", "陈", "cashier-demo-2026"),
 ]
 
 

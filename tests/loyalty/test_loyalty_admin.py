@@ -573,3 +573,35 @@ def test_lots_wallets_and_tier_history_list_the_members_rows(client, chain, rows
     assert client.get(url(TopUp), {"q": rows.code}).context["cl"].result_list
     assert client.get(url(Refund), {"q": rows.code}).context["cl"].result_list
     assert client.get(url(TierChange), {"q": rows.code}).context["cl"].result_list
+
+
+# --- the admin home page -------------------------------------------------------------------------
+
+
+def test_the_admin_home_links_the_loyalty_tools_each_to_those_who_may_open_it(client, chain):
+    home = reverse("admin:index")
+    client.force_login(chain.hq_admin)
+    page = client.get(home).content.decode()
+    assert 'id="loyalty-tools"' in page
+    for link in (ADJUST, REPORT, RISK):
+        assert f'href="{link}"' in page
+
+    # Marketers read the reports (analytics) but may not adjust points.
+    client.force_login(chain.marketer)
+    page = client.get(home).content.decode()
+    assert f'href="{ADJUST}"' not in page
+    assert f'href="{REPORT}"' in page
+    assert f'href="{RISK}"' in page
+    # The box is the home page's, not every app's.
+    assert 'id="loyalty-tools"' not in client.get(reverse("admin:app_list", args=["members"])).content.decode()
+
+
+def test_the_marketers_report_breadcrumbs_link_only_pages_they_may_open(client, chain):
+    client.force_login(chain.marketer)
+    for page, changelist in ((REPORT, url(TopUp)), (RISK, url(MemberStats))):
+        html = client.get(page).content.decode()
+        assert f'href="{changelist}"' not in html
+        assert f'href="{APP_INDEX}"' not in html
+    client.force_login(chain.hq_admin)
+    html = client.get(REPORT).content.decode()
+    assert f'href="{url(TopUp)}"' in html and f'href="{APP_INDEX}"' in html
