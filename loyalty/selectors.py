@@ -127,9 +127,12 @@ def member_tier_progresses(member_ids: list[int]) -> dict[int, TierProgress]:
     values: dict[int, Decimal] = {}
     if tiers:
         values = _values_by_member(member_ids, policy=TierPolicy.current(), as_of=timezone.now())
+    # A member who has not bought yet is in the entry tier (threshold 0) already; checkout records it
+    # with their first sale.
+    entry = tiers[0] if tiers and tiers[0].threshold == 0 else None
     progresses = {}
     for member_id in member_ids:
-        tier = current.get(member_id)
+        tier = current.get(member_id) or entry
         rank = tier.rank if tier else -1
         next_tier = next((t for t in tiers if t.rank > rank), None)
         value = values.get(member_id, Decimal(0))

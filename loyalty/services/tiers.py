@@ -96,6 +96,9 @@ def tier_progress(member_id: int, *, current: Tier | None) -> TierProgress:
     """'¥X more to reach 金卡'."""
     policy = TierPolicy.current()
     value = qualifying_value(member_id, policy=policy)
+    if current is None:
+        # Not bought yet: in the entry tier (threshold 0) already, as member_tier_progresses says.
+        current = Tier.objects.filter(threshold=0).order_by("rank").first()
     rank = current.rank if current else -1
     next_tier = Tier.objects.filter(rank__gt=rank).order_by("rank").first()
     missing = max(Decimal(0), next_tier.threshold - value) if next_tier else Decimal(0)

@@ -259,6 +259,17 @@ def test_the_summary_says_how_much_is_missing_to_the_next_tier(chain, as_user, m
     }
 
 
+def test_a_member_who_has_not_bought_yet_is_in_the_entry_tier(chain, as_user, member, tiers):
+    body = summary(as_user(chain.cashier_a), member.code).json()
+
+    assert body["tier"] == {"code": "NORMAL", "name": "普卡"}
+    assert body["tier_progress"] == {
+        "next_tier": {"code": "GOLD", "name": "金卡"},
+        "value": "0.00",
+        "missing": "1000.00",
+    }
+
+
 def test_store_staff_see_a_masked_phone_in_the_summary_even_when_they_address_it_by_phone(chain, as_user, member):
     body = summary(as_user(chain.cashier_a), "13800138000").json()
 
