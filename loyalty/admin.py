@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.pagination import EstimatedCountPaginator
 from loyalty import admin_views
+from loyalty.admin_exports import LedgerExportAdminMixin
 from loyalty.forms import (
     EarningRuleForm,
     LoyaltySettingsForm,
@@ -504,7 +505,7 @@ class PointsAccountAdmin(ReadOnlyLedgerAdmin):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyLedgerAdmin):
+class PointsEntryAdmin(LedgerExportAdminMixin, ReadOnlyLedgerAdmin):
     list_display = ["created_at", "member", "points", "kind", "debt", "store", "staff", "sale_link", "reason"]
     list_select_related = ["member", "store", "staff"]
     change_select_related = ("sale", "refund")
@@ -664,7 +665,7 @@ class WalletAdmin(ReadOnlyLedgerAdmin):
 
 
 @admin.register(WalletEntry)
-class WalletEntryAdmin(ReadOnlyLedgerAdmin):
+class WalletEntryAdmin(LedgerExportAdminMixin, ReadOnlyLedgerAdmin):
     list_display = ["created_at", "member", "principal", "bonus", "kind", "store", "staff", "sale_link", "topup_link"]
     list_select_related = ["member", "store", "staff"]
     change_select_related = ("sale", "refund", "topup")

@@ -4,8 +4,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+import members.admin_imports  # noqa: F401  (registers the member import pages)
 from config.pagination import EstimatedCountPaginator
 from members import services
+from members.admin_exports import MemberExportAdminMixin
 from members.forms import MemberAdminForm
 from members.models import Member, Tag
 from members.selectors import member_search_filter
@@ -36,7 +38,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
     form = MemberAdminForm
     paginator = EstimatedCountPaginator
     show_full_result_count = False

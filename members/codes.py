@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
+from array import array
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
@@ -39,6 +41,45 @@ def luhn_check_digit(digits: str) -> str:
 def new_member_code(rng=None) -> str:
     body = "9" + "".join(str((rng or secrets.SystemRandom()).randrange(10)) for _ in range(8))
     return body + luhn_check_digit(body)
+
+
+def _luhn_block_sums() -> list[int]:
+    """The Luhn sum of each four-digit block whose rightmost digit is doubled."""
+    sums = []
+    for block in range(10_000):
+        total = 0
+        for i, ch in enumerate(reversed(f"{block:04d}")):
+            d = int(ch) * (2 if i % 2 == 0 else 1)
+            total += d - 9 if d > 9 else d
+        sums.append(total)
+    return sums
+
+
+_block_sums: list[int] = []
+
+
+def new_member_codes(count: int) -> Iterator[str]:
+    """`count` fresh member codes as new_member_code() makes them, at about a microsecond each (imports).
+
+    The body is "9" and eight random digits. Both four-digit blocks of the random part start at an even
+    distance from the body's right end, so each one's Luhn sum is a table look-up; the leading 9 sits at
+    distance 8 and is doubled (18 → 9). Codes can collide with each other or with existing members, as
+    new_member_code()'s can: the caller checks.
+    """
+    if not _block_sums:
+        _block_sums.extend(_luhn_block_sums())
+    sums = _block_sums
+    made = 0
+    while made < count:
+        # Random 32-bit numbers from the OS in bulk; those at or above 42 × 10^8 are dropped, so every
+        # eight-digit number stays equally likely.
+        for number in array("I", secrets.token_bytes(4 * min(count - made + 16, 4096))):
+            if number >= 4_200_000_000 or made >= count:
+                continue
+            number %= 100_000_000
+            total = 9 + sums[number % 10_000] + sums[number // 10_000]
+            made += 1
+            yield f"9{number:08d}{(10 - total % 10) % 10}"
 
 
 def is_member_code(text: str) -> bool:

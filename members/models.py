@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
@@ -158,3 +160,66 @@ class Member(models.Model):
 
     def qr_payload(self) -> str:
         return member_qr_payload(self.code)
+
+
+def _import_upload_path(job: "ImportJob", filename: str) -> str:
+    # The name people gave the file is kept on the job; the stored name only needs to be unique.
+    return f"imports/members/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+
+
+class ImportJob(models.Model):
+    """One upload to the members import: the file, how to import it, and how it went.
+
+    Live progress is in the cache while the import's transaction is open (members.imports.jobs); the
+    outcome lands here when it ends.
+    """
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all_or_nothing", _("All or nothing: one bad row, nothing is written")
+        SKIP_BAD_ROWS = "skip_bad_rows", _("Skip bad rows: write the good rows, report the others")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        REJECTED = "rejected", _("Not written: bad rows")
+        REFUSED = "refused", _("File refused")
+        FAILED = "failed", _("Failed")
+
+    FINISHED = (Status.DONE, Status.REJECTED, Status.REFUSED, Status.FAILED)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(_("file"), upload_to=_import_upload_path, max_length=255)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.BigIntegerField(_("size (bytes)"), default=0)
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
+    dry_run = models.BooleanField(_("dry run"), default=False, help_text=_("Check and count, write nothing."))
+    language = models.CharField(_("language"), max_length=16, default="zh-hans")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(_("message"), blank=True, help_text=_("Why the file was refused or the import failed."))
+    encoding = models.CharField(_("encoding"), max_length=16, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    written = models.BooleanField(_("written"), default=False)
+    extra = models.JSONField(_("other figures"), default=list, blank=True)
+    error_report = models.FileField(_("error report"), upload_to="imports/members/errors/", max_length=255, blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member import")
+        verbose_name_plural = _("member imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -14,4 +14,11 @@ def loyalty_tool_access(user) -> dict[str, bool]:
     (loyalty.admin_views): the manual adjustment needs ADJUST_POINTS, the reports VIEW_ANALYTICS."""
     adjust = staff_can(user, Action.ADJUST_POINTS)
     reports = staff_can(user, Action.VIEW_ANALYTICS)
-    return {"adjust_points": adjust, "view_reports": reports, "any": adjust or reports}
+    # The ledger exports (loyalty.admin_exports) need EXPORT_DATA.
+    export = staff_can(user, Action.EXPORT_DATA)
+    return {
+        "adjust_points": adjust,
+        "view_reports": reports,
+        "export_ledger": export,
+        "any": adjust or reports or export,
+    }

@@ -42,7 +42,7 @@ APP_INDEX = reverse("admin:app_list", args=["loyalty"])
 
 # Every changelist: session, user, the user's and the group's model permissions, the capped count
 # and the page. On top: the role lookup for the tool links (points accounts and
-# ledger, top-ups, member statistics), the choices of related-field filters (stores, tiers,
+# ledger, stored-value ledger, top-ups, member statistics), the choices of related-field filters (stores, tiers,
 # packages), the rules' stores, and a full count on the small rule tables.
 CHANGELISTS = {
     PointsAccount: 7,
@@ -51,7 +51,7 @@ CHANGELISTS = {
     Sale: 7,
     Refund: 7,
     Wallet: 6,
-    WalletEntry: 7,
+    WalletEntry: 8,
     TopUp: 9,
     TierChange: 7,
     MemberStats: 8,

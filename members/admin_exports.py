@@ -1,0 +1,204 @@
+"""The members export in the back office: an "Export" button on the members list, an action for the
+ticked rows, and the page where the user picks columns and format.
+
+The page gets the list's query string (its filters and search) and rebuilds the queryset with the
+ModelAdmin's own changelist machinery (`get_changelist_instance(request)`, with a ChangeList that skips
+the page of results and its count), so the export holds exactly the members the list showed, never
+more. The ticked rows of the action arrive as `ids=` on top of the same filters.
+
+Only roles with Action.EXPORT_DATA (HQ admin, marketer) see the button and the action and may open the
+page (others get 403). Exporting counts the rows, writes one audit row (who, the filter query string,
+the row count, the format and the columns) and then streams the file (members.exports).
+"""
+
+import copy
+from functools import cache
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+
+from members.exports import default_member_export_columns, member_export_columns, member_export_prepare
+from stores.permissions import staff_can
+from stores.roles import Action
+
+# Query parameters of the export page that are not the list's own filters.
+SELECTED_PARAM = "ids"
+MAX_SELECTED = 1000
+
+
+class MemberExportForm(forms.Form):
+    columns = forms.MultipleChoiceField(
+        label=capfirst(gettext_lazy("columns")),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": gettext_lazy("Choose at least one column.")},
+    )
+    fmt = forms.ChoiceField(
+        label=capfirst(gettext_lazy("format")),
+        choices=[
+            ("csv", gettext_lazy("CSV (UTF-8, opens in Excel; streams at once)")),
+            ("xlsx", gettext_lazy("Excel workbook (XLSX)")),
+        ],
+        initial="csv",
+        widget=forms.RadioSelect,
+    )
+    headers = forms.ChoiceField(
+        label=capfirst(gettext_lazy("headers")),
+        choices=[("zh", "中文（手机号、姓名 …）"), ("en", "English (phone, name …)")],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["columns"].choices = [(c.key, f"{c.header_zh} · {c.header_en}") for c in member_export_columns()]
+        self.fields["columns"].initial = [c.key for c in default_member_export_columns()]
+        self.fields["headers"].initial = "zh" if (get_language() or "").startswith("zh") else "en"
+
+
+@cache
+def _changelist_without_results(changelist_class):
+    """The admin's ChangeList, minus the page of results and its count: the export needs the queryset."""
+
+    def get_results(self, request):
+        self.result_count = self.full_result_count = 0
+        self.result_list = []
+        self.can_show_all = self.multi_page = False
+        self.paginator = None
+
+    return type(f"Export{changelist_class.__name__}", (changelist_class,), {"get_results": get_results})
+
+
+def _selected_ids(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    parts = [part for part in text.split(",") if part]
+    if not parts or len(parts) > MAX_SELECTED or not all(part.isdigit() and len(part) < 19 for part in parts):
+        raise ValueError(text)
+    return [int(part) for part in parts]
+
+
+class MemberExportAdminMixin:
+    """Mixed into MemberAdmin: the export page's URL, the list's button and the action."""
+
+    export_template = "admin/members/member/export.html"
+
+    def has_export_permission(self, request) -> bool:
+        return staff_can(request.user, Action.EXPORT_DATA) and self.has_view_permission(request)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        export = path("export/", self.admin_site.admin_view(self.export_view), name=f"{info[0]}_{info[1]}_export")
+        return [export, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_export_members": self.has_export_permission(request)}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if actions is not None and self.has_export_permission(request):
+            actions["export_selected_members"] = self.get_action("export_selected_members")
+        return actions
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if getattr(request, "_members_export", False):
+            return _changelist_without_results(changelist)
+        return changelist
+
+    @admin.action(description=gettext_lazy("Export selected members"))
+    def export_selected_members(self, request, queryset):
+        params = request.GET.copy()
+        for name in (PAGE_VAR, ERROR_FLAG, SELECTED_PARAM):
+            params.pop(name, None)
+        if request.POST.get("select_across") != "1":
+            ids = [value for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if value.isdigit()]
+            params[SELECTED_PARAM] = ",".join(ids[:MAX_SELECTED])
+        url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_export")
+        return HttpResponseRedirect(f"{url}?{params.urlencode()}")
+
+    # --- the page ----------------------------------------------------------------------------
+
+    def export_changelist(self, request):
+        """The list the user was looking at, from the page's query string (without our own parameters)."""
+        query = request.GET.copy()
+        query.pop(SELECTED_PARAM, None)
+        list_request = copy.copy(request)
+        list_request.GET = query
+        list_request._members_export = True
+        return self.get_changelist_instance(list_request)
+
+    def export_view(self, request):
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        try:
+            ids = _selected_ids(request.GET.get(SELECTED_PARAM))
+        except ValueError:
+            return HttpResponseBadRequest(
+                _("The address does not name the selected members (at most %(max)d numbers, commas between).")
+                % {"max": MAX_SELECTED},
+                content_type="text/plain; charset=utf-8",
+            )
+        changelist_url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        try:
+            cl = self.export_changelist(request)
+        except IncorrectLookupParameters:
+            messages.error(request, _("The list's filters in the address are not valid; choose them again."))
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
+        queryset = cl.queryset.order_by()
+        if ids is not None:
+            queryset = queryset.filter(pk__in=ids)
+        list_query = cl.get_query_string()
+        form = MemberExportForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                export = member_export_prepare(
+                    actor=request.user,
+                    queryset=queryset,
+                    columns=form.cleaned_data["columns"],
+                    fmt=form.cleaned_data["fmt"],
+                    language=form.cleaned_data["headers"],
+                    filters=request.GET.urlencode(),
+                    source="admin",
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                return export.http_response()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Export members"),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "form": form,
+            "count": queryset.count(),
+            "filters": _active_filters(cl),
+            "selected": len(ids) if ids is not None else None,
+            "full_phones": staff_can(request.user, Action.VIEW_FULL_PHONE),
+            "changelist_url": changelist_url + (list_query if list_query != "?" else ""),
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, self.export_template, context)
+
+
+def _active_filters(cl) -> list[tuple[str, str]]:
+    """The list's filters in use, as the filter sidebar names them: [(title, choice), …]."""
+    shown = []
+    for spec in cl.filter_specs:
+        used = [name for name in spec.expected_parameters() if name in cl.params]
+        if not used:
+            continue
+        chosen = [str(choice["display"]) for choice in spec.choices(cl) if choice.get("selected")]
+        shown.append((capfirst(str(spec.title)), ", ".join(chosen) or ", ".join(str(cl.params[n]) for n in used)))
+    if cl.query:
+        shown.append((_("Search"), cl.query))
+    return shown

@@ -1,0 +1,42 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from members.imports.columns import map_header
+from members.imports.reader import CsvReader, ImportFileError
+from members.models import ImportJob
+from members.resources import import_columns
+
+MAX_UPLOAD_BYTES = 1 << 30
+
+
+class MemberImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Members file (CSV)"),
+        help_text=_(
+            "UTF-8 (with or without BOM) or GBK, as Excel saves it; Chinese or English headers. "
+            "Start from the template."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    mode = forms.ChoiceField(
+        label=_("Mode"), choices=ImportJob.Mode.choices, initial=ImportJob.Mode.ALL_OR_NOTHING, widget=forms.RadioSelect
+    )
+    dry_run = forms.BooleanField(
+        label=_("Dry run"),
+        required=False,
+        help_text=_("Check the file and count what would be created, updated and rejected; write nothing."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 1 GB; split it."), code="too_large")
+        # The header is checked now, so a wrong file is refused on the form instead of in a job.
+        try:
+            header = CsvReader(upload).header()
+            map_header(header.cells, import_columns())
+        except ImportFileError as error:
+            raise forms.ValidationError(error.message, code="file_refused") from None
+        finally:
+            upload.seek(0)
+        return upload

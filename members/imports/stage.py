@@ -1,0 +1,247 @@
+"""The import's staging table: validated rows land here in bulk, then SQL checks and writes them.
+
+PostgreSQL: a TEMP table filled with COPY (psycopg's copy.write_row, streamed as rows are read).
+SQLite (the embedded mode): a TEMP table filled with executemany in batches. The SQL that follows is
+written once for both, with the few differences (IS DISTINCT FROM, JSON arrays) behind methods here.
+
+The table lives on the import's connection only and is dropped at the end of the import.
+"""
+
+import re
+import secrets
+from collections.abc import Sequence
+from contextlib import ExitStack
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import DatabaseError, connections, transaction
+
+from members.imports.columns import ImportColumn
+
+_PG_TYPES = {
+    "text": "text",
+    "date": "date",
+    "datetime": "timestamptz",
+    "integer": "integer",
+    "bigint": "bigint",
+    "money": "numeric(12, 2)",
+}
+# Declared types give SQLite the column affinities Django's own tables have.
+_SQLITE_TYPES = {
+    "text": "text",
+    "date": "date",
+    "datetime": "datetime",
+    "integer": "integer",
+    "bigint": "integer",
+    "money": "decimal",
+}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+SQLITE_BATCH = 5_000
+
+
+class Stage:
+    """One import's staging tables: `table` (a row per file row) and `tags_table` (line, tag name)."""
+
+    def __init__(self, columns: Sequence[ImportColumn], *, using: str = "default"):
+        self.connection = connections[using]
+        self.vendor = self.connection.vendor
+        if self.vendor not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"imports support PostgreSQL and SQLite, not {self.vendor}")
+        token = secrets.token_hex(4)
+        self.table = f"member_import_{token}"
+        self.tags_table = f"member_import_tags_{token}"
+        self.columns = list(columns)
+        # The order of values in each written row: the line, its problem, a member code for a new
+        # member, then the columns' values.
+        self.write_columns = ["line", "error", "new_code", *(c.key for c in self.columns)]
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.vendor == "postgresql"
+
+    # --- set-up ----------------------------------------------------------------------------------
+
+    def tune(self) -> None:
+        """Session settings for one big set-based transaction (PostgreSQL; SET LOCAL ends with it).
+
+        JIT compilation costs a quarter of a second per statement whose estimate looks large, which
+        every statement here does; sorts and hashes over a million staged rows want more than 4 MB;
+        the staging tables want more local buffers than 8 MB (a session can set that only before its
+        first temporary table, hence the savepoint).
+        """
+        if not self.is_postgresql:
+            return
+        self.execute("SET LOCAL jit = off")
+        self.execute("SET LOCAL work_mem = '64MB'")
+        try:
+            with transaction.atomic(using=self.connection.alias):
+                self.execute("SET temp_buffers = '512MB'")
+        except DatabaseError:
+            pass
+
+    def create(self) -> None:
+        types = _PG_TYPES if self.is_postgresql else _SQLITE_TYPES
+        definitions = ", ".join(f"{c.key} {types[c.sql_type]}" for c in self.columns)
+        self.execute(
+            f"CREATE TEMP TABLE {self.table} (line integer NOT NULL, error text, new_code text, "
+            f"member_id bigint, created boolean NOT NULL DEFAULT FALSE, touched boolean NOT NULL DEFAULT FALSE, "
+            f"member_changed boolean NOT NULL DEFAULT FALSE, {definitions})"
+        )
+        self.execute(f"CREATE TEMP TABLE {self.tags_table} (line integer NOT NULL, name text NOT NULL)")
+
+    def index(self) -> None:
+        """Indexes and statistics once the rows are in (cheaper than keeping them up while loading)."""
+        self.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
+        self.execute(f"CREATE INDEX {self.table}_phone ON {self.table} (phone)")
+        self.execute(f"CREATE INDEX {self.tags_table}_line ON {self.tags_table} (line, name)")
+        self.execute(f"ANALYZE {self.table}")
+        self.execute(f"ANALYZE {self.tags_table}")
+
+    def analyze(self, table: str | None = None) -> None:
+        """Fresh statistics, so the planner hashes a million rows instead of looping over them."""
+        self.execute(f"ANALYZE {table or self.table}")
+
+    def drop(self) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.tags_table}")
+        self.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def writer(self) -> "_CopyWriter | _BatchWriter":
+        if self.is_postgresql:
+            return _CopyWriter(self)
+        return _BatchWriter(self)
+
+    def explode_tags(self) -> None:
+        """One (line, name) row per tag of a row, from the JSON array the tags column holds."""
+        if self.is_postgresql:
+            source = f"{self.table} s CROSS JOIN LATERAL json_array_elements_text(s.tags::json) AS j(value)"
+        else:
+            source = f"{self.table} s, json_each(s.tags) j"
+        self.execute(
+            f"INSERT INTO {self.tags_table} (line, name) SELECT s.line, j.value FROM {source} "
+            f"WHERE s.tags IS NOT NULL AND s.error IS NULL"
+        )
+
+    # --- SQL helpers -----------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence | None = None) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def fetchone(self, sql: str, params: Sequence | None = None) -> tuple | None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def fetchall(self, sql: str, params: Sequence | None = None) -> list[tuple]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def differs(self, new: str, old: str) -> str:
+        """SQL true when `new` (not NULL) differs from `old` (NULL or not)."""
+        if self.is_postgresql:
+            return f"({new} IS NOT NULL AND {new} IS DISTINCT FROM {old})"
+        return f"({new} IS NOT NULL AND {new} IS NOT {old})"
+
+    def distinct(self, a: str, b: str) -> str:
+        return f"({a} IS DISTINCT FROM {b})" if self.is_postgresql else f"({a} IS NOT {b})"
+
+    def param(self, value):
+        """A query parameter as this database stores the matching column."""
+        ops = self.connection.ops
+        if isinstance(value, datetime):
+            return ops.adapt_datetimefield_value(value)
+        if isinstance(value, date):
+            return ops.adapt_datefield_value(value)
+        if isinstance(value, Decimal):
+            return ops.adapt_decimalfield_value(value)
+        return value
+
+    def message_sql(self, template: str, **expressions: str) -> tuple[str, list]:
+        """A translated message with %(name)s placeholders → SQL that concatenates it per row, the
+        placeholders filled from SQL expressions (the line a duplicate repeats, an amount …)."""
+        parts, params = [], []
+        position = 0
+        for match in _PLACEHOLDER.finditer(template):
+            if match.start() > position:
+                parts.append("CAST(%s AS text)")
+                params.append(template[position : match.start()])
+            parts.append(f"CAST({expressions[match.group(1)]} AS text)")
+            position = match.end()
+        if position < len(template):
+            parts.append("CAST(%s AS text)")
+            params.append(template[position:])
+        return " || ".join(parts) or "''", params
+
+    def mark_bad(self, where: str, message: str, params: Sequence = (), *, from_: str = "", **expressions: str) -> int:
+        """Give rows matching `where` the reason `message` (after any reason they already have).
+
+        `where` and `from_` refer to the staging table by its name (stage.table); `params` fill the %s
+        of `from_` and then `where`.
+        """
+        text, text_params = self.message_sql(message, **expressions)
+        sql = (
+            f"UPDATE {self.table} SET error = CASE WHEN {self.table}.error IS NULL THEN {text} "
+            f"ELSE {self.table}.error || '; ' || {text} END "
+            f"{'FROM ' + from_ if from_ else ''} WHERE {where}"
+        )
+        return self.execute(sql, [*text_params, *text_params, *params])
+
+
+class _CopyWriter:
+    def __init__(self, stage: Stage):
+        self.stage = stage
+        self._stack = ExitStack()
+
+    def __enter__(self):
+        self.stage.connection.ensure_connection()
+        cursor = self._stack.enter_context(self.stage.connection.connection.cursor())
+        columns = ", ".join(self.stage.write_columns)
+        copy = self._stack.enter_context(cursor.copy(f"COPY {self.stage.table} ({columns}) FROM STDIN"))
+        self.write = copy.write_row
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+
+class _BatchWriter:
+    def __init__(self, stage: Stage):
+        self.stage = stage
+        self._batch: list[tuple] = []
+        columns = ", ".join(stage.write_columns)
+        marks = ", ".join("%s" for _ in stage.write_columns)
+        self._sql = f"INSERT INTO {stage.table} ({columns}) VALUES ({marks})"
+        self._adapt = [self._adapter(c.sql_type) for c in stage.columns]
+
+    def _adapter(self, sql_type: str):
+        param = self.stage.param
+        if sql_type in ("date", "datetime", "money"):
+            return lambda value: None if value is None else param(value)
+        return None
+
+    def __enter__(self):
+        return self
+
+    def write(self, row: Sequence) -> None:
+        head, values = row[:3], list(row[3:])
+        for i, adapt in enumerate(self._adapt):
+            if adapt is not None and values[i] is not None:
+                values[i] = adapt(values[i])
+        self._batch.append((*head, *values))
+        if len(self._batch) >= SQLITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            with self.stage.connection.cursor() as cursor:
+                cursor.executemany(self._sql, self._batch)
+            self._batch = []
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.flush()
+        return False

@@ -1,0 +1,21 @@
+"""Background jobs of the members app: thin Celery tasks around services (DESIGN §3)."""
+
+import logging
+
+from celery import shared_task
+
+from members.imports.jobs import import_job_run
+
+logger = logging.getLogger(__name__)
+
+
+# Acknowledged late: a worker that dies mid-import leaves the task on the queue, its transaction is
+# rolled back, and the next worker runs the job again (import_job_run runs a finished job never, and a
+# running one only once its progress has gone stale).
+@shared_task(name="members.tasks.run_member_import", acks_late=True, reject_on_worker_lost=True)
+def run_member_import(job_id: int) -> dict:
+    """Run one uploaded members import (members.imports.jobs)."""
+    job = import_job_run(job_id=job_id)
+    summary = {"job": job_id, "status": job.status if job is not None else "missing"}
+    logger.info("run_member_import: job %(job)s %(status)s", summary)
+    return summary
