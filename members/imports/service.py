@@ -190,6 +190,7 @@ class _Run:
         self.report("checking")
         self.stage.index()
         self.stage.explode_tags()
+        self.stage.index_tags()
 
     def _stage_rows(self, reader: CsvReader) -> None:
         keys = [column.key for column in self.columns]

@@ -90,11 +90,13 @@ class Stage:
         self.execute(f"CREATE TEMP TABLE {self.tags_table} (line integer NOT NULL, name text NOT NULL)")
 
     def index(self) -> None:
-        """Indexes and statistics once the rows are in (cheaper than keeping them up while loading)."""
-        self.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
-        self.execute(f"CREATE INDEX {self.table}_phone ON {self.table} (phone)")
-        self.execute(f"CREATE INDEX {self.tags_table}_line ON {self.tags_table} (line, name)")
+        """Statistics once the rows are in. The staging table itself gets no index: every statement over
+        it is set-based (hash joins), and its rows are updated a few times (ids, flags), which is much
+        cheaper without index entries to add for each new row version."""
         self.execute(f"ANALYZE {self.table}")
+
+    def index_tags(self) -> None:
+        self.execute(f"CREATE INDEX {self.tags_table}_line ON {self.tags_table} (line, name)")
         self.execute(f"ANALYZE {self.tags_table}")
 
     def analyze(self, table: str | None = None) -> None:

@@ -23,6 +23,17 @@ from tests.loyalty.conftest import rid
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """These tests read the English messages; the chain's default language is Chinese."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POINTS_EXPORT = reverse("admin:loyalty_pointsentry_export")
 WALLET_EXPORT = reverse("admin:loyalty_walletentry_export")

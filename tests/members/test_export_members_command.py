@@ -18,6 +18,16 @@ from tests.factories import MemberFactory, TagFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """These tests read the English messages; the chain's default language is Chinese."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def members(chain):
     vip = TagFactory(name="VIP")
