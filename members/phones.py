@@ -103,9 +103,11 @@ def _mobile_prefix_accepted(digits: str) -> bool:
     return known
 
 
-def normalize_phone_fast(raw: str) -> str:
-    """Exactly normalize_phone(raw), faster for mainland mobiles typed as digits, spaces and dashes."""
-    if settings.PHONE_DEFAULT_REGION == "CN" and raw:
+def normalize_phone_fast(raw: str, *, region: str | None = None) -> str:
+    """Exactly normalize_phone(raw, region=region), faster for mainland mobiles typed as digits, spaces
+    and dashes (and +86, 0086 or 86 before them)."""
+    region = region or settings.PHONE_DEFAULT_REGION
+    if region == "CN" and raw:
         text = raw.strip()
         if len(text) <= 32:
             match = _FAST_MOBILE.fullmatch(text.replace(" ", "").replace("-", ""))
@@ -113,4 +115,4 @@ def normalize_phone_fast(raw: str) -> str:
                 digits = match.group(1)
                 if _mobile_prefix_accepted(digits):
                     return "+86" + digits
-    return normalize_phone(raw)
+    return normalize_phone(raw, region=region)

@@ -17,6 +17,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -46,41 +47,48 @@ def _message(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-class PhoneWidget(widgets.Widget):
-    """Any way of typing a mobile number → E.164 (+8613812345678)."""
+class CellRules:
+    """A cell's rules: parse(text) takes the cell stripped and not empty, returns its value or raises
+    ValueError with the reason. The set-based import calls parse() on every cell; import-export calls
+    clean(), which is parse() for any value it holds (None and blanks are empty)."""
+
+    def parse(self, text: str):
+        raise NotImplementedError
 
     def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
+        text = _text(value)
+        return self.parse(text) if text else None
+
+
+class PhoneWidget(CellRules, widgets.Widget):
+    """Any way of typing a mobile number → E.164 (+8613812345678)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.region: str | None = None
+
+    def parse(self, text: str) -> str:
         try:
-            return normalize_phone_fast(value)
+            return normalize_phone_fast(text, region=self.region)
         except ValidationError as error:
             raise ValueError(_message(error)) from None
-
-    stage_value = clean
 
 
 _COMMON_NAME = re.compile(r"[\u4e00-\u9fff]{1,20}")
 
 
-class NameWidget(widgets.CharWidget):
+class NameWidget(CellRules, widgets.CharWidget):
     max_length = Member._meta.get_field("name").max_length
 
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
-        if len(value) > self.max_length:
+    def parse(self, text: str) -> str:
+        if len(text) > self.max_length:
             raise ValueError(_("A name has at most %(limit)d characters.") % {"limit": self.max_length})
-        if _COMMON_NAME.fullmatch(value) is None:
+        if _COMMON_NAME.fullmatch(text) is None:
             try:
-                validate_member_name(value)
+                validate_member_name(text)
             except ValidationError as error:
                 raise ValueError(_message(error)) from None
-        return value
-
-    stage_value = clean
+        return text
 
 
 GENDERS = {
@@ -91,19 +99,14 @@ GENDERS = {
 _GENDER_BY_TEXT = {text: gender.value for gender, texts in GENDERS.items() for text in texts}
 
 
-class GenderWidget(widgets.Widget):
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
-        gender = _GENDER_BY_TEXT.get(value) or _GENDER_BY_TEXT.get(value.lower())
+class GenderWidget(CellRules, widgets.Widget):
+    def parse(self, text: str) -> str:
+        gender = _GENDER_BY_TEXT.get(text) or _GENDER_BY_TEXT.get(text.lower())
         if gender is None:
             raise ValueError(
-                _("“%(value)s” is not a gender: write 男, 女, 未知, male, female, M or F.") % {"value": value[:20]}
+                _("“%(value)s” is not a gender: write 男, 女, 未知, male, female, M or F.") % {"value": text[:20]}
             )
         return gender
-
-    stage_value = clean
 
 
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]0{1,2}:00(?::00)?)?")
@@ -121,7 +124,7 @@ def _parse_date(value: str) -> date:
         raise ValueError(_("“%(value)s” is not a date that exists.") % {"value": value[:30]}) from None
 
 
-class BirthdayWidget(widgets.DateWidget):
+class BirthdayWidget(CellRules, widgets.DateWidget):
     """1990-05-21, 1990/5/21, 1990.05.21, 19900521 or 1990年5月21日; not in the future, not before 1900."""
 
     def __init__(self, **kwargs):
@@ -130,22 +133,21 @@ class BirthdayWidget(widgets.DateWidget):
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, date):
-            day = value.date() if isinstance(value, datetime) else value
-        else:
-            value = _text(value)
-            if not value:
-                return None
-            day = _parse_date(value)
+            return self._check(value.date() if isinstance(value, datetime) else value)
+        return super().clean(value)
+
+    def parse(self, text: str) -> date:
+        return self._check(_parse_date(text))
+
+    def _check(self, day: date) -> date:
         if day > (self.today or timezone.localdate()):
             raise ValueError(_("The birthday cannot be in the future."))
         if day.year < 1900:
             raise ValueError(_("Enter a birthday after 1900."))
         return day
 
-    stage_value = clean
 
-
-class RegisteredAtWidget(widgets.DateTimeWidget):
+class RegisteredAtWidget(CellRules, widgets.DateTimeWidget):
     """2021-03-04 15:20[:00] or a date alone (its local midnight), China time; not in the future."""
 
     def __init__(self, **kwargs):
@@ -155,68 +157,62 @@ class RegisteredAtWidget(widgets.DateTimeWidget):
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, datetime):
-            moment = value if timezone.is_aware(value) else timezone.make_aware(value)
-        else:
-            value = _text(value)
-            if not value:
-                return None
-            match = _DATETIME.fullmatch(value)
+            return self._check(value if timezone.is_aware(value) else timezone.make_aware(value))
+        return super().clean(value)
+
+    def parse(self, text: str) -> datetime:
+        tz = self.tz or timezone.get_current_timezone()
+        match = _DATETIME.fullmatch(text)
+        try:
             if match is None:
-                day = _parse_date(value)  # 2021年3月4日, 20210304, or the "not a date" message
-                parts = (day.year, day.month, day.day, 0, 0, 0)
+                day = _parse_date(text)  # 2021年3月4日, 20210304, or the "not a date" message
+                moment = datetime(day.year, day.month, day.day, tzinfo=tz)
             else:
-                parts = tuple(int(p) if p else 0 for p in match.groups())
-            try:
-                moment = datetime(*parts, tzinfo=self.tz or timezone.get_current_timezone())
-            except ValueError:
-                raise ValueError(_("“%(value)s” is not a date that exists.") % {"value": value[:30]}) from None
+                y, mo, d, h, mi, s = match.groups()
+                moment = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=tz)
+        except ValueError as error:
+            if match is None:
+                raise
+            raise ValueError(_("“%(value)s” is not a date that exists.") % {"value": text[:30]}) from error
+        return self._check(moment)
+
+    def _check(self, moment: datetime) -> datetime:
         if moment > (self.now or timezone.now()):
             raise ValueError(_("The registration time cannot be in the future."))
         if moment.year < 1990:
             raise ValueError(_("Enter a registration time after 1990."))
         return moment
 
-    stage_value = clean
 
-
-class TextWidget(widgets.CharWidget):
+class TextWidget(CellRules, widgets.CharWidget):
     def __init__(self, max_length: int, **kwargs):
         super().__init__(**kwargs)
         self.max_length = max_length
 
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
-        if len(value) > self.max_length:
+    def parse(self, text: str) -> str:
+        if len(text) > self.max_length:
             raise ValueError(_("At most %(limit)d characters.") % {"limit": self.max_length})
-        return value
-
-    stage_value = clean
+        return text
 
 
 class EmailWidget(TextWidget):
-    def clean(self, value, row=None, **kwargs):
-        value = super().clean(value)
-        if value is None:
-            return None
+    def parse(self, text: str) -> str:
+        text = super().parse(text)
         try:
-            validate_email(value)
+            validate_email(text)
         except ValidationError:
-            raise ValueError(_("“%(value)s” is not an email address.") % {"value": value[:60]}) from None
-        return value
-
-    stage_value = clean
+            raise ValueError(_("“%(value)s” is not an email address.") % {"value": text[:60]}) from None
+        return text
 
 
-class StoreCodeWidget(widgets.ForeignKeyWidget):
+class StoreCodeWidget(CellRules, widgets.ForeignKeyWidget):
     """A store by its code (SH001, case as written or not) → the store's id, looked up once per import."""
 
     def __init__(self, **kwargs):
         super().__init__(Store, field="code", key_is_id=True, **kwargs)
         self._ids: dict[str, int] | None = None
 
-    def _load(self) -> dict[str, int]:
+    def load(self) -> dict[str, int]:
         if self._ids is None:
             ids = {}
             for code, pk in Store.objects.values_list("code", "pk"):
@@ -225,33 +221,26 @@ class StoreCodeWidget(widgets.ForeignKeyWidget):
             self._ids = ids
         return self._ids
 
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
-        ids = self._load()
-        pk = ids.get(value) or ids.get(value.upper())
+    def parse(self, text: str) -> int:
+        ids = self.load()
+        pk = ids.get(text) or ids.get(text.upper())
         if pk is None:
-            raise ValueError(_("Unknown store code “%(code)s”.") % {"code": value[:32]})
+            raise ValueError(_("Unknown store code “%(code)s”.") % {"code": text[:32]})
         return pk
 
-    stage_value = clean
 
-
-class TagsWidget(widgets.ManyToManyWidget):
-    """Tags separated by , ， ; ； | or 、; created when new. The set-based import stages their names."""
+class TagsWidget(CellRules, widgets.ManyToManyWidget):
+    """Tags separated by , ， ; ； | or 、; created when new. The set-based import stages their names
+    (as a JSON array); import-export gets the Tag rows."""
 
     max_length = Tag._meta.get_field("name").max_length
 
     def __init__(self, **kwargs):
         super().__init__(Tag, separator=",", field="name", **kwargs)
 
-    def names(self, value) -> list[str] | None:
-        value = _text(value)
-        if not value:
-            return None
+    def names(self, text: str) -> list[str]:
         names = []
-        for part in TAG_SEPARATORS.split(value):
+        for part in TAG_SEPARATORS.split(text):
             name = part.strip()
             if not name or name in names:
                 continue
@@ -263,31 +252,33 @@ class TagsWidget(widgets.ManyToManyWidget):
             names.append(name)
         if len(names) > MAX_TAGS:
             raise ValueError(_("At most %(limit)d tags per member.") % {"limit": MAX_TAGS})
-        return names or None
+        return names
 
-    def stage_value(self, value) -> str | None:
-        names = self.names(value)
+    def parse(self, text: str) -> str | None:
+        names = self.names(text)
         return json.dumps(names, ensure_ascii=False) if names else None
 
     def clean(self, value, row=None, **kwargs):
-        names = self.names(value) or []
+        text = _text(value)
+        names = self.names(text) if text else []
         for name in names:
             Tag.objects.get_or_create(name=name)
         return Tag.objects.filter(name__in=names)
 
 
-class ReferrerWidget(widgets.ForeignKeyWidget):
+class ReferrerWidget(CellRules, widgets.ForeignKeyWidget):
     """The referrer by phone, in any format. The set-based import stages the E.164 phone and finds the
-    member (already registered, or another row of the file) in SQL."""
+    member (already registered, or another row of the file) in SQL; import-export gets the member."""
 
     def __init__(self, **kwargs):
         super().__init__(Member, field="phone", **kwargs)
+        self.phone = PhoneWidget()
 
-    def stage_value(self, value) -> str | None:
-        return PhoneWidget().clean(value)
+    def parse(self, text: str) -> str:
+        return self.phone.parse(text)
 
     def clean(self, value, row=None, **kwargs):
-        phone = self.stage_value(value)
+        phone = super().clean(value)
         if phone is None:
             return None
         referrer = Member.objects.filter(phone=phone).first()
@@ -319,13 +310,10 @@ def _number(value: str, *, what: str) -> Decimal:
     return number
 
 
-class PointsWidget(widgets.IntegerWidget):
+class PointsWidget(CellRules, widgets.IntegerWidget):
     """A points balance: a whole number, 0 or more."""
 
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
+    def parse(self, value: str) -> int:
         if _PLAIN_INTEGER.fullmatch(value):
             points = int(value)
         else:
@@ -337,16 +325,11 @@ class PointsWidget(widgets.IntegerWidget):
             raise ValueError(_("At most %(limit)s points.") % {"limit": f"{MAX_POINTS:,}"})
         return points
 
-    stage_value = clean
 
-
-class MoneyWidget(widgets.DecimalWidget):
+class MoneyWidget(CellRules, widgets.DecimalWidget):
     """An amount of money in ¥: 0 or more, at most two decimals."""
 
-    def clean(self, value, row=None, **kwargs):
-        value = _text(value)
-        if not value:
-            return None
+    def parse(self, value: str) -> Decimal:
         if _PLAIN_MONEY.fullmatch(value):
             return Decimal(value)
         number = _number(value, what=_("an amount in ¥"))
@@ -355,8 +338,6 @@ class MoneyWidget(widgets.DecimalWidget):
         if number > MAX_MONEY:
             raise ValueError(_("The amount is too large."))
         return number.quantize(Decimal("0.01"))
-
-    stage_value = clean
 
 
 def member_columns() -> list[ImportColumn]:
@@ -440,7 +421,10 @@ def prepare_widgets(columns: list[ImportColumn], *, now: datetime) -> None:
     today = timezone.localdate(now)
     for column in columns:
         if isinstance(column.widget, StoreCodeWidget):
-            column.widget._load()
+            column.widget.load()
+        if isinstance(column.widget, (PhoneWidget, ReferrerWidget)):
+            phone = column.widget if isinstance(column.widget, PhoneWidget) else column.widget.phone
+            phone.region = settings.PHONE_DEFAULT_REGION
         if isinstance(column.widget, BirthdayWidget):
             column.widget.today = today
         if isinstance(column.widget, RegisteredAtWidget):

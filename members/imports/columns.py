@@ -30,10 +30,10 @@ class ImportColumn:
     sql_type: str = "text"
     required: bool = False
 
-    def cleaner(self) -> Callable[[str], object]:
-        """What turns a cell into its staged value: the widget's stage_value() where it has one (a
-        store code becomes the store's id, a referrer the E.164 phone), else its clean()."""
-        return getattr(self.widget, "stage_value", None) or self.widget.clean
+    def parser(self) -> Callable[[str], object]:
+        """What turns a stripped, non-empty cell into its staged value (members.resources.CellRules:
+        a store code becomes the store's id, a referrer the E.164 phone, tags a JSON array)."""
+        return self.widget.parse
 
 
 def normalize_header(text: str) -> str:

@@ -8,7 +8,8 @@ import_job_run() is what either calls. It runs a job once: a finished job is lef
 another worker is running (its progress moved within STALE_AFTER) too. The import runs in one long
 transaction, so its progress cannot be read from the database meanwhile: it is kept in Django's cache
 (the default cache: Redis in production, shared by every process; local memory in the embedded mode,
-shared by the threads of its one process). The outcome is written to the job when the import ends.
+shared by the threads of its one process; not Django's database cache, whose writes would wait for
+the import's transaction). The outcome is written to the job when the import ends.
 """
 
 import logging

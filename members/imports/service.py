@@ -72,10 +72,6 @@ class ImportResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
-    def mode_label(self) -> str:
-        return _("skip bad rows") if self.mode == SKIP_BAD_ROWS else _("all or nothing")
-
     def audit_data(self) -> dict:
         return {
             "file": self.file_name,
@@ -106,8 +102,15 @@ def members_import(
     progress: Callable[[ImportProgress], None] | None = None,
     audit_target=None,
 ) -> ImportResult:
-    """Import members from the CSV that `open_source()` opens (binary; it is opened again to write
-    the error report). Raises ImportFileError when the file as a whole cannot be imported."""
+    """Import members from the CSV that `open_source()` opens (binary; it is opened a second time to
+    write the error report). Raises ImportFileError when the file as a whole cannot be imported.
+
+    Default mode: all or nothing. `skip_bad_rows` writes the good rows; `dry_run` writes nothing and
+    counts what would happen; in every case `result.errors` has the first bad rows and
+    `error_report` (a binary file) gets all of them. `progress` is called as the file is read and at
+    each phase; it must not query the database (it runs while the staging table's COPY is open):
+    members.imports.jobs keeps it in the cache. It opens its own transaction (a savepoint inside one).
+    """
     started = time.perf_counter()
     now = timezone.now()
     result = ImportResult(
@@ -193,17 +196,17 @@ class _Run:
         self.stage.index_tags()
 
     def _stage_rows(self, reader: CsvReader) -> None:
+        """Every row through its columns' widgets into the staging table, as the file streams past."""
         keys = [column.key for column in self.columns]
         position = {key: 3 + i for i, key in enumerate(keys)}
         phone_at, referrer_at = position["phone"], position["referrer"]
         width = 3 + len(keys)
+        # One step per column of the file, in its order (map_header refused unknown columns).
         plan = [
-            (index, position[column.key], column.cleaner(), self.header.labels[index])
-            for index, column in self.header.present()
+            (position[column.key], column.parser(), label)
+            for column, label in zip(self.header.positions, self.header.labels, strict=True)
         ]
-        phone_label = next(
-            label for i, c in self.header.present() for label in [self.header.labels[i]] if c.key == "phone"
-        )
+        phone_label = self.header.labels[next(i for i, c in self.header.present() if c.key == "phone")]
         codes = new_member_codes(1 << 62)
         rows = rejected = 0
         result, report = self.result, self.report
@@ -220,13 +223,14 @@ class _Run:
                     rejected += 1
                     continue
                 errors = None
-                count = len(cells)
-                for index, at, clean, label in plan:
-                    if index < count:
-                        cell = cells[index]
-                        if cell:
+                # A row may be shorter than the header (missing cells are empty) or longer by empty
+                # cells only (the reader refused more).
+                for (at, parse, label), cell in zip(plan, cells, strict=False):
+                    if cell:
+                        text = cell.strip()
+                        if text:
                             try:
-                                values[at] = clean(cell)
+                                values[at] = parse(text)
                             except ValueError as error:
                                 if errors is None:
                                     errors = []
@@ -384,7 +388,7 @@ class _Run:
             f"FROM {t} s LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
             f"LEFT JOIN members_member rm ON rm.phone = s.referrer "
             f"LEFT JOIN {t} rs ON rs.phone = s.referrer AND rs.error IS NULL "
-            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY s.phone "
+            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY {stage.c_order('s.phone')} "
             # A member registered at a till since the check is updated like the others; its empty
             # cells then take a new member's defaults.
             f"ON CONFLICT (phone) DO UPDATE SET "
@@ -399,10 +403,12 @@ class _Run:
                 params,
             )
             if inserted != new_members:
+                self.result.created -= new_members - inserted
+                self.result.updated += new_members - inserted
                 # Someone registered one of these phones at a till meanwhile: that member was updated
                 # instead, under its own id.
                 stage.execute(
-                    f"UPDATE {t} SET member_id = m.id, created = FALSE FROM members_member m "
+                    f"UPDATE {t} SET member_id = m.id, created = FALSE, touched = TRUE FROM members_member m "
                     f"WHERE {t}.created AND m.phone = {t}.phone AND m.id <> {t}.member_id"
                 )
         else:
@@ -430,7 +436,7 @@ class _Run:
             return stage.execute(
                 f"UPDATE {t} SET member_id = n.id, created = TRUE FROM (SELECT o.line, "
                 f"nextval(pg_get_serial_sequence('members_member', 'id')) AS id FROM (SELECT line FROM {t} "
-                f"WHERE error IS NULL AND member_id IS NULL ORDER BY phone) o) n WHERE {t}.line = n.line"
+                f'WHERE error IS NULL AND member_id IS NULL ORDER BY phone COLLATE "C") o) n WHERE {t}.line = n.line'
             )
         (base,) = stage.fetchone(
             "SELECT MAX(COALESCE((SELECT MAX(id) FROM members_member), 0), "
@@ -445,23 +451,34 @@ class _Run:
 
     def _redraw_colliding_codes(self) -> None:
         """New members' codes were drawn at random while staging; redraw the few that collide with an
-        existing member's code or with each other (then look again at the redrawn ones only)."""
+        existing member's code or with an earlier row's (about 5,000 in a million: eight random digits)."""
         stage, t = self.stage, self.stage.table
-        only = ""
+        redraw = f"{t}_codes"
+        stage.execute(f"CREATE TEMP TABLE {redraw} (line integer PRIMARY KEY, code text)")
+        # First every new row; then only the redrawn ones, against the members and every staged code.
+        collisions = (
+            f"SELECT c.line FROM (SELECT line, new_code, ROW_NUMBER() OVER (PARTITION BY new_code ORDER BY line) "
+            f"AS nth FROM {t} WHERE created) c "
+            f"WHERE c.nth > 1 OR EXISTS (SELECT 1 FROM members_member m WHERE m.code = c.new_code)"
+        )
         for _round in range(20):
-            lines = stage.fetchall(
-                f"SELECT s.line FROM {t} s WHERE s.created {only} AND ("
-                f"EXISTS (SELECT 1 FROM members_member m WHERE m.code = s.new_code) OR s.new_code IN ("
-                f"SELECT new_code FROM {t} WHERE created GROUP BY new_code HAVING COUNT(*) > 1))"
-            )
+            lines = stage.fetchall(collisions)
             if not lines:
+                stage.execute(f"DROP TABLE {redraw}")
                 return
             codes = new_member_codes(len(lines))
+            stage.execute(f"DELETE FROM {redraw}")
             with stage.connection.cursor() as cursor:
                 cursor.executemany(
-                    f"UPDATE {t} SET new_code = %s WHERE line = %s", [(next(codes), line) for (line,) in lines]
+                    f"INSERT INTO {redraw} (line, code) VALUES (%s, %s)", [(line, next(codes)) for (line,) in lines]
                 )
-            only = f"AND s.line IN ({', '.join(str(line) for (line,) in lines)})"
+            stage.execute(f"UPDATE {t} SET new_code = r.code FROM {redraw} r WHERE {t}.line = r.line")
+            stage.analyze(redraw)
+            collisions = (
+                f"SELECT r.line FROM {redraw} r WHERE EXISTS (SELECT 1 FROM members_member m WHERE m.code = r.code) "
+                f"OR r.code IN (SELECT new_code FROM {t} WHERE created AND new_code IN (SELECT code FROM {redraw}) "
+                f"GROUP BY new_code HAVING COUNT(*) > 1)"
+            )
         raise ImportFileError(_("Could not allocate member codes; please try again."))
 
     def _write_tags(self, now) -> None:
@@ -504,8 +521,8 @@ def _spreadsheet_safe(cell: str) -> str:
 def write_error_report(out: BinaryIO, source: BinaryIO, stage: Stage, header: HeaderMap) -> None:
     """CSV (UTF-8 with BOM, for Excel) of the bad rows: line, reason and the row's own cells.
 
-    The reasons come from the staging table in line order, a page at a time; the cells from reading
-    the file again alongside. Neither is held whole in memory.
+    The reasons stream from the staging table in line order; the cells from reading the file again
+    alongside. Neither is held whole in memory.
     """
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     try:
@@ -516,20 +533,11 @@ def write_error_report(out: BinaryIO, source: BinaryIO, stage: Stage, header: He
         reader.max_columns = header.width
         rows = iter(reader)
         row = next(rows, None)
-        last = 0
-        while True:
-            page = stage.fetchall(
-                f"SELECT line, error FROM {stage.table} WHERE error IS NOT NULL AND line > %s ORDER BY line LIMIT 2000",
-                [last],
-            )
-            if not page:
-                break
-            for line, error in page:
-                while row is not None and row.line < line:
-                    row = next(rows, None)
-                cells = row.cells if row is not None and row.line == line else []
-                writer.writerow([line, error, *(_spreadsheet_safe(c) for c in cells)])
-            last = page[-1][0]
+        for line, error in stage.iter_errors():
+            while row is not None and row.line < line:
+                row = next(rows, None)
+            cells = row.cells if row is not None and row.line == line else []
+            writer.writerow([line, error, *(_spreadsheet_safe(c) for c in cells)])
         text.flush()
     finally:
         text.detach()

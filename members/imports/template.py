@@ -22,9 +22,27 @@ EXAMPLE = {
 }
 
 
+# The issue's order (what chains' previous systems export), then the rarer columns.
+ORDER = [
+    "phone",
+    "name",
+    "gender",
+    "birthday",
+    "email",
+    "home_store",
+    "tags",
+    "registered_at",
+    "points_balance",
+    "stored_value_balance",
+    "referrer",
+    "address",
+    "notes",
+]
+
+
 def template_csv() -> bytes:
     """UTF-8 with a byte-order mark, so that Excel opens the Chinese headers right."""
-    columns = import_columns()
+    columns = sorted(import_columns(), key=lambda c: ORDER.index(c.key) if c.key in ORDER else len(ORDER))
     store = Store.objects.filter(is_active=True).order_by("code").values_list("code", flat=True).first()
     example = {**EXAMPLE, "home_store": store or "SH001"}
     out = io.StringIO()

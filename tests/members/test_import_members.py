@@ -15,6 +15,7 @@ from members.imports.reader import ImportFileError
 from members.models import Member, Tag
 from members.resources import MemberResource
 from stores.models import AuditEntry
+from tests.conftest import postgres_only
 from tests.factories import MemberFactory, TagFactory
 from tests.members.import_support import HEADER_ZH, counts, import_file, write_csv
 
@@ -277,6 +278,8 @@ def test_a_row_with_too_many_columns_is_bad(tmp_path, chain):
 def test_a_ten_megabyte_cell_is_a_bad_row(tmp_path, chain):
     path = tmp_path / "huge.csv"
     path.write_bytes(b"phone,name\n13900139000,Li\n13800138000," + b"x" * (10 * 1024 * 1024) + b"\n13700137000,Zh\n")
+    assert not import_file(path).written
+    assert Member.objects.count() == 0
     result = import_file(path, skip_bad_rows=True)
     assert [line for line, _reason in result.errors] == [3]
     assert "longer than" in result.errors[0][1]
@@ -448,3 +451,60 @@ def test_the_resource_applies_the_same_rules_row_by_row(tmp_path, chain):
     member = Member.objects.get()
     assert (member.phone, member.home_store, member.registration_channel) == ("+8613800138000", chain.store_a, "import")
     assert sorted(member.tags.values_list("name", flat=True)) == ["VIP", "宝妈"]
+
+
+def test_member_codes_that_collide_are_drawn_again(tmp_path, chain, monkeypatch):
+    from members.imports import service
+
+    taken = MemberFactory(phone="13500135000", name="老会员").code
+    real = service.new_member_codes
+    calls = []
+
+    def colliding(count):
+        calls.append(count)
+        if len(calls) == 1:  # while staging: every row gets the code an existing member has
+            return iter([taken] * min(count, 10))
+        return real(count)
+
+    monkeypatch.setattr(service, "new_member_codes", colliding)
+    result = import_file(write_csv(tmp_path / "codes.csv", [row(f"1380013800{i}", "王芳") for i in range(3)]))
+    assert result.created == 3
+    codes = list(Member.objects.values_list("code", flat=True))
+    assert len(set(codes)) == 4 and codes.count(taken) == 1
+
+
+def test_two_new_members_may_refer_each_other(tmp_path, chain):
+    path = write_csv(tmp_path / "cycle.csv", [row("13800138000", "王芳", referrer="13900139000"),
+                                              row("13900139000", "李娜", referrer="13800138000")])  # fmt: skip
+    assert import_file(path).created == 2
+    wang, li = Member.objects.get(phone="+8613800138000"), Member.objects.get(phone="+8613900139000")
+    assert (wang.referrer, li.referrer) == (li, wang)
+
+
+@postgres_only
+def test_a_member_registered_at_a_till_during_the_import_is_updated_not_duplicated(
+    tmp_path, chain, policy, monkeypatch
+):
+    from members.imports import service
+
+    write = service._Run.write
+
+    def till_registers_first(run):
+        # Between the check and the write, a till registers one of the file's new phones.
+        MemberFactory(phone="13900139000", name="平板", home_store=chain.store_a)
+        write(run)
+
+    monkeypatch.setattr(service._Run, "write", till_registers_first)
+    path = write_csv(
+        tmp_path / "race.csv",
+        [row("13800138000", "王芳", points="10"), row("13900139000", "李娜", tags="VIP", points="20")],
+    )
+    result = import_file(path)
+
+    assert (result.created, result.updated) == (1, 1)
+    li = Member.objects.get(phone="+8613900139000")
+    assert li.name == "李娜" and li.registration_channel == Member.Channel.STORE
+    assert list(li.tags.values_list("name", flat=True)) == ["VIP"]
+    assert PointsAccount.objects.get(pk=li.pk).available == 20
+    assert Member.objects.count() == 2
+    assert ledger_mismatches() == []
