@@ -680,9 +680,6 @@ class Sale(models.Model):
     client_time = models.DateTimeField(_("time on the till"), null=True, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
-    # Not a column: True on a sale sale_checkout answers from an earlier request with the same id.
-    replayed = False
-
     class Meta:
         verbose_name = _("sale")
         verbose_name_plural = _("sales")

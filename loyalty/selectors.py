@@ -13,12 +13,9 @@ from loyalty.models import (
     PointsEntry,
     PointsLot,
     RechargePackage,
-    Refund,
     Sale,
-    SignIn,
     Tier,
     TierPolicy,
-    TopUp,
     Wallet,
     WalletEntry,
 )
@@ -190,34 +187,3 @@ def recharge_package(package_id: int) -> RechargePackage | None:
 
 def sale_by_id(sale_id: int) -> Sale | None:
     return Sale.objects.filter(pk=sale_id).select_related("store", "member").first()
-
-
-# Has this request id been answered before? (The API answers a replay with 200 instead of 201.)
-
-
-def refund_request_seen(request_id: str) -> bool:
-    return Refund.objects.filter(request_id=request_id).exists()
-
-
-def topup_request_seen(request_id: str) -> bool:
-    return TopUp.objects.filter(request_id=request_id).exists()
-
-
-def wallet_refund_seen(member: Member, request_id: str) -> bool:
-    # The key wallet_refund_principal gives its entry.
-    return WalletEntry.objects.filter(member_id=member.pk, idempotency_key=f"withdraw:{request_id}").exists()
-
-
-def points_adjustment_seen(member: Member, request_id: str) -> bool:
-    # The key points_adjust gives its entry.
-    return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=f"adjust:{request_id}").exists()
-
-
-def sign_in_seen(member: Member, *, now: datetime | None = None) -> bool:
-    return SignIn.objects.filter(member_id=member.pk, day=timezone.localdate(now or timezone.now())).exists()
-
-
-def behaviour_event_seen(member: Member, *, kind: str, external_id: str) -> bool:
-    # The key points_behaviour_event gives its entry.
-    key = f"event:{kind}:{external_id.strip()}"
-    return PointsEntry.objects.filter(member_id=member.pk, idempotency_key=key).exists()

@@ -13,6 +13,7 @@ from loyalty.models import LoyaltySettings, PointsEntry
 from loyalty.services import points as ledger
 from loyalty.services.checkout import validate_request_id
 from loyalty.services.locks import lock_points_account
+from loyalty.services.policy import as_replay
 from members.models import Member
 from stores.models import Store
 from stores.permissions import require_staff_can, staff_access
@@ -100,4 +101,4 @@ def _same_adjustment_or_conflict(entry: PointsEntry, points: int) -> PointsEntry
         raise _error(
             "request_id", _("This request id was already used for a different adjustment."), "request_id_reused"
         )
-    return entry
+    return as_replay(entry)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import LoyaltySettings, PointsEntry, ReferralReward, Sale, SignIn
 from loyalty.services import points as ledger
 from loyalty.services.locks import lock_points_account
+from loyalty.services.policy import as_replay
 from members.models import Member
 from stores.models import Store
 from stores.permissions import require_staff_can
@@ -48,7 +49,7 @@ def points_sign_in(*, member: Member, actor, store: Store | None = None, now: da
     account = lock_points_account(member)
     existing = SignIn.objects.filter(member=member, day=today).first()
     if existing is not None:
-        return existing
+        return as_replay(existing)
     policy = LoyaltySettings.current()
     yesterday = SignIn.objects.filter(member=member, day=today - timedelta(days=1)).first()
     streak = yesterday.streak + 1 if yesterday else 1
@@ -98,7 +99,7 @@ def points_profile_completed(*, member: Member) -> PointsEntry:
     account = lock_points_account(member)
     existing = ledger.existing_entry(member.pk, "profile:complete")
     if existing is not None:
-        return existing
+        return as_replay(existing)
     policy = LoyaltySettings.current()
     return ledger.credit(
         account,
@@ -125,7 +126,7 @@ def points_behaviour_event(*, member: Member, kind: str, external_id: str, actor
     account = lock_points_account(member)
     existing = ledger.existing_entry(member.pk, key)
     if existing is not None:
-        return existing
+        return as_replay(existing)
     policy = LoyaltySettings.current()
     points = policy.review_points if kind == "review" else policy.share_points
     if points <= 0:

@@ -24,7 +24,7 @@ from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_for_sale, rule_for
 from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
-from loyalty.services.policy import max_redeemable_points, money, points_value
+from loyalty.services.policy import as_replay, max_redeemable_points, money, points_value
 from loyalty.services.tiers import all_tiers, tier_upgrade_after_sale
 from loyalty.services.wallet import split_spend, wallet_move
 from members.models import Member
@@ -164,9 +164,7 @@ def _existing_sale(request_id: str, digest: str) -> Sale | None:
     sale = Sale.objects.filter(request_id=request_id).first()
     if sale is not None and sale.payload_hash != digest:
         raise _error("request_id", _("This request id was already used for a different sale."), "request_id_reused")
-    if sale is not None:
-        sale.replayed = True
-    return sale
+    return as_replay(sale) if sale is not None else None
 
 
 def sale_checkout(

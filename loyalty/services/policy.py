@@ -11,6 +11,13 @@ from loyalty.models import LoyaltySettings
 CENT = Decimal("0.01")
 
 
+def as_replay(answer):
+    """Mark what a service answers for a request id it has seen before (the API says 200, not 201).
+    The service knows, inside its lock; a check before calling it could lose a race."""
+    answer.replayed = True
+    return answer
+
+
 def money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 

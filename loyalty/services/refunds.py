@@ -20,7 +20,7 @@ from loyalty.models import MemberDailySpend, PointsEntry, PointsLot, Refund, Sal
 from loyalty.services import points as ledger
 from loyalty.services.checkout import coupon_applier, payload_hash, validate_request_id
 from loyalty.services.locks import lock_points_account, lock_sale, lock_wallet, stats_for_update
-from loyalty.services.policy import money, money_down
+from loyalty.services.policy import as_replay, money, money_down
 from loyalty.services.tiers import tier_after_refund
 from loyalty.services.wallet import wallet_move
 from stores.models import Store
@@ -50,7 +50,7 @@ def _existing_refund(request_id: str, digest: str) -> Refund | None:
     refund = Refund.objects.filter(request_id=request_id).first()
     if refund is not None and refund.payload_hash != digest:
         raise _error("request_id", _("This request id was already used for a different refund."), "request_id_reused")
-    return refund
+    return as_replay(refund) if refund is not None else None
 
 
 def sale_refund(

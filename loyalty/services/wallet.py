@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.models import LoyaltySettings, RechargePackage, TopUp, Wallet, WalletEntry
 from loyalty.services.locks import lock_points_account, lock_wallet
-from loyalty.services.policy import money
+from loyalty.services.policy import as_replay, money
 from members.models import Member
 from stores.models import Store
 from stores.permissions import require_staff_can
@@ -163,7 +163,7 @@ def _same_topup_or_conflict(
         raise ValidationError(
             {"request_id": ValidationError(_("This request id was used for another top-up."), code="request_id_reused")}
         )
-    return topup
+    return as_replay(topup)
 
 
 @transaction.atomic
@@ -186,7 +186,7 @@ def wallet_refund_principal(
     key = f"withdraw:{request_id}"
     existing = WalletEntry.objects.filter(member_id=member.pk, idempotency_key=key).first()
     if existing is not None:
-        return existing
+        return as_replay(existing)
     if wallet.principal == 0 and wallet.bonus == 0:
         raise ValidationError({"member": ValidationError(_("The wallet is empty."), code="wallet_empty")})
     principal, bonus = wallet.principal, wallet.bonus
