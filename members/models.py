@@ -167,6 +167,20 @@ def _import_upload_path(job: "ImportJob", filename: str) -> str:
     return f"imports/members/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
 
 
+class ImportMode(models.TextChoices):
+    ALL_OR_NOTHING = "all_or_nothing", _("All or nothing: one bad row, nothing is written")
+    SKIP_BAD_ROWS = "skip_bad_rows", _("Skip bad rows: write the good rows, report the others")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    REJECTED = "rejected", _("Not written: bad rows")
+    REFUSED = "refused", _("File refused")
+    FAILED = "failed", _("Failed")
+
+
 class ImportJob(models.Model):
     """One upload to the members import: the file, how to import it, and how it went.
 
@@ -174,17 +188,8 @@ class ImportJob(models.Model):
     outcome lands here when it ends.
     """
 
-    class Mode(models.TextChoices):
-        ALL_OR_NOTHING = "all_or_nothing", _("All or nothing: one bad row, nothing is written")
-        SKIP_BAD_ROWS = "skip_bad_rows", _("Skip bad rows: write the good rows, report the others")
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Waiting to start")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        REJECTED = "rejected", _("Not written: bad rows")
-        REFUSED = "refused", _("File refused")
-        FAILED = "failed", _("Failed")
+    Mode = ImportMode
+    Status = ImportStatus
 
     FINISHED = (Status.DONE, Status.REJECTED, Status.REFUSED, Status.FAILED)
 
@@ -216,6 +221,14 @@ class ImportJob(models.Model):
         verbose_name = _("member import")
         verbose_name_plural = _("member imports")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="import_job_status_known"),
+            models.CheckConstraint(condition=models.Q(mode__in=ImportMode.values), name="import_job_mode_known"),
+            models.CheckConstraint(
+                condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),
+                name="import_job_finished_after_start",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"

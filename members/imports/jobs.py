@@ -107,16 +107,19 @@ def _run_in_thread(job_id: int) -> None:
 
 def _claim(job: ImportJob) -> bool:
     now = timezone.now()
-    if ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING, started_at=now
-    ):
-        return True
-    # Running already: on another worker, unless that worker died (then its progress stopped moving
-    # and the broker handed the task on; the dead worker's transaction was rolled back).
-    live = cache.get(progress_key(job.pk))
-    if live is not None and time.time() - live.get("at", 0) < STALE_AFTER:
-        return False
-    return bool(ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(started_at=now))
+    )
+    if not claimed:
+        # Running already: on another worker, unless that worker died (then its progress stopped moving
+        # and the broker handed the task on; the dead worker's transaction was rolled back).
+        live = cache.get(progress_key(job.pk))
+        if live is not None and time.time() - live.get("at", 0) < STALE_AFTER:
+            return False
+        claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(started_at=now)
+    if claimed:
+        job.status, job.started_at = ImportJob.Status.RUNNING, now
+    return bool(claimed)
 
 
 class _Progress:
@@ -190,6 +193,6 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     for field, value in outcome.items():
         setattr(job, field, value)
     job.finished_at = timezone.now()
-    job.save()
+    job.save(update_fields=[*outcome, "finished_at", "error_report"])
     cache.set(progress.key, {"phase": "done", "at": time.time()}, PROGRESS_TTL)
     return job

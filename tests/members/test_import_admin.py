@@ -277,3 +277,19 @@ def test_the_list_of_imports(client, chain, tmp_path, django_capture_on_commit_c
     page = client.get(JOBS)
     assert page.status_code == 200 and "m.csv" in page.content.decode()
     assert client.get(reverse("admin:members_importjob_add"))["Location"] == UPLOAD
+
+
+def test_a_finished_job_keeps_when_it_started_and_running_it_again_changes_nothing(client, chain, tmp_path, policy):
+    path = write_csv(tmp_path / "m.csv", [["13800138000", "王芳", *[""] * 9]])
+    job = ImportJob.objects.create(created_by=chain.hq_admin, file_name="m.csv")
+    with path.open("rb") as f:
+        job.file.save("m.csv", f, save=False)
+    job.save(update_fields=["file"])
+
+    jobs.import_job_run(job_id=job.pk)
+    jobs.import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert job.started_at is not None and job.finished_at >= job.started_at
+    assert Member.objects.count() == 1
