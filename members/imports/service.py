@@ -19,76 +19,39 @@ was. Imports queue behind each other (an advisory lock on PostgreSQL, the write 
 Every import, written or not, leaves an audit row.
 """
 
-import csv
-import io
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.codes import new_member_codes
-from members.imports.columns import HeaderMap, map_header
+from members.imports.columns import map_header
+from members.imports.engine import (
+    ALL_OR_NOTHING,
+    BLANK_ROW,
+    SKIP_BAD_ROWS,
+    ImportProgress,
+    ImportResult,
+    ImportRun,
+    run_import,
+    write_error_report,
+)
 from members.imports.extensions import import_extensions
-from members.imports.reader import CsvReader, ImportFileError
+from members.imports.reader import ImportFileError
 from members.imports.stage import Stage
 from members.resources import import_columns, prepare_widgets
-from stores.services import audit_record
 
-ALL_OR_NOTHING = "all_or_nothing"
-SKIP_BAD_ROWS = "skip_bad_rows"
-PROGRESS_EVERY_ROWS = 10_000
-ERROR_SAMPLE = 100
+__all__ = [
+    "ALL_OR_NOTHING",
+    "SKIP_BAD_ROWS",
+    "ImportProgress",
+    "ImportResult",
+    "members_import",
+    "write_error_report",
+]
+
 # Any number will do, as long as only member imports use it: they queue on it.
 _ADVISORY_LOCK = 7_301_004
-
-
-@dataclass
-class ImportProgress:
-    phase: str  # reading, checking, writing, report, done
-    bytes_read: int = 0
-    rows: int = 0
-    rejected: int = 0
-
-
-@dataclass
-class ImportResult:
-    file_name: str
-    mode: str
-    dry_run: bool
-    encoding: str = ""
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    written: bool = False
-    # Figures other apps add, e.g. ("Opening points", "120 members, 35,000 points").
-    extra: list[tuple[str, str]] = field(default_factory=list)
-    # The first bad rows, for a summary; the error report has them all.
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def audit_data(self) -> dict:
-        return {
-            "file": self.file_name,
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "written": self.written,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-            "extra": [[label, value] for label, value in self.extra],
-        }
-
-
-class _Rollback(Exception):
-    pass
 
 
 def members_import(
@@ -111,74 +74,32 @@ def members_import(
     each phase; it must not query the database (it runs while the staging table's COPY is open):
     members.imports.jobs keeps it in the cache. It opens its own transaction (a savepoint inside one).
     """
-    started = time.perf_counter()
-    now = timezone.now()
-    result = ImportResult(
-        file_name=file_name[:255], mode=SKIP_BAD_ROWS if skip_bad_rows else ALL_OR_NOTHING, dry_run=dry_run
+    return run_import(
+        _Run,
+        action="members",
+        open_source=open_source,
+        file_name=file_name,
+        actor=actor,
+        skip_bad_rows=skip_bad_rows,
+        dry_run=dry_run,
+        error_report=error_report,
+        progress=progress,
+        audit_target=audit_target,
     )
-    run = _Run(result=result, actor=actor, now=now, progress=progress)
-    try:
-        with open_source() as stream, transaction.atomic():
-            run.stage_file(stream)
-            run.check()
-            result.written = not dry_run and (skip_bad_rows or result.rejected == 0) and result.rows > result.rejected
-            if result.written:
-                run.write()
-                audit_record(actor=actor, action="members.imported", target=audit_target, data=result.audit_data())
-            if error_report is not None and result.rejected:
-                run.report("report")
-                with open_source() as again:
-                    write_error_report(error_report, again, run.stage, run.header)
-            run.stage.drop()
-            if not result.written:
-                raise _Rollback
-    except _Rollback:
-        pass
-    except ImportFileError as error:
-        with transaction.atomic():
-            audit_record(
-                actor=actor,
-                action="members.import_refused",
-                target=audit_target,
-                data={"file": result.file_name, "mode": result.mode, "dry_run": dry_run, "reason": error.message},
-            )
-        raise
-    if not result.written:
-        with transaction.atomic():
-            action = "members.import_dry_run" if dry_run else "members.import_rejected"
-            audit_record(actor=actor, action=action, target=audit_target, data=result.audit_data())
-    result.seconds = time.perf_counter() - started
-    run.report("done")
-    return result
 
 
-class _Run:
-    def __init__(self, *, result: ImportResult, actor, now, progress):
-        self.result = result
-        self.actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-        self.now = now
-        self._progress = progress
-        self.bytes_read = 0
+class _Run(ImportRun):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         self.columns = import_columns()
-        prepare_widgets(self.columns, now=now)
+        prepare_widgets(self.columns, now=self.now)
         self.stage = Stage(self.columns)
-        self.header: HeaderMap | None = None
-
-    def report(self, phase: str) -> None:
-        if self._progress is not None:
-            self._progress(
-                ImportProgress(
-                    phase=phase, bytes_read=self.bytes_read, rows=self.result.rows, rejected=self.result.rejected
-                )
-            )
-
-    def _count_bytes(self, n: int) -> None:
-        self.bytes_read += n
+        self._codes = new_member_codes(1 << 62)
 
     # --- 1. read and stage -----------------------------------------------------------------------
 
     def stage_file(self, stream: BinaryIO) -> None:
-        reader = CsvReader(stream, on_bytes=self._count_bytes)
+        reader = self.reader(stream)
         self.header = map_header(reader.header().cells, self.columns)
         reader.max_columns = self.header.width
         if self.stage.is_postgresql:
@@ -186,7 +107,10 @@ class _Run:
         self.stage.tune()
         self.stage.create()
         self.report("reading")
-        self._stage_rows(reader)
+        position = self.stage.positions()
+        self._phone_at, self._referrer_at = position["phone"], position["referrer"]
+        self._phone_label = self.label_of("phone")
+        self.stage_rows(reader)
         self.result.encoding = reader.encoding
         if not self.result.rows:
             raise ImportFileError(_("The file has a header but no rows."))
@@ -195,63 +119,20 @@ class _Run:
         self.stage.explode_tags()
         self.stage.index_tags()
 
-    def _stage_rows(self, reader: CsvReader) -> None:
-        """Every row through its columns' widgets into the staging table, as the file streams past."""
-        keys = [column.key for column in self.columns]
-        position = {key: 3 + i for i, key in enumerate(keys)}
-        phone_at, referrer_at = position["phone"], position["referrer"]
-        width = 3 + len(keys)
-        # One step per column of the file, in its order (map_header refused unknown columns).
-        plan = [
-            (position[column.key], column.parser(), label)
-            for column, label in zip(self.header.positions, self.header.labels, strict=True)
-        ]
-        phone_label = self.header.labels[next(i for i, c in self.header.present() if c.key == "phone")]
-        codes = new_member_codes(1 << 62)
-        rows = rejected = 0
-        result, report = self.result, self.report
-        with self.stage.writer() as writer:
-            write = writer.write
-            for line, cells, problem in reader:
-                values = [None] * width
-                values[0] = line
-                values[2] = next(codes)
-                if problem is not None:
-                    values[1] = problem
-                    write(values)
-                    rows += 1
-                    rejected += 1
-                    continue
-                errors = None
-                # A row may be shorter than the header (missing cells are empty) or longer by empty
-                # cells only (the reader refused more).
-                for (at, parse, label), cell in zip(plan, cells, strict=False):
-                    if cell:
-                        text = cell.strip()
-                        if text:
-                            try:
-                                values[at] = parse(text)
-                            except ValueError as error:
-                                if errors is None:
-                                    errors = []
-                                errors.append(f"{label}: {error}")
-                phone = values[phone_at]
-                if phone is None and errors is None:
-                    if not "".join(cells).strip():
-                        continue  # a row of blanks
-                    errors = [f"{phone_label}: {_('Enter a phone number.')}"]
-                elif phone is not None and values[referrer_at] == phone:
-                    errors = errors or []
-                    errors.append(_("A member cannot refer themselves."))
-                if errors is not None:
-                    values[1] = "; ".join(errors)
-                    rejected += 1
-                write(values)
-                rows += 1
-                if rows % PROGRESS_EVERY_ROWS == 0:
-                    result.rows, result.rejected = rows, rejected
-                    report("reading")
-        result.rows, result.rejected = rows, rejected
+    def start_row(self, values: list) -> None:
+        # A code for the member the row may create, drawn now (collisions are redrawn in SQL).
+        values[2] = next(self._codes)
+
+    def finish_row(self, values: list, cells: list[str], errors: list[str] | None):
+        phone = values[self._phone_at]
+        if phone is None and errors is None:
+            if not "".join(cells).strip():
+                return BLANK_ROW
+            return [f"{self._phone_label}: {_('Enter a phone number.')}"]
+        if phone is not None and values[self._referrer_at] == phone:
+            errors = errors or []
+            errors.append(_("A member cannot refer themselves."))
+        return errors
 
     # --- 2. check --------------------------------------------------------------------------------
 
@@ -288,12 +169,7 @@ class _Run:
         result.rows, result.rejected, result.created, result.updated = total, rejected, created, updated
         result.unchanged = total - rejected - created - updated
         result.extra = extra
-        result.errors = [
-            (line, error)
-            for line, error in stage.fetchall(
-                f"SELECT line, error FROM {t} WHERE error IS NOT NULL ORDER BY line LIMIT {ERROR_SAMPLE}"
-            )
-        ]
+        result.errors = self.error_sample()
         self.report("checking")
 
     def _check_referrers(self) -> None:
@@ -501,43 +377,3 @@ class _Run:
             f"INSERT INTO members_member_tags (member_id, tag_id) SELECT s.member_id, tg.id FROM {good} "
             f"JOIN members_tag tg ON tg.name = st.name WHERE TRUE ON CONFLICT (member_id, tag_id) DO NOTHING"
         )
-
-
-# --- error report ------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe; plain numbers do not."""
-    if cell.startswith(_FORMULA_START):
-        try:
-            float(cell)
-        except ValueError:
-            return "'" + cell
-    return cell
-
-
-def write_error_report(out: BinaryIO, source: BinaryIO, stage: Stage, header: HeaderMap) -> None:
-    """CSV (UTF-8 with BOM, for Excel) of the bad rows: line, reason and the row's own cells.
-
-    The reasons stream from the staging table in line order; the cells from reading the file again
-    alongside. Neither is held whole in memory.
-    """
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
-    try:
-        writer = csv.writer(text)
-        writer.writerow([_("line"), _("reason"), *header.labels])
-        reader = CsvReader(source)
-        reader.header()
-        reader.max_columns = header.width
-        rows = iter(reader)
-        row = next(rows, None)
-        for line, error in stage.iter_errors():
-            while row is not None and row.line < line:
-                row = next(rows, None)
-            cells = row.cells if row is not None and row.line == line else []
-            writer.writerow([line, error, *(_spreadsheet_safe(c) for c in cells)])
-        text.flush()
-    finally:
-        text.detach()

@@ -20,6 +20,7 @@ from members.imports.columns import ImportColumn
 
 _PG_TYPES = {
     "text": "text",
+    "quantity": "numeric(10, 3)",
     "date": "date",
     "datetime": "timestamptz",
     "integer": "integer",
@@ -29,6 +30,7 @@ _PG_TYPES = {
 # Declared types give SQLite the column affinities Django's own tables have.
 _SQLITE_TYPES = {
     "text": "text",
+    "quantity": "decimal",
     "date": "date",
     "datetime": "datetime",
     "integer": "integer",
@@ -40,20 +42,44 @@ SQLITE_BATCH = 5_000
 
 
 class Stage:
-    """One import's staging tables: `table` (a row per file row) and `tags_table` (line, tag name)."""
+    """One import's staging tables: `table` (a row per file row) and `tags_table` (line, tag name).
 
-    def __init__(self, columns: Sequence[ImportColumn], *, using: str = "default"):
+    A staged row is written as: the line, its problem, the import's own leading values (`fixed`, e.g.
+    a member code drawn for a new member), then the columns' values. `state` columns are filled by
+    the checks and writes in SQL (which member a row is, whether it creates one …).
+    """
+
+    MEMBER_STATE = (
+        ("member_id", "bigint"),
+        ("created", "boolean NOT NULL DEFAULT FALSE"),
+        ("touched", "boolean NOT NULL DEFAULT FALSE"),
+        ("member_changed", "boolean NOT NULL DEFAULT FALSE"),
+    )
+
+    def __init__(
+        self,
+        columns: Sequence[ImportColumn],
+        *,
+        using: str = "default",
+        prefix: str = "member_import",
+        fixed: Sequence[tuple[str, str]] = (("new_code", "text"),),
+        state: Sequence[tuple[str, str]] = MEMBER_STATE,
+    ):
         self.connection = connections[using]
         self.vendor = self.connection.vendor
         if self.vendor not in ("postgresql", "sqlite"):
             raise NotImplementedError(f"imports support PostgreSQL and SQLite, not {self.vendor}")
         token = secrets.token_hex(4)
-        self.table = f"member_import_{token}"
-        self.tags_table = f"member_import_tags_{token}"
+        self.table = f"{prefix}_{token}"
+        self.tags_table = f"{prefix}_tags_{token}"
         self.columns = list(columns)
-        # The order of values in each written row: the line, its problem, a member code for a new
-        # member, then the columns' values.
-        self.write_columns = ["line", "error", "new_code", *(c.key for c in self.columns)]
+        self.fixed = list(fixed)
+        self.state = list(state)
+        self.write_columns = ["line", "error", *(name for name, _type in self.fixed), *(c.key for c in self.columns)]
+
+    def positions(self) -> dict[str, int]:
+        """Where each column's value goes in a written row."""
+        return {name: i for i, name in enumerate(self.write_columns)}
 
     @property
     def is_postgresql(self) -> bool:
@@ -81,22 +107,26 @@ class Stage:
 
     def create(self) -> None:
         types = _PG_TYPES if self.is_postgresql else _SQLITE_TYPES
-        definitions = ", ".join(f"{c.key} {types[c.sql_type]}" for c in self.columns)
-        self.execute(
-            f"CREATE TEMP TABLE {self.table} (line integer NOT NULL, error text, new_code text, "
-            f"member_id bigint, created boolean NOT NULL DEFAULT FALSE, touched boolean NOT NULL DEFAULT FALSE, "
-            f"member_changed boolean NOT NULL DEFAULT FALSE, {definitions})"
+        definitions = ", ".join(
+            [
+                "line integer NOT NULL",
+                "error text",
+                *(f"{name} {sql}" for name, sql in (*self.fixed, *self.state)),
+                *(f"{c.key} {types[c.sql_type]}" for c in self.columns),
+            ]
         )
+        self.execute(f"CREATE TEMP TABLE {self.table} ({definitions})")
         self.execute(f"CREATE TEMP TABLE {self.tags_table} (line integer NOT NULL, name text NOT NULL)")
 
-    def index(self) -> None:
+    def index(self, *sqlite_columns: str) -> None:
         """Statistics once the rows are in. On PostgreSQL the staging table gets no index: every
         statement over it is set-based (hash joins), and its rows are updated a few times (ids, flags),
         which is much cheaper without index entries to add for each new row version. SQLite joins by
-        nested loops: it gets indexes on the line and the phone."""
+        nested loops: it gets indexes on the line and on `sqlite_columns` (the phone by default)."""
         if not self.is_postgresql:
             self.execute(f"CREATE UNIQUE INDEX {self.table}_line ON {self.table} (line)")
-            self.execute(f"CREATE INDEX {self.table}_phone ON {self.table} (phone)")
+            for column in sqlite_columns or ("phone",):
+                self.execute(f"CREATE INDEX {self.table}_{column} ON {self.table} ({column})")
         self.execute(f"ANALYZE {self.table}")
 
     def index_tags(self) -> None:
@@ -240,11 +270,12 @@ class _BatchWriter:
         columns = ", ".join(stage.write_columns)
         marks = ", ".join("%s" for _ in stage.write_columns)
         self._sql = f"INSERT INTO {stage.table} ({columns}) VALUES ({marks})"
+        self._head = 2 + len(stage.fixed)
         self._adapt = [self._adapter(c.sql_type) for c in stage.columns]
 
     def _adapter(self, sql_type: str):
         param = self.stage.param
-        if sql_type in ("date", "datetime", "money"):
+        if sql_type in ("date", "datetime", "money", "quantity"):
             return lambda value: None if value is None else param(value)
         return None
 
@@ -252,7 +283,7 @@ class _BatchWriter:
         return self
 
     def write(self, row: Sequence) -> None:
-        head, values = row[:3], list(row[3:])
+        head, values = row[: self._head], list(row[self._head :])
         for i, adapt in enumerate(self._adapt):
             if adapt is not None and values[i] is not None:
                 values[i] = adapt(values[i])
