@@ -454,6 +454,7 @@ class TierChange(models.Model):
         EVALUATION = "evaluation", _("Periodic evaluation")
         REFUND = "refund", _("Reverted by a refund")
         MANUAL = "manual", _("Set by HQ")
+        IMPORT = "import", _("Upgraded by imported purchase history")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="tier_changes")
     from_tier = models.ForeignKey(
@@ -640,10 +641,11 @@ class Sale(models.Model):
         PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
         REFUNDED = "refunded", _("Refunded")
 
+    # Unique by a constraint (sale_request_once), not unique=True: request ids are only looked up
+    # whole, and unique=True would add a pattern-ops index that every sale pays for on PostgreSQL.
     request_id = models.CharField(
         _("request id"),
         max_length=64,
-        unique=True,
         help_text=_("Made by the till for each sale; a sale sent twice is recorded once."),
     )
     payload_hash = models.CharField(
@@ -651,14 +653,35 @@ class Sale(models.Model):
         max_length=64,
         help_text=_("A hash of the request: the same request id sent again with different contents is refused."),
     )
-    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="sales")
+    # No index of their own: sale_store_idx and sale_member_idx start with them.
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="sales", db_index=False
+    )
     cashier = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("cashier"), on_delete=models.PROTECT, related_name="+"
     )
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.PROTECT, null=True, blank=True, related_name="sales"
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sales",
+        db_index=False,
     )
+
+    class Source(models.TextChoices):
+        TILL = "till", _("Till or API")
+        IMPORT = "import", _("Imported purchase history")
+
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    source = models.CharField(
+        _("source"),
+        max_length=8,
+        choices=Source.choices,
+        default=Source.TILL,
+        help_text=_("Imported sales come from the previous system; their request id is “import:” and the receipt no."),
+    )
     subtotal = models.DecimalField(_("subtotal"), **MONEY)
     tier_discount = models.DecimalField(_("tier discount"), default=ZERO, **MONEY)
     coupon_discount = models.DecimalField(_("coupon discount"), default=ZERO, **MONEY)
@@ -689,6 +712,7 @@ class Sale(models.Model):
             models.Index(fields=["store", "-created_at"], name="sale_store_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["request_id"], name="sale_request_once"),
             models.CheckConstraint(condition=Q(subtotal__gt=0), name="sale_subtotal_positive"),
             models.CheckConstraint(condition=Q(total_due__gte=0), name="sale_total_not_negative"),
             models.CheckConstraint(condition=Q(points_redeemed__gte=0), name="sale_points_not_negative"),

@@ -57,7 +57,9 @@ class Member(models.Model):
         IMPORT = "import", _("Imported from a previous system")
         API = "api", _("Integration (API)")
 
-    code = models.CharField(_("member code"), max_length=16, unique=True, editable=False)
+    # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
+    # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
+    code = models.CharField(_("member code"), max_length=16, editable=False)
     phone = models.CharField(
         _("phone"),
         max_length=20,
@@ -77,9 +79,16 @@ class Member(models.Model):
         related_name="home_members",
         null=True,
         blank=True,
+        db_index=False,  # member_home_store_idx starts with it
     )
     registration_store = models.ForeignKey(
-        Store, verbose_name=_("registered at store"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        Store,
+        verbose_name=_("registered at store"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_index=False,  # member_registration_store_idx, partial
     )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -100,6 +109,7 @@ class Member(models.Model):
         related_name="referrals",
         null=True,
         blank=True,
+        db_index=False,  # member_referrer_idx, partial
     )
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
@@ -120,16 +130,29 @@ class Member(models.Model):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["-registered_at", "-id"]
+        # Every index is paid for by every registration and by each row of a million-member import,
+        # so there are no duplicates, and indexes over columns most members leave empty (referrer,
+        # registration store) or share (status "active") are partial.
         indexes = [
-            # Prefix searches (LIKE '+86138%') need the pattern operator class on PostgreSQL unless the
-            # database collation is C; the UNIQUE index on phone serves exact matches.
-            models.Index(fields=["phone"], name="member_phone_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # Prefix searches (LIKE '+86138%') use the varchar_pattern_ops index that PostgreSQL gets for
+            # the unique phone (Django adds it to every unique CharField); the UNIQUE index serves the rest.
             models.Index(fields=["name"], name="member_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["-registered_at", "-id"], name="member_registered_idx"),
             models.Index(fields=["home_store", "-registered_at"], name="member_home_store_idx"),
-            models.Index(fields=["status", "-registered_at"], name="member_status_idx"),
+            models.Index(
+                fields=["status", "-registered_at"],
+                name="member_status_idx",
+                condition=~models.Q(status="active"),
+            ),
+            models.Index(fields=["referrer"], name="member_referrer_idx", condition=models.Q(referrer__isnull=False)),
+            models.Index(
+                fields=["registration_store"],
+                name="member_registration_store_idx",
+                condition=models.Q(registration_store__isnull=False),
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="member_code_unique"),
             models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="member_phone_e164"),
             models.CheckConstraint(condition=~models.Q(name=""), name="member_name_not_empty"),
             models.CheckConstraint(condition=~models.Q(code=""), name="member_code_not_empty"),
@@ -164,7 +187,15 @@ class Member(models.Model):
 
 def _import_upload_path(job: "ImportJob", filename: str) -> str:
     # The name people gave the file is kept on the job; the stored name only needs to be unique.
-    return f"imports/members/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+    return f"imports/{job.kind}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+
+
+class ImportKind(models.TextChoices):
+    """What a file holds. Each kind's import is registered by the app that owns it
+    (members.imports.jobs.register_import_kind): members here, purchase history by loyalty."""
+
+    MEMBERS = "members", _("Members")
+    SALES = "sales", _("Purchase history")
 
 
 class ImportMode(models.TextChoices):
@@ -188,6 +219,7 @@ class ImportJob(models.Model):
     outcome lands here when it ends.
     """
 
+    Kind = ImportKind
     Mode = ImportMode
     Status = ImportStatus
 
@@ -195,6 +227,10 @@ class ImportJob(models.Model):
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("file of"), max_length=16, choices=Kind.choices, default=Kind.MEMBERS)
+    options = models.JSONField(
+        _("options"), default=dict, blank=True, help_text=_("The import's own options, e.g. award points.")
     )
     file = models.FileField(_("file"), upload_to=_import_upload_path, max_length=255)
     file_name = models.CharField(_("file name"), max_length=255)
@@ -212,17 +248,18 @@ class ImportJob(models.Model):
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
     written = models.BooleanField(_("written"), default=False)
     extra = models.JSONField(_("other figures"), default=list, blank=True)
-    error_report = models.FileField(_("error report"), upload_to="imports/members/errors/", max_length=255, blank=True)
+    error_report = models.FileField(_("error report"), upload_to="imports/errors/", max_length=255, blank=True)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("member import")
-        verbose_name_plural = _("member imports")
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="import_job_status_known"),
+            models.CheckConstraint(condition=models.Q(kind__in=ImportKind.values), name="import_job_kind_known"),
             models.CheckConstraint(condition=models.Q(mode__in=ImportMode.values), name="import_job_mode_known"),
             models.CheckConstraint(
                 condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),

@@ -295,8 +295,9 @@ _PLAIN_MONEY = re.compile(r"\d{1,10}(?:\.\d{1,2})?")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
-def _number(value: str, *, what: str) -> Decimal:
-    """A plain decimal number from a cell: thousands separators, ¥ and 元 allowed; no exponents."""
+def parse_number(value: str, *, what: str, negative: str | None = None) -> Decimal:
+    """A plain decimal number from a cell: thousands separators, ¥ and 元 allowed; no exponents.
+    Below zero it is refused with `negative` (default: a balance cannot be negative)."""
     text = value.replace(",", "").replace("，", "").replace(" ", "")
     text = text.removeprefix("¥").removeprefix("￥").removesuffix("元")
     if _NUMBER.fullmatch(text) is None:
@@ -306,7 +307,7 @@ def _number(value: str, *, what: str) -> Decimal:
     except InvalidOperation:
         raise ValueError(_("“%(value)s” is not a number (%(what)s).") % {"value": value[:30], "what": what}) from None
     if number < 0:
-        raise ValueError(_("A balance cannot be negative."))
+        raise ValueError(negative or _("A balance cannot be negative."))
     return number
 
 
@@ -317,7 +318,7 @@ class PointsWidget(CellRules, widgets.IntegerWidget):
         if _PLAIN_INTEGER.fullmatch(value):
             points = int(value)
         else:
-            number = _number(value, what=_("points"))
+            number = parse_number(value, what=_("points"))
             if number != number.to_integral_value():
                 raise ValueError(_("Points are whole numbers; “%(value)s” is not.") % {"value": value[:30]})
             points = int(number)
@@ -329,10 +330,13 @@ class PointsWidget(CellRules, widgets.IntegerWidget):
 class MoneyWidget(CellRules, widgets.DecimalWidget):
     """An amount of money in ¥: 0 or more, at most two decimals."""
 
+    def negative_message(self) -> str | None:
+        return None
+
     def parse(self, value: str) -> Decimal:
         if _PLAIN_MONEY.fullmatch(value):
             return Decimal(value)
-        number = _number(value, what=_("an amount in ¥"))
+        number = parse_number(value, what=_("an amount in ¥"), negative=self.negative_message())
         if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
             raise ValueError(_("“%(value)s” has more than two decimals.") % {"value": value[:30]})
         if number > MAX_MONEY:

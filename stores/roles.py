@@ -36,6 +36,7 @@ class Action(StrEnum):
     # Back office (chain-wide).
     VIEW_MEMBERS = "view_members"
     EDIT_MEMBERS = "edit_members"
+    IMPORT_HISTORY = "import_history"
     VIEW_FULL_PHONE = "view_full_phone"
     EXPORT_DATA = "export_data"
     MANAGE_CAMPAIGNS = "manage_campaigns"

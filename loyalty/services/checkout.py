@@ -95,11 +95,21 @@ def payload_hash(**payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Imported sales' request ids are "import:" and their receipt number (loyalty.services.sales_import).
+RESERVED_REQUEST_PREFIX = "import:"
+
+
 def validate_request_id(request_id: str) -> None:
     if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
         raise _error(
             "request_id",
             _("A request id is 8–64 letters, digits, or - _ . : (a UUID is best)."),
+            "invalid_request_id",
+        )
+    if request_id.lower().startswith(RESERVED_REQUEST_PREFIX):
+        raise _error(
+            "request_id",
+            _("Request ids starting with “import:” are kept for imported sales."),
             "invalid_request_id",
         )
 

@@ -177,19 +177,42 @@ class Stage:
             return cursor.fetchall()
 
     def iter_errors(self) -> Iterator[tuple[int, str]]:
-        """(line, reason) of every bad row in line order, streamed (a server-side cursor on PostgreSQL)."""
-        sql = f"SELECT line, error FROM {self.table} WHERE error IS NOT NULL ORDER BY line"
+        """(line, reason) of every bad row in line order, streamed."""
+        yield from self.iter_rows(f"SELECT line, error FROM {self.table} WHERE error IS NOT NULL ORDER BY line")
+
+    def iter_rows(self, sql: str, params: Sequence | None = None, *, batch: int = 5_000) -> Iterator[tuple]:
+        """The rows of a query, streamed (a server-side cursor on PostgreSQL). Between rows the caller
+        may run other statements on the connection (insert_rows), as long as they finish."""
         if self.is_postgresql:
             self.connection.ensure_connection()
-            with self.connection.connection.cursor(name=f"{self.table}_errors") as cursor:
-                cursor.itersize = 5_000
-                cursor.execute(sql)
+            with self.connection.connection.cursor(name=f"{self.table}_{secrets.token_hex(3)}") as cursor:
+                cursor.itersize = batch
+                cursor.execute(sql, params)
                 yield from cursor
             return
         with self.connection.cursor() as cursor:
-            cursor.execute(sql)
-            while page := cursor.fetchmany(5_000):
+            cursor.execute(sql, params)
+            while page := cursor.fetchmany(batch):
                 yield from page
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        """Many rows into a table of this import at once: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.is_postgresql:
+            self.connection.ensure_connection()
+            with (
+                self.connection.connection.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("%s" for _ in columns)
+        adapted = [tuple(self.param(value) for value in row) for row in rows]
+        with self.connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", adapted)
 
     def differs(self, new: str, old: str) -> str:
         """SQL true when `new` (not NULL) differs from `old` (NULL or not)."""
