@@ -51,7 +51,8 @@ from loyalty.models import (
     WalletEntry,
 )
 from loyalty.services.earning import combined_multiplier
-from members.models import Member
+from members.imports.jobs import can_import
+from members.models import ImportJob, Member
 from members.selectors import member_search_filter
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -586,11 +587,14 @@ class SaleAdmin(ReadOnlyLedgerAdmin):
         "cashier",
     ]
     list_select_related = ["store", "cashier", "member"]
-    list_filter = ["status", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", "source", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
     raw_id_fields = ["member"]
     inlines = [SaleLineInline, SaleTenderInline, RefundInline]
     fieldsets = [
-        (None, {"fields": ["request_id", "created_at", "client_time", "store", "cashier", "member", "status"]}),
+        (
+            None,
+            {"fields": ["request_id", "source", "created_at", "client_time", "store", "cashier", "member", "status"]},
+        ),
         (
             _("Amounts"),
             {
@@ -608,6 +612,10 @@ class SaleAdmin(ReadOnlyLedgerAdmin):
         ),
         (_("Points earned"), {"fields": ["points_earned", "points_eligible_amount"]}),
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_import_history": can_import(request.user, ImportJob.Kind.SALES), **(extra_context or {})}
+        return super().changelist_view(request, extra)
 
 
 @admin.register(Refund)

@@ -11,11 +11,16 @@ class LoyaltyConfig(AppConfig):
         from loyalty.api.summary import register as register_member_summary
         from loyalty.demo import demo_loyalty
         from loyalty.exports import register_member_export_columns
+        from loyalty.resources import sales_columns, sales_template_csv
         from loyalty.services.behaviour import points_reward_completed_profile
         from loyalty.services.opening import OpeningBalancesImport
+        from loyalty.services.sales_import import sales_import
         from members.imports.extensions import register_import_extension
+        from members.imports.jobs import ImportKindSpec, register_import_kind
+        from members.models import ImportJob
         from members.services import register_profile_saved_hook
         from stores.demo import register_demo_step
+        from stores.roles import Action
 
         # Tier, points and stored value in the API's member summary (members cannot import loyalty).
         register_member_summary()
@@ -26,6 +31,24 @@ class LoyaltyConfig(AppConfig):
 
         # Opening points and stored value arrive as columns of the members import.
         register_import_extension(OpeningBalancesImport())
+        # Purchase history from a previous system, through the same import jobs and pages.
+        register_import_kind(
+            ImportKindSpec(
+                kind=ImportJob.Kind.SALES,
+                title=_("Import purchase history"),
+                intro=_(
+                    "Receipts from the previous system, one row per receipt or one row per line of a receipt "
+                    "(the receipt number on every row). They become sales of their members: purchase history, "
+                    "statistics and tiers; points only if you tick “award points”. A receipt already imported "
+                    "is never imported twice; a receipt with one bad row is rejected whole."
+                ),
+                action=Action.IMPORT_HISTORY,
+                run=sales_import,
+                columns=sales_columns,
+                template=sales_template_csv,
+                options=("award_points",),
+            )
+        )
 
         # INSTALLED_APPS puts members before loyalty, so this step runs after "members".
         register_demo_step("loyalty", demo_loyalty)

@@ -6,6 +6,8 @@ receipt, or one row per line of a receipt (the receipt's number, phone, store, t
 each of its rows, or on its first row only).
 """
 
+import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,6 +25,7 @@ from members.resources import (
     TextWidget,
     parse_number,
 )
+from stores.models import Store
 
 # "import:" + the receipt number is the sale's request id (64 characters at most).
 RECEIPT_PREFIX = RESERVED_REQUEST_PREFIX
@@ -161,3 +164,18 @@ def sales_columns() -> list[ImportColumn]:
             TextWidget(64),
         ),
     ]
+
+
+def sales_template_csv() -> bytes:
+    """UTF-8 with a byte-order mark (for Excel): the headers, a receipt of two lines and one of one."""
+    store = Store.objects.filter(is_active=True).order_by("code").values_list("code", flat=True).first() or "SH001"
+    rows = [
+        ["A20240301001", "13800138000", store, "2024-03-01 10:30:00", "128.00", "饮料", "2", "28.00", "6901234567892"],
+        ["A20240301001", "13800138000", store, "2024-03-01 10:30:00", "128.00", "护肤", "1", "100.00", ""],
+        ["A20240302007", "13900139000", store, "2024-03-02 18:05:00", "45.50", "", "", "", ""],
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([column.header for column in sales_columns()])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8-sig")

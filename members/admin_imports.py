@@ -1,4 +1,5 @@
-"""The members import in the back office (HQ staff whose role may edit members: the HQ admin).
+"""Imports in the back office: members (HQ staff whose role may edit members) and the other kinds
+apps register (purchase history: the HQ admin). One set of pages serves every kind:
 
 - upload page: a file, all-or-nothing or skip-bad-rows, dry run → an ImportJob, run in the background
   (members.imports.jobs), and the browser goes to the job's page at once;
@@ -23,39 +24,52 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from members.imports.forms import MemberImportForm
-from members.imports.jobs import import_job_create, job_progress
-from members.imports.template import template_csv
+from members.imports.forms import ImportForm
+from members.imports.jobs import can_import, import_job_create, import_kind, job_progress
 from members.models import ImportJob
-from stores.permissions import staff_can
-from stores.roles import Action
 
 
 def can_import_members(user) -> bool:
-    return staff_can(user, Action.EDIT_MEMBERS)
+    return can_import(user, ImportJob.Kind.MEMBERS)
 
 
-def _require(request) -> None:
-    if not can_import_members(request.user):
+def _require(request, kind: str = ImportJob.Kind.MEMBERS) -> None:
+    if not can_import(request.user, kind):
         raise PermissionDenied
 
 
-def _context(request, model_admin, title: str, **extra) -> dict:
+def _require_any(request) -> None:
+    if not any(can_import(request.user, kind) for kind in ImportJob.Kind.values):
+        raise PermissionDenied
+
+
+def _kind(value: str) -> str:
+    try:
+        import_kind(value)
+    except LookupError:
+        raise Http404 from None
+    return value
+
+
+def _context(request, model_admin, title: str, *, kind: str, **extra) -> dict:
     return {
         **model_admin.admin_site.each_context(request),
         "title": title,
         "opts": model_admin.opts,
         "app_label": model_admin.opts.app_label,
-        "template_url": reverse("admin:members_importjob_template"),
-        "upload_url": reverse("admin:members_importjob_upload"),
+        "kind": kind,
+        "template_url": reverse("admin:members_importjob_template", args=[kind]),
+        "upload_url": reverse("admin:members_importjob_upload", args=[kind]),
         **extra,
     }
 
 
-def upload_view(request, *, model_admin):
-    _require(request)
+def upload_view(request, kind=ImportJob.Kind.MEMBERS, *, model_admin):
+    kind = _kind(kind)
+    _require(request, kind)
+    spec = import_kind(kind)
     if request.method == "POST":
-        form = MemberImportForm(request.POST, request.FILES)
+        form = ImportForm(request.POST, request.FILES, kind=kind)
         if form.is_valid():
             job = import_job_create(
                 actor=request.user,
@@ -63,27 +77,32 @@ def upload_view(request, *, model_admin):
                 mode=form.cleaned_data["mode"],
                 dry_run=form.cleaned_data["dry_run"],
                 language=get_language() or "zh-hans",
+                kind=kind,
+                options=form.job_options(),
             )
             return redirect("admin:members_importjob_change", job.pk)
     else:
-        form = MemberImportForm()
+        form = ImportForm(kind=kind)
     return TemplateResponse(
-        request, "admin/members/importjob/upload.html", _context(request, model_admin, _("Import members"), form=form)
+        request,
+        "admin/members/importjob/upload.html",
+        _context(request, model_admin, spec.title, kind=kind, form=form, intro=spec.intro),
     )
 
 
 def job_view(request, object_id, *, model_admin):
-    _require(request)
     if not str(object_id).isdigit():
         raise Http404
     job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=object_id)
+    _require(request, job.kind)
     return TemplateResponse(
         request,
         "admin/members/importjob/job.html",
         _context(
             request,
             model_admin,
-            _("Members import: %(file)s") % {"file": job.file_name},
+            _("%(kind)s import: %(file)s") % {"kind": job.get_kind_display(), "file": job.file_name},
+            kind=job.kind,
             job=job,
             progress=job_progress(job),
             progress_url=reverse("admin:members_importjob_progress", args=[job.pk]),
@@ -94,26 +113,27 @@ def job_view(request, object_id, *, model_admin):
 
 @never_cache
 def progress_view(request, object_id, *, model_admin):
-    _require(request)
     job = get_object_or_404(ImportJob, pk=object_id)
+    _require(request, job.kind)
     return JsonResponse(job_progress(job))
 
 
 def error_report_view(request, object_id, *, model_admin):
-    _require(request)
     job = get_object_or_404(ImportJob, pk=object_id)
+    _require(request, job.kind)
     if not job.error_report:
         raise Http404
-    stem = PurePath(job.file_name).stem or "members"
+    stem = PurePath(job.file_name).stem or job.kind
     return FileResponse(
         job.error_report.open("rb"), as_attachment=True, filename=f"{stem}-errors.csv", content_type="text/csv"
     )
 
 
-def template_view(request, *, model_admin):
-    _require(request)
-    response = HttpResponse(template_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="members-template.csv"'
+def template_view(request, kind=ImportJob.Kind.MEMBERS, *, model_admin):
+    kind = _kind(kind)
+    _require(request, kind)
+    response = HttpResponse(import_kind(kind).template(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-template.csv"'
     return response
 
 
@@ -123,6 +143,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     list_display = [
         "created_at",
+        "kind",
         "file_name",
         "created_by",
         "mode",
@@ -135,7 +156,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "rejected_count",
     ]
     list_display_links = ["created_at", "file_name"]
-    list_filter = ["status", "dry_run", "mode"]
+    list_filter = ["kind", "status", "dry_run", "mode"]
     list_select_related = ["created_by"]
     list_per_page = 50
 
@@ -155,7 +176,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         return self._may_change_members(request)
 
     def changelist_view(self, request, extra_context=None):
-        _require(request)
+        _require_any(request)
         return super().changelist_view(request, extra_context)
 
     def has_change_permission(self, request, obj=None):
@@ -176,7 +197,9 @@ class ImportJobAdmin(admin.ModelAdmin):
 
         return [
             path("upload/", view(upload_view), name="members_importjob_upload"),
+            path("upload/<slug:kind>/", view(upload_view), name="members_importjob_upload"),
             path("template/", view(template_view), name="members_importjob_template"),
+            path("template/<slug:kind>/", view(template_view), name="members_importjob_template"),
             path("<int:object_id>/progress/", view(progress_view), name="members_importjob_progress"),
             path("<int:object_id>/errors/", view(error_report_view), name="members_importjob_errors"),
             *super().get_urls(),

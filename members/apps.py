@@ -9,6 +9,28 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         from members.demo import demo_members
+        from members.imports.jobs import ImportKindSpec, register_import_kind
+        from members.imports.service import members_import
+        from members.imports.template import template_csv
+        from members.models import ImportJob
+        from members.resources import import_columns
         from stores.demo import register_demo_step
+        from stores.roles import Action
 
         register_demo_step("members", demo_members)
+        register_import_kind(
+            ImportKindSpec(
+                kind=ImportJob.Kind.MEMBERS,
+                title=_("Import members"),
+                intro=_(
+                    "Members are matched by phone, however it is written: a phone already registered updates "
+                    "that member, a new one creates a member. Empty cells keep what the member has. Opening "
+                    "points and stored value become ledger entries, once per member. Importing the same file "
+                    "again changes nothing."
+                ),
+                action=Action.EDIT_MEMBERS,
+                run=members_import,
+                columns=import_columns,
+                template=template_csv,
+            )
+        )

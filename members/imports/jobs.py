@@ -1,4 +1,7 @@
-"""Member imports uploaded in the back office: an ImportJob per upload, run in the background.
+"""Imports uploaded in the back office: an ImportJob per upload, run in the background.
+
+Members files are members' (members.imports.service); purchase history is loyalty's. Each app
+registers its kind of file (register_import_kind); jobs, their progress and their pages are shared.
 
 import_job_create() stores the upload (Django's default storage), records the job and, once the
 transaction commits, starts it: as a Celery task when a broker is configured, otherwise (the embedded
@@ -16,6 +19,8 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
 
@@ -27,10 +32,11 @@ from django.db import connections, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from members.imports.columns import ImportColumn
+from members.imports.engine import SKIP_BAD_ROWS, ImportProgress, ImportResult
 from members.imports.reader import ImportFileError
-from members.imports.service import SKIP_BAD_ROWS, ImportProgress, members_import
 from members.models import ImportJob
-from stores.permissions import require_staff_can
+from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
 
 logger = logging.getLogger(__name__)
@@ -38,6 +44,47 @@ logger = logging.getLogger(__name__)
 PROGRESS_TTL = 24 * 3600
 STALE_AFTER = 15 * 60
 PROGRESS_EVERY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ImportKindSpec:
+    """One kind of file the back office imports (ImportJob.Kind), registered by the app that owns it.
+
+    `run` takes open_source, file_name, actor, skip_bad_rows, dry_run, error_report, progress,
+    audit_target and the job's options as keywords, and returns an ImportResult; `columns` and
+    `template` give the header the upload form checks and the downloadable template; `action` is what
+    the uploader's role must allow; `intro` explains the upload page.
+    """
+
+    kind: str
+    title: str
+    intro: str
+    action: Action
+    run: Callable[..., ImportResult]
+    columns: Callable[[], list[ImportColumn]]
+    template: Callable[[], bytes]
+    options: tuple[str, ...] = ()
+
+
+_kinds: dict[str, ImportKindSpec] = {}
+
+
+def register_import_kind(spec: ImportKindSpec) -> None:
+    """Call from AppConfig.ready()."""
+    _kinds[spec.kind] = spec
+
+
+def import_kind(kind: str) -> ImportKindSpec:
+    """The registered kind; LookupError for a kind no app registered."""
+    try:
+        return _kinds[kind]
+    except KeyError:
+        raise LookupError(kind) from None
+
+
+def can_import(user, kind: str) -> bool:
+    spec = _kinds.get(kind)
+    return spec is not None and staff_can(user, spec.action)
 
 
 def progress_key(job_id: int) -> str:
@@ -71,10 +118,25 @@ def job_progress(job: ImportJob) -> dict:
 
 
 @transaction.atomic
-def import_job_create(*, actor, upload, mode: str, dry_run: bool, language: str) -> ImportJob:
-    """Store an uploaded members file as a job and start it once this transaction commits."""
-    require_staff_can(actor, Action.EDIT_MEMBERS)
+def import_job_create(
+    *,
+    actor,
+    upload,
+    mode: str,
+    dry_run: bool,
+    language: str,
+    kind: str = ImportJob.Kind.MEMBERS,
+    options: dict | None = None,
+) -> ImportJob:
+    """Store an uploaded file as a job and start it once this transaction commits."""
+    spec = import_kind(kind)
+    require_staff_can(actor, spec.action)
+    unknown = set(options or {}) - set(spec.options)
+    if unknown:
+        raise ValueError(f"unknown options for a {kind} import: {sorted(unknown)}")
     job = ImportJob(
+        kind=ImportJob.Kind(kind),
+        options=dict(options or {}),
         created_by=actor,
         file_name=PurePath(upload.name).name[:255],
         file_size=upload.size or 0,
@@ -156,7 +218,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     outcome: dict = {}
     with translation.override(job.language), tempfile.TemporaryFile() as report:
         try:
-            result = members_import(
+            result = import_kind(job.kind).run(
                 open_source=partial(default_storage.open, job.file.name, "rb"),
                 file_name=job.file_name,
                 actor=job.created_by,
@@ -165,6 +227,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 error_report=report,
                 progress=progress,
                 audit_target=job,
+                **job.options,
             )
         except ImportFileError as error:
             outcome.update(status=ImportJob.Status.REFUSED, message=error.message)
@@ -188,7 +251,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             )
             if result.rejected:
                 report.seek(0)
-                stem = PurePath(job.file_name).stem[:80] or "members"
+                stem = PurePath(job.file_name).stem[:80] or job.kind
                 job.error_report.save(f"{stem}-errors.csv", File(report), save=False)
     for field, value in outcome.items():
         setattr(job, field, value)
