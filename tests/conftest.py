@@ -72,3 +72,16 @@ def chain(store_a, store_b) -> Chain:
         cashier_a=StaffFactory(username="cashier_a", role="cashier", stores=[store_a]),
         cashier_b=StaffFactory(username="cashier_b", role="cashier", stores=[store_b]),
     )
+
+
+@pytest.fixture
+def celery_broker(settings):
+    """As in production: a broker is configured, so background work is a Celery task (run eagerly here,
+    also when CI points CELERY_BROKER_URL at a real Redis that no worker listens to)."""
+    from config.celery import app
+
+    settings.BROKER_CONFIGURED = True
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

@@ -248,8 +248,8 @@ class _SalesRun(ImportRun):
         mark(
             "priced_lines = lines AND ROUND(lines_total, 2) <> ROUND(amount_min, 2)",
             _("The lines add up to ¥%(total)s but the receipt's amount is ¥%(amount)s."),
-            total="ROUND(lines_total, 2)",
-            amount="ROUND(amount_min, 2)",
+            total=stage.money_text("lines_total"),
+            amount=stage.money_text("amount_min"),
         )
         # Imported before: the same figures are the same sale (unchanged); others are refused.
         sale = (

@@ -73,10 +73,12 @@ class ImportCommand(BaseCommand):
             disable=verbosity == 0,
             mininterval=0.5,
         )
-        seen = {"bytes": 0}
+        # A disabled bar (verbosity 0) has no description to compare with: remember the phase here.
+        seen = {"bytes": 0, "phase": "reading"}
 
         def progress(p):
-            if p.phase != bar.desc:
+            if p.phase != seen["phase"]:
+                seen["phase"] = p.phase
                 bar.set_description(p.phase, refresh=False)
             if p.bytes_read > seen["bytes"]:
                 bar.update(p.bytes_read - seen["bytes"])

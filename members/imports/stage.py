@@ -227,6 +227,13 @@ class Stage:
     def distinct(self, a: str, b: str) -> str:
         return f"({a} IS DISTINCT FROM {b})" if self.is_postgresql else f"({a} IS NOT {b})"
 
+    def money_text(self, expression: str) -> str:
+        """SQL for an amount as a message shows it, 90.00 (SQLite would print the REAL 90.0). For
+        statements with parameters, whose literal percent signs are doubled."""
+        if self.is_postgresql:
+            return f"CAST(ROUND({expression}, 2) AS numeric(14, 2))"
+        return f"printf('%%.2f', {expression})"
+
     def param(self, value):
         """A query parameter as this database stores the matching column."""
         ops = self.connection.ops

@@ -42,13 +42,13 @@ APP_INDEX = reverse("admin:app_list", args=["loyalty"])
 
 # Every changelist: session, user, the user's and the group's model permissions, the capped count
 # and the page. On top: the role lookup for the tool links (points accounts and
-# ledger, stored-value ledger, top-ups, member statistics), the choices of related-field filters (stores, tiers,
+# ledger, sales' history import, stored-value ledger, top-ups, member statistics), the choices of related-field filters (stores, tiers,
 # packages), the rules' stores, and a full count on the small rule tables.
 CHANGELISTS = {
     PointsAccount: 7,
     PointsEntry: 8,
     PointsLot: 6,
-    Sale: 7,
+    Sale: 8,
     Refund: 7,
     Wallet: 6,
     WalletEntry: 8,

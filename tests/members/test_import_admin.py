@@ -25,19 +25,6 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def celery_broker(settings):
-    """As in production: a broker is configured, so the upload enqueues a Celery task (run eagerly here,
-    also when CI points CELERY_BROKER_URL at a real Redis that no worker listens to)."""
-    from config.celery import app
-
-    settings.BROKER_CONFIGURED = True
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager
-
-
-@pytest.fixture
 def policy(db):
     return LoyaltySettings.current()
 
