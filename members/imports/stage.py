@@ -88,7 +88,8 @@ class Stage:
     # --- set-up ----------------------------------------------------------------------------------
 
     def tune(self) -> None:
-        """Session settings for one big set-based transaction (PostgreSQL; SET LOCAL ends with it).
+        """Session settings for one big set-based transaction (PostgreSQL; SET LOCAL and SET CONSTRAINTS
+        end with it).
 
         JIT compilation costs a quarter of a second per statement whose estimate looks large, which
         every statement here does; sorts and hashes over a million staged rows want more than 4 MB;
@@ -97,6 +98,11 @@ class Stage:
         """
         if not self.is_postgresql:
             return
+        # Django declares foreign keys DEFERRABLE INITIALLY DEFERRED: checked at commit, each row's check
+        # fetched again from the queue of deferred events, which costs four times what checking at the
+        # end of each statement costs (2.4 s against 0.5 s for 100,000 members). Every reference an
+        # import writes exists by the end of its statement (a referrer new in the same file included).
+        self.execute("SET CONSTRAINTS ALL IMMEDIATE")
         self.execute("SET LOCAL jit = off")
         self.execute("SET LOCAL work_mem = '64MB'")
         try:
