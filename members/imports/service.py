@@ -39,7 +39,7 @@ from members.imports.engine import (
 from members.imports.extensions import import_extensions
 from members.imports.reader import ImportFileError
 from members.imports.stage import Stage
-from members.resources import import_columns, prepare_widgets
+from members.resources import import_columns, import_ignored_columns, prepare_widgets
 
 __all__ = [
     "ALL_OR_NOTHING",
@@ -100,7 +100,7 @@ class _Run(ImportRun):
 
     def stage_file(self, stream: BinaryIO) -> None:
         reader = self.reader(stream)
-        self.header = map_header(reader.header().cells, self.columns)
+        self.header = map_header(reader.header().cells, self.columns, import_ignored_columns())
         reader.max_columns = self.header.width
         if self.stage.is_postgresql:
             self.stage.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
@@ -143,6 +143,12 @@ class _Run(ImportRun):
         stage.mark_bad(
             f"{t}.member_id IS NULL AND {t}.phone IS NOT NULL AND {t}.name IS NULL AND {t}.error IS NULL",
             _("A new member needs a name."),
+        )
+        # A registration time that is the member's own, as precisely as the cell can say (an export has
+        # whole seconds, Excel keeps minutes), is no change: as if the cell were empty.
+        stage.execute(
+            f"UPDATE {t} SET registered_at = NULL FROM members_member m WHERE m.id = {t}.member_id "
+            f"AND {t}.registered_at IS NOT NULL AND {stage.same_time(f'{t}.registered_at', 'm.registered_at')}"
         )
         # The same phone twice, however it was written: the later lines are bad and name the first.
         stage.mark_bad(

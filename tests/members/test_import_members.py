@@ -14,6 +14,7 @@ from loyalty.reconcile import ledger_mismatches
 from members.imports.reader import ImportFileError
 from members.models import Member, Tag
 from members.resources import MemberResource
+from members.services import member_set_status
 from stores.models import AuditEntry
 from tests.conftest import postgres_only
 from tests.factories import MemberFactory, TagFactory
@@ -204,6 +205,8 @@ BAD_ROWS = [
     ("letters for a phone", row("abc", "王芳"), "手机号: “abc” is not a phone number."),
     ("no phone", row("", "王芳"), "手机号: Enter a phone number."),
     ("landline", row("021-64281234", "王芳"), "手机号: Enter a mobile phone number."),
+    ("masked phone", row("138****8000", "王芳"),
+     "手机号: “138****8000” is a masked phone number: export the members with full phone numbers."),
     ("unknown store", row(store="XX999"), "门店编码: Unknown store code “XX999”."),
     ("impossible date", row(birthday="2023-02-30"), "生日: “2023-02-30” is not a date that exists."),
     ("not a date", row(birthday="30/02/2023"), "生日: “30/02/2023” is not a date; write it like 1990-05-21."),
@@ -292,7 +295,7 @@ def test_a_ten_megabyte_cell_is_a_bad_row(tmp_path, chain):
         (b"", "The file is empty."),
         ("手机号,姓名\r\n".encode(), "The file has a header but no rows."),
         ("姓名,性别\r\n王芳,女\r\n".encode(), "The file has no 手机号 column."),
-        ("手机号,姓名,会员等级\r\n13800138000,王芳,金卡\r\n".encode(), "Unknown column(s): “会员等级”."),
+        ("手机号,姓名,微信号\r\n13800138000,王芳,wangfang88\r\n".encode(), "Unknown column(s): “微信号”."),
         (
             "手机号,Phone\r\n13800138000,13800138000\r\n".encode(),
             "The columns “手机号” and “Phone” are the same column",
@@ -421,6 +424,81 @@ def test_an_opening_balance_adds_to_what_the_member_already_has_and_settles_debt
     assert (account.available, account.debt) == (70, 0)
     assert PointsAccount.objects.get(pk=other.pk).available == 50
     assert ledger_mismatches() == []
+
+
+# --- files the members export wrote ------------------------------------------------------------
+
+
+def test_the_apostrophe_an_export_puts_before_a_formula_character_is_removed(tmp_path, chain):
+    header = ["手机号", "姓名", "标签", "地址", "推荐人手机号"]
+    path = write_csv(
+        tmp_path / "quoted.csv",
+        [
+            ["'+85291234567", "Lee", "'@VIP,新客", "'-1 号楼", ""],
+            ["13800138000", "王芳", "", "'t Hooft 路", "'+85291234567"],
+        ],
+        header=header,
+    )
+
+    result = import_file(path)
+
+    assert result.errors == [] and result.created == 2
+    lee = Member.objects.get(phone="+85291234567")
+    assert sorted(lee.tags.values_list("name", flat=True)) == ["@VIP", "新客"]
+    assert lee.address == "-1 号楼"
+    wang = Member.objects.get(phone="+8613800138000")
+    assert wang.referrer == lee
+    assert wang.address == "'t Hooft 路"  # an apostrophe before anything else is the cell's own
+
+
+def test_the_export_columns_the_import_must_not_write_are_read_past_and_reported(tmp_path, chain):
+    member = MemberFactory(phone="13800138000", name="王芳", home_store=chain.store_a)
+    member_set_status(member=member, actor=chain.hq_admin, status=Member.Status.FROZEN, reason="投诉处理中")
+    header = [
+        "手机号",
+        "姓名",
+        "会员编号",
+        "状态",
+        "营销许可",
+        "注册渠道",
+        "门店名称",
+        "会员等级",
+        "储值本金",
+        "储值赠金",
+    ]
+    path = write_csv(
+        tmp_path / "ignored.csv",
+        [["13800138000", "王芳芳", "99999999", "正常", "是", "线上商城", "北京朝阳店", "金卡", "500", "50"]],
+        header=header,
+    )
+
+    result = import_file(path, actor=chain.hq_admin)
+
+    assert counts(result) == {"created": 0, "updated": 1, "unchanged": 0, "rejected": 0}
+    assert result.ignored_columns == header[2:]
+    assert result.extra[-1] == ("Ignored columns", "、".join(header[2:]))
+    after = Member.objects.get()
+    assert after.name == "王芳芳"
+    assert (after.code, after.status, after.marketing_consent, after.consent_at) == (
+        member.code,
+        Member.Status.FROZEN,
+        False,
+        None,
+    )
+    assert (after.registration_channel, after.home_store) == (Member.Channel.STORE, chain.store_a)
+    assert not Wallet.objects.exists()
+    audit = AuditEntry.objects.get(action="members.imported")
+    assert audit.data["ignored_columns"] == header[2:]
+
+
+def test_ignored_columns_in_english_as_the_export_writes_them(tmp_path, chain):
+    header = ["phone", "name", "member_code", "status", "tier", "store_name", "marketing_consent",
+              "registration_channel", "stored_value_principal", "stored_value_bonus"]  # fmt: skip
+    path = write_csv(tmp_path / "en.csv", [["13800138000", "Wang Fang", "12345678", "frozen", "Gold", "", "yes",
+                                            "online", "0.00", "0.00"]], header=header)  # fmt: skip
+    result = import_file(path)
+    assert result.created == 1 and result.ignored_columns == header[2:]
+    assert Member.objects.get().status == Member.Status.ACTIVE
 
 
 def test_reconcile_ledger_passes_after_a_larger_import(tmp_path, chain, policy):
