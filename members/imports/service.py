@@ -2,13 +2,18 @@
 
 1. Read: the file streams through members.imports.reader (encoding, line endings, sizes); the header
    is matched to the columns (members.resources.import_columns: the member's fields and what other
-   apps register, loyalty's opening balances); every cell goes through its column's widget, the same
-   widgets MemberResource uses, and the row is written to the staging table with its problems (COPY
-   on PostgreSQL). Nothing per row stays in Python memory.
+   apps register, loyalty's opening balances), and the columns of a members export that the import
+   must not write (the member code, status, tier …: members.resources.import_ignored_columns) are
+   read past and named in the result; every cell goes through its column's widget, the same widgets
+   MemberResource uses, after the apostrophe an export puts before = + - @ is taken off, and the row
+   is written to the staging table with its problems (COPY on PostgreSQL). Nothing per row stays in
+   Python memory.
 2. Check, in SQL over the staging table: the same phone twice in the file (the later line is bad and
-   names the first), which rows are existing members, a new member without a name, the extensions'
-   checks (an opening balance imported before with another amount), referrers that are neither
-   members nor good rows of the file, and what would change for existing members.
+   names the first), which rows are existing members, a new member without a name, a registration
+   time that is the member's own to the precision of the cell (no change), the extensions' checks
+   (balances: opening ones only for members without history, else the current balance or nothing),
+   referrers that are neither members nor good rows of the file, and what would change for existing
+   members. A members export, edited or not, thus imports back changing only what was edited.
 3. Write, when nothing is bad or bad rows are to be skipped, and this is not a dry run: member codes
    for new members (generated in bulk, collisions redrawn), one INSERT … ON CONFLICT (phone) DO
    UPDATE … WHERE something differs, tags and their links, referrers, then the extensions' writes
