@@ -149,12 +149,6 @@ class _Run(ImportRun):
             f"{t}.member_id IS NULL AND {t}.phone IS NOT NULL AND {t}.name IS NULL AND {t}.error IS NULL",
             _("A new member needs a name."),
         )
-        # A registration time that is the member's own, as precisely as the cell can say (an export has
-        # whole seconds, Excel keeps minutes), is no change: as if the cell were empty.
-        stage.execute(
-            f"UPDATE {t} SET registered_at = NULL FROM members_member m WHERE m.id = {t}.member_id "
-            f"AND {t}.registered_at IS NOT NULL AND {stage.same_time(f'{t}.registered_at', 'm.registered_at')}"
-        )
         # The same phone twice, however it was written: the later lines are bad and name the first.
         stage.mark_bad(
             f"{t}.line = d.line AND d.first_line < d.line",
@@ -218,7 +212,9 @@ class _Run(ImportRun):
                 differs(f"{t}.address", "m.address"),
                 differs(f"{t}.notes", "m.notes"),
                 differs(f"{t}.home_store", "m.home_store_id"),
-                differs(f"{t}.registered_at", "m.registered_at"),
+                # The member's own registration time, as precisely as the cell can say it (an export has
+                # whole seconds, Excel keeps minutes), is no change.
+                f"({t}.registered_at IS NOT NULL AND NOT {stage.same_time(f'{t}.registered_at', 'm.registered_at')})",
                 f"({t}.referrer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM members_member r "
                 f"WHERE r.id = m.referrer_id AND r.phone = {t}.referrer))",
             ]
@@ -270,7 +266,9 @@ class _Run(ImportRun):
             f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday, m.birthday), "
             f"COALESCE(s.email, m.email, ''), COALESCE(s.address, m.address, ''), COALESCE(s.notes, m.notes, ''), "
             f"COALESCE(s.home_store, m.home_store_id), NULL, %s, 'import', "
-            f"COALESCE(s.registered_at, m.registered_at, %s), COALESCE(rm.id, rs.member_id, m.referrer_id), "
+            f"CASE WHEN s.registered_at IS NULL OR {stage.same_time('s.registered_at', 'm.registered_at')} "
+            f"THEN COALESCE(m.registered_at, s.registered_at, %s) ELSE s.registered_at END, "
+            f"COALESCE(rm.id, rs.member_id, m.referrer_id), "
             f"'active', FALSE, '', %s "
             f"FROM {t} s LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
             f"LEFT JOIN members_member rm ON rm.phone = s.referrer "
