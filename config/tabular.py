@@ -56,6 +56,17 @@ def neutralise(text: str) -> str:
     return text
 
 
+def unquote_formula(text: str) -> str:
+    """=1+1 for '=1+1: undo what neutralise() added, so a file this project exported imports again.
+
+    Only an apostrophe before one of the triggers is removed: an apostrophe a cell really starts with
+    ('t Hooft, 'hello') is left as it is, because neutralise() never writes one there.
+    """
+    if len(text) > 1 and text[0] == "'" and text[1] in _TRIGGERS:
+        return text[1:]
+    return text
+
+
 def export_format(value: str | None, *, filename: str | os.PathLike | None = None) -> str:
     """The format asked for, or the one the file name's extension says; ValidationError otherwise."""
     if value:

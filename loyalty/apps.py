@@ -10,7 +10,7 @@ class LoyaltyConfig(AppConfig):
     def ready(self):
         from loyalty.api.summary import register as register_member_summary
         from loyalty.demo import demo_loyalty
-        from loyalty.exports import register_member_export_columns
+        from loyalty.exports import register_ignored_import_columns, register_member_export_columns
         from loyalty.resources import sales_columns, sales_template_csv
         from loyalty.services.behaviour import points_reward_completed_profile
         from loyalty.services.opening import OpeningBalancesImport
@@ -26,6 +26,8 @@ class LoyaltyConfig(AppConfig):
         register_member_summary()
         # ... and in the members export (积分余额, 储值余额, 会员等级).
         register_member_export_columns()
+        # ... which the members import recognises when such a file comes back (会员等级 is read past).
+        register_ignored_import_columns()
 
         register_profile_saved_hook(points_reward_completed_profile)
 

@@ -1,7 +1,8 @@
 """Exports of the loyalty app (issue 4).
 
 - The columns loyalty adds to the members export (积分余额, 储值余额, 储值本金, 储值赠金, 会员等级): registered
-  from LoyaltyConfig.ready into members.exports, each read per chunk of members with one query.
+  from LoyaltyConfig.ready into members.exports, each read per chunk of members with one query; those
+  the members import must not write are registered with it as ignored, so an export imports again.
 - The points ledger and the stored-value ledger for accountants: every entry between two local days
   (Asia/Shanghai; both days included), optionally of one store, oldest first, streamed like the members
   export (config.tabular) and audited.
@@ -29,6 +30,8 @@ from members.exports import (
     register_member_export_column,
     register_member_export_source,
 )
+from members.imports.columns import IgnoredColumn
+from members.imports.extensions import register_ignored_import_column
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -128,6 +131,24 @@ def register_member_export_columns() -> None:
         ),
     ]:
         register_member_export_column(column)
+
+
+def register_ignored_import_columns() -> None:
+    """The columns above that the members import reads past, so that an export imports again.
+
+    积分余额 and 储值余额 are imported (loyalty.services.opening: opening balances, or a check that they
+    are the member's current balances). The others are not written from a spreadsheet cell:
+    """
+    # A tier follows from what the member spent (loyalty.services.tiers); typing one in would not
+    # survive the next recalculation, and upgrades are decided by the tier rules only.
+    register_ignored_import_column(IgnoredColumn("tier", "会员等级", ("member tier",)))
+    # The split of stored value between principal and bonus is the ledger's (spending splits by the
+    # wallet policy; only principal is paid back); an opening balance is all principal, and 储值余额
+    # carries the total that is checked.
+    register_ignored_import_column(
+        IgnoredColumn("stored_value_principal", "储值本金", ("stored value principal", "principal"))
+    )
+    register_ignored_import_column(IgnoredColumn("stored_value_bonus", "储值赠金", ("stored value bonus", "bonus")))
 
 
 # --- ledgers ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ class MembersConfig(AppConfig):
         from members.imports.service import members_import
         from members.imports.template import template_csv
         from members.models import ImportJob
-        from members.resources import import_columns
+        from members.resources import import_columns, import_ignored_columns
         from stores.demo import register_demo_step
         from stores.roles import Action
 
@@ -32,5 +32,6 @@ class MembersConfig(AppConfig):
                 run=members_import,
                 columns=import_columns,
                 template=template_csv,
+                ignored=import_ignored_columns,
             )
         )

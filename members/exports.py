@@ -12,7 +12,10 @@ write. Nothing is read into memory whole: the queryset is iterated with `.iterat
 tags, and the columns other apps add — is fetched per chunk, one query per chunk and source.
 
 Columns come from a fixed list. Each has an English and a Chinese header, the ones the importer reads
-(手机号, 姓名, 性别 …), so an exported file can be imported again. The loyalty app adds its columns
+(手机号, 姓名, 性别 …), so an exported file can be imported again: the import writes the member's own
+fields back, checks the balances against the member's, and reads past (and names) the columns it must
+not write, such as the member code, status, tier and marketing consent (members.resources,
+import_ignored_columns). The loyalty app adds its columns
 (积分余额, 储值余额, 会员等级 …) from its AppConfig.ready through `register_member_export_source` and
 `register_member_export_column`: members must not import loyalty (DESIGN §3).
 

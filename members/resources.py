@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from members.codes import new_member_code
-from members.imports.columns import ImportColumn, normalize_header
+from members.imports.columns import IgnoredColumn, ImportColumn, normalize_header
 from members.models import Member, Tag
 from members.phones import normalize_phone_fast
 from members.validators import validate_member_name
@@ -71,6 +71,12 @@ class PhoneWidget(CellRules, widgets.Widget):
         try:
             return normalize_phone_fast(text, region=self.region)
         except ValidationError as error:
+            if "*" in text:
+                # What the members export writes for a role that may not see full numbers (138****8000).
+                raise ValueError(
+                    _("“%(value)s” is a masked phone number: export the members with full phone numbers.")
+                    % {"value": text[:20]}
+                ) from None
             raise ValueError(_message(error)) from None
 
 
@@ -407,6 +413,37 @@ def member_columns() -> list[ImportColumn]:
             ReferrerWidget(),
         ),
     ]
+
+
+def member_ignored_columns() -> list[IgnoredColumn]:
+    """Columns of the members export (members.exports) that the import reads past. Each is a column
+    the import cannot or must not write from a spreadsheet cell:"""
+    return [
+        # The member code is the chain's number for the member, drawn once at registration (and the
+        # card's barcode); members are matched by phone. Excel also drops its leading zeros.
+        IgnoredColumn("member_code", "会员编号", ("member code",)),
+        # Freezing and unfreezing go through members.services.member_set_status, which asks for a
+        # reason and leaves an audit row per member: a cell carries neither, and re-importing an old
+        # export must not unfreeze a member frozen since (or freeze one by a typo). Done in the back
+        # office, member by member.
+        IgnoredColumn("status", "状态", ("member status",)),
+        # The home store is imported by its code (门店编码); the name is only there to be read.
+        IgnoredColumn("store_name", "门店名称", ("store name",)),
+        # Marketing consent is personal information law (PIPL): it must come from the member, and the
+        # record says how and when it was given (consent_source, consent_at). A 是 in a spreadsheet says
+        # neither, and an old export imported again would give back consent a member has withdrawn
+        # since. Consent is only ever recorded where the member gives it (tablet, mini-program, API).
+        IgnoredColumn("marketing_consent", "营销许可", ("marketing consent",)),
+        # How the member first registered is history: an existing member keeps it, a new one is "import".
+        IgnoredColumn("registration_channel", "注册渠道", ("registration channel",)),
+    ]
+
+
+def import_ignored_columns() -> list[IgnoredColumn]:
+    """Every column the members import reads past: the members' own and those other apps register."""
+    from members.imports.extensions import ignored_import_columns
+
+    return [*member_ignored_columns(), *ignored_import_columns()]
 
 
 def import_columns() -> list[ImportColumn]:

@@ -1,6 +1,7 @@
 """Opening balances: the points and stored value a member brings from a previous system.
 
-They arrive as columns of the members import (积分余额, 储值余额), which lives in members; this module
+They arrive as columns of the members import (积分余额, 储值余额, also the members export's columns of
+the current balances), which lives in members; this module
 registers itself there (loyalty.apps → members.imports.extensions) and writes set-based, inside the
 import's transaction, over its staging table:
 
@@ -11,9 +12,21 @@ import's transaction, over its staging table:
 - stored value: one WalletEntry of kind OPENING under "opening:wallet", all principal (money the
   member paid in the previous system; bonus is not carried over), and the Wallet moved likewise.
 
-Idempotent by those keys: a member who already has an opening entry of the same amount is left alone;
-another amount is refused as a bad row (an opening balance is set once; correct it with an
-adjustment). `reconcile_ledger` holds afterwards.
+Which rows open a balance (decided in check(), set-based over the staging table):
+
+- An opening balance is only ever written for a member without any history in that ledger: no points
+  entry of any kind (for points), no wallet entry (for stored value). New members of the file, and
+  members registered before without ever earning, topping up or being given anything, qualify.
+- For a member with history, the cell is compared with the member's current balance, the figure the
+  members export writes in that column (points: available + pending; stored value: principal +
+  bonus). Equal: nothing to do, the row is unchanged, so an export imports back without opening its
+  balances a second time (which would double them). Equal to the opening balance this member was
+  given by an earlier import: nothing to do either, so the same migration file imported again still
+  changes nothing after the member bought since. Anything else is a bad row that says why and what to
+  do instead: a balance is corrected by an adjustment (audited, with a reason), never by a file.
+- Writing is idempotent by the keys above: a member who has an opening entry never gets a second one.
+
+`reconcile_ledger` holds afterwards.
 """
 
 import secrets
@@ -46,24 +59,85 @@ def _wallet_pending(t: str) -> str:
     )
 
 
+def _points_history(t: str) -> str:
+    return f"EXISTS (SELECT 1 FROM loyalty_pointsentry h WHERE h.member_id = {t}.member_id)"
+
+
+def _wallet_history(t: str) -> str:
+    return f"EXISTS (SELECT 1 FROM loyalty_walletentry h WHERE h.member_id = {t}.member_id)"
+
+
+def _points_now(t: str) -> str:
+    """The member's points as the members export writes them (积分余额): available and pending."""
+    return (
+        f"COALESCE((SELECT a.available + a.pending FROM loyalty_pointsaccount a WHERE a.member_id = {t}.member_id), 0)"
+    )
+
+
+def _wallet_now(t: str) -> str:
+    """The member's stored value as the members export writes it (储值余额): principal and bonus.
+    Rounded to the cent: SQLite keeps decimals as REAL, whose sums can come out as 88.80000000001."""
+    return (
+        f"COALESCE((SELECT ROUND(w.principal + w.bonus, 2) FROM loyalty_wallet w WHERE w.member_id = {t}.member_id), 0)"
+    )
+
+
 def opening_balances_check(*, stage) -> None:
-    """Refuse rows whose member has an opening balance of another amount; note members who get one."""
+    """Refuse balance cells that neither open a balance nor repeat the member's (see the module's
+    docstring); empty the cells that repeat it; note existing members who get an opening balance."""
     t = stage.table
+    points, wallet = f"{t}.points_balance", f"ROUND({t}.stored_value_balance, 2)"
+    # A member given opening points by an earlier import: the file must say that amount or the
+    # current balance.
     stage.mark_bad(
-        f"{t}.points_balance > 0 AND e.member_id = {t}.member_id AND e.idempotency_key = '{POINTS_KEY}' "
-        f"AND e.points <> {t}.points_balance",
+        f"{points} IS NOT NULL AND e.member_id = {t}.member_id AND e.idempotency_key = '{POINTS_KEY}' "
+        f"AND e.points <> {points} AND {points} <> {_points_now(t)}",
         _("Opening points were already imported as %(before)s; this file says %(now)s."),
         from_="loyalty_pointsentry e",
         before="e.points",
-        now=f"{t}.points_balance",
+        now=points,
     )
     stage.mark_bad(
-        f"{t}.stored_value_balance > 0 AND e.member_id = {t}.member_id AND e.idempotency_key = '{WALLET_KEY}' "
-        f"AND e.principal <> {t}.stored_value_balance",
+        f"{t}.stored_value_balance IS NOT NULL AND e.member_id = {t}.member_id "
+        f"AND e.idempotency_key = '{WALLET_KEY}' AND ROUND(e.principal, 2) <> {wallet} "
+        f"AND {wallet} <> {_wallet_now(t)}",
         _("Opening stored value was already imported as ¥%(before)s; this file says ¥%(now)s."),
         from_="loyalty_walletentry e",
         before="e.principal",
         now=f"{t}.stored_value_balance",
+    )
+    # A member with any other history (earned at a till, adjusted, topped up …): the file must say the
+    # current balance. Opening it as well would count the same points twice.
+    stage.mark_bad(
+        f"{t}.member_id IS NOT NULL AND {points} IS NOT NULL AND {points} <> {_points_now(t)} "
+        f"AND {_points_history(t)} AND NOT EXISTS (SELECT 1 FROM loyalty_pointsentry o "
+        f"WHERE o.member_id = {t}.member_id AND o.idempotency_key = '{POINTS_KEY}')",
+        _(
+            "This member already has a points history (balance %(balance)s). Opening points are only imported "
+            "for members without one: adjust points in the back office instead."
+        ),
+        balance=stage.format_int(_points_now(t)),
+    )
+    stage.mark_bad(
+        f"{t}.member_id IS NOT NULL AND {t}.stored_value_balance IS NOT NULL AND {wallet} <> {_wallet_now(t)} "
+        f"AND {_wallet_history(t)} AND NOT EXISTS (SELECT 1 FROM loyalty_walletentry o "
+        f"WHERE o.member_id = {t}.member_id AND o.idempotency_key = '{WALLET_KEY}')",
+        _(
+            "This member already has a stored-value history (balance ¥%(balance)s). Opening stored value is "
+            "only imported for members without one: stored value changes by top-ups, payments and refunds only."
+        ),
+        balance=stage.format_money(_wallet_now(t)),
+    )
+    # What is left of a member with history repeats a balance: nothing to write, as if the cell were
+    # empty. Decided here, not when writing: a till may add a member's first entry in between, and
+    # the opening balance this check counted must then still be written.
+    stage.execute(
+        f"UPDATE {t} SET points_balance = NULL WHERE member_id IS NOT NULL AND points_balance IS NOT NULL "
+        f"AND {_points_history(t)}"
+    )
+    stage.execute(
+        f"UPDATE {t} SET stored_value_balance = NULL WHERE member_id IS NOT NULL "
+        f"AND stored_value_balance IS NOT NULL AND {_wallet_history(t)}"
     )
     stage.execute(
         f"UPDATE {t} SET touched = TRUE WHERE member_id IS NOT NULL AND (({_points_pending(t)}) "
@@ -114,8 +188,9 @@ def opening_balances_apply(*, stage, staff_id: int | None, now: datetime) -> Non
         f"m.home_store_id FROM {t} JOIN members_member m ON m.id = {t}.member_id WHERE {_wallet_pending(t)}"
     )
 
-    # Members who owe points (a refund clawed back points they had spent) are rare: credit() settles
-    # their debt out of the new lot first, under their account's lock, one at a time.
+    # A member who owes points (a refund clawed back points they had spent) has a history and gets no
+    # opening points, unless a till wrote their first entries since the check: credit() then settles
+    # the debt out of the new lot first, under the account's lock, one at a time.
     in_debt = stage.fetchall(
         f"SELECT o.member_id, o.points, o.store_id FROM {points} o "
         f"JOIN loyalty_pointsaccount a ON a.member_id = o.member_id WHERE a.debt > 0"

@@ -6,6 +6,10 @@ characters, a "*" or a unit in brackets: "储值余额（元）", "Phone Number"
 that turns a cell into a value, and the SQL type of the staged value.
 
 Apps above members (loyalty's opening balances) add columns through members.imports.extensions.
+
+An import may also know columns it reads past (IgnoredColumn): those the members export writes that an
+import cannot or must not write (the member code, the tier, the store's name …). A file exported by
+the back office then imports again as it is; the result names the columns that were ignored.
 """
 
 import re
@@ -36,6 +40,16 @@ class ImportColumn:
         return self.widget.parse
 
 
+@dataclass(frozen=True)
+class IgnoredColumn:
+    """A column an import recognises and skips; `key` and `header` are the export's English and
+    Chinese headers. Why each one is ignored is said where it is declared."""
+
+    key: str
+    header: str
+    aliases: tuple[str, ...] = ()
+
+
 def normalize_header(text: str) -> str:
     """'  *Phone Number ' → 'phonenumber'; '储值余额（元）' → '储值余额'."""
     text = unicodedata.normalize("NFKC", text or "").strip().lower()
@@ -45,10 +59,12 @@ def normalize_header(text: str) -> str:
 
 @dataclass(frozen=True)
 class HeaderMap:
-    """Which column each position of the file holds; positions of empty trailing headers are None."""
+    """Which column each position of the file holds; positions of ignored columns are None."""
 
     positions: tuple[ImportColumn | None, ...]
     labels: tuple[str, ...]
+    # The file's own labels of the columns it has that the import ignores, in the file's order.
+    ignored: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
@@ -58,23 +74,40 @@ class HeaderMap:
         return [(i, column) for i, column in enumerate(self.positions) if column is not None]
 
 
-def map_header(cells: Sequence[str], columns: Sequence[ImportColumn]) -> HeaderMap:
-    """Match a header row to the columns; refuses unknown, repeated and missing required columns."""
+def map_header(
+    cells: Sequence[str], columns: Sequence[ImportColumn], ignored: Sequence[IgnoredColumn] = ()
+) -> HeaderMap:
+    """Match a header row to the columns; refuses unknown, repeated and missing required columns.
+
+    A column of `ignored` is accepted and skipped (its position is None, its label in `ignored`).
+    """
     by_name: dict[str, ImportColumn] = {}
     for column in columns:
         for name in (column.header, column.key, *column.aliases):
             by_name[normalize_header(name)] = column
+    # A real column wins over an ignored one of the same name.
+    skipped = {
+        normalized
+        for column in ignored
+        for name in (column.header, column.key, *column.aliases)
+        if (normalized := normalize_header(name)) not in by_name
+    }
     labels = [cell.strip() for cell in cells]
     while labels and not labels[-1]:
         labels.pop()
     positions: list[ImportColumn | None] = []
-    unknown, seen = [], {}
+    unknown, seen, skipping = [], {}, []
     for index, label in enumerate(labels):
         if not label:
             raise ImportFileError(
                 _("Column %(column)d of the header has no name; name it or delete the column.") % {"column": index + 1}
             )
-        column = by_name.get(normalize_header(label))
+        normalized = normalize_header(label)
+        column = by_name.get(normalized)
+        if column is None and normalized in skipped:
+            skipping.append(label)
+            positions.append(None)
+            continue
         if column is None:
             unknown.append(label)
             positions.append(None)
@@ -99,4 +132,4 @@ def map_header(cells: Sequence[str], columns: Sequence[ImportColumn]) -> HeaderM
         raise ImportFileError(
             _("The file has no %(columns)s column. Use the template’s headers.") % {"columns": "、".join(missing)}
         )
-    return HeaderMap(positions=tuple(positions), labels=tuple(labels))
+    return HeaderMap(positions=tuple(positions), labels=tuple(labels), ignored=tuple(skipping))

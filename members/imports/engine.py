@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.tabular import FORMULA_TRIGGERS, unquote_formula
 from members.imports.columns import HeaderMap, ImportColumn
 from members.imports.reader import CsvReader, ImportFileError, Row
 from members.imports.stage import Stage
@@ -60,6 +61,8 @@ class ImportResult:
     written: bool = False
     # Figures the import adds, e.g. ("Opening points", "120 members, 35,000 points").
     extra: list[tuple[str, str]] = field(default_factory=list)
+    # Columns of the file the import read past (as the file names them): an export's member code …
+    ignored_columns: list[str] = field(default_factory=list)
     # The first bad rows, for a summary; the error report has them all.
     errors: list[tuple[int, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -76,6 +79,7 @@ class ImportResult:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "extra": [[label, value] for label, value in self.extra],
+            "ignored_columns": self.ignored_columns,
         }
 
 
@@ -138,9 +142,10 @@ class ImportRun:
         stage = self.stage
         position = stage.positions()
         width = len(stage.write_columns)
-        # One step per column of the file, in its order (map_header refused unknown columns).
+        # One step per column of the file, in its order (map_header refused unknown columns); None for
+        # a column the import ignores.
         plan = [
-            (position[column.key], column.parser(), label)
+            (position[column.key], column.parser(), label) if column is not None else None
             for column, label in zip(self.header.positions, self.header.labels, strict=True)
         ]
         start_row, finish_row = self.start_row, self.finish_row
@@ -161,10 +166,15 @@ class ImportRun:
                 errors = None
                 # A row may be shorter than the header (missing cells are empty) or longer by empty
                 # cells only (the reader refused more).
-                for (at, parse, label), cell in zip(plan, cells, strict=False):
-                    if cell:
+                for step, cell in zip(plan, cells, strict=False):
+                    if cell and step is not None:
                         text = cell.strip()
+                        if text and text[0] == "'":
+                            # The apostrophe our exports put before = + - @ (config.tabular.neutralise)
+                            # is not part of the value: '+85291234567 is the phone +85291234567.
+                            text = unquote_formula(text).strip()
                         if text:
+                            at, parse, label = step
                             try:
                                 values[at] = parse(text)
                             except ValueError as error:
@@ -183,6 +193,13 @@ class ImportRun:
                     result.rows, result.rejected = count, rejected
                     report("reading")
         result.rows, result.rejected = count, rejected
+
+    def note_ignored_columns(self) -> None:
+        """Say which columns of the file were read past, among the figures every summary shows (the
+        command's, the job page's): someone who edited one of them must not believe it was imported."""
+        if self.header is not None and self.header.ignored:
+            self.result.ignored_columns = list(self.header.ignored)
+            self.result.extra.append((_("Ignored columns"), "、".join(self.header.ignored)))
 
     def label_of(self, key: str) -> str:
         """How the file's header names a column (for messages about it), or its template header."""
@@ -230,6 +247,7 @@ def run_import(
         with open_source() as stream, transaction.atomic():
             run.stage_file(stream)
             run.check()
+            run.note_ignored_columns()
             result.written = not dry_run and (skip_bad_rows or result.rejected == 0) and result.rows > result.rejected
             if result.written:
                 run.write()
@@ -263,12 +281,10 @@ def run_import(
 
 # --- error report ------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def spreadsheet_safe(cell: str) -> str:
     """A cell a spreadsheet would run as a formula gets a leading apostrophe; plain numbers do not."""
-    if cell.startswith(_FORMULA_START):
+    if cell.startswith(FORMULA_TRIGGERS):
         try:
             float(cell)
         except ValueError:

@@ -15,13 +15,18 @@ works set-based on the staging table (members.imports.stage.Stage) inside the im
 - apply(stage, staff_id=..., now=...) writes, after the members exist: every good row has `member_id`.
 
 The staging table's own columns: line, error, touched, member_id, phone and the member columns.
+
+An app whose columns the members export writes, and that the import must not write (loyalty's tier),
+registers them as ignored import columns, so an exported file imports again:
+
+    register_ignored_import_column(IgnoredColumn("tier", "会员等级"))
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from members.imports.columns import ImportColumn
+from members.imports.columns import IgnoredColumn, ImportColumn
 
 
 class ImportExtension(Protocol):
@@ -37,6 +42,7 @@ class ImportExtension(Protocol):
 
 
 _extensions: dict[str, ImportExtension] = {}
+_ignored: dict[str, IgnoredColumn] = {}
 
 
 def register_import_extension(extension: ImportExtension) -> None:
@@ -46,3 +52,12 @@ def register_import_extension(extension: ImportExtension) -> None:
 
 def import_extensions() -> list[ImportExtension]:
     return list(_extensions.values())
+
+
+def register_ignored_import_column(column: IgnoredColumn) -> None:
+    """Add (or replace, by key) a column the members import reads past; call it from AppConfig.ready()."""
+    _ignored[column.key] = column
+
+
+def ignored_import_columns() -> list[IgnoredColumn]:
+    return list(_ignored.values())

@@ -51,7 +51,7 @@ class ImportForm(forms.Form):
         # The header is checked now, so a wrong file is refused on the form instead of in a job.
         try:
             header = CsvReader(upload).header()
-            map_header(header.cells, self.spec.columns())
+            map_header(header.cells, self.spec.columns(), self.spec.ignored())
         except ImportFileError as error:
             raise forms.ValidationError(error.message, code="file_refused") from None
         finally:

@@ -32,7 +32,7 @@ from django.db import connections, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from members.imports.columns import ImportColumn
+from members.imports.columns import IgnoredColumn, ImportColumn
 from members.imports.engine import SKIP_BAD_ROWS, ImportProgress, ImportResult
 from members.imports.reader import ImportFileError
 from members.models import ImportJob
@@ -51,9 +51,10 @@ class ImportKindSpec:
     """One kind of file the back office imports (ImportJob.Kind), registered by the app that owns it.
 
     `run` takes open_source, file_name, actor, skip_bad_rows, dry_run, error_report, progress,
-    audit_target and the job's options as keywords, and returns an ImportResult; `columns` and
-    `template` give the header the upload form checks and the downloadable template; `action` is what
-    the uploader's role must allow; `intro` explains the upload page.
+    audit_target and the job's options as keywords, and returns an ImportResult; `columns`, `ignored`
+    (columns read past, e.g. those of an export) and `template` give the header the upload form checks
+    and the downloadable template; `action` is what the uploader's role must allow; `intro` explains
+    the upload page.
     """
 
     kind: str
@@ -64,6 +65,7 @@ class ImportKindSpec:
     columns: Callable[[], list[ImportColumn]]
     template: Callable[[], bytes]
     options: tuple[str, ...] = ()
+    ignored: Callable[[], list[IgnoredColumn]] = list
 
 
 _kinds: dict[str, ImportKindSpec] = {}

@@ -2,13 +2,18 @@
 
 1. Read: the file streams through members.imports.reader (encoding, line endings, sizes); the header
    is matched to the columns (members.resources.import_columns: the member's fields and what other
-   apps register, loyalty's opening balances); every cell goes through its column's widget, the same
-   widgets MemberResource uses, and the row is written to the staging table with its problems (COPY
-   on PostgreSQL). Nothing per row stays in Python memory.
+   apps register, loyalty's opening balances), and the columns of a members export that the import
+   must not write (the member code, status, tier …: members.resources.import_ignored_columns) are
+   read past and named in the result; every cell goes through its column's widget, the same widgets
+   MemberResource uses, after the apostrophe an export puts before = + - @ is taken off, and the row
+   is written to the staging table with its problems (COPY on PostgreSQL). Nothing per row stays in
+   Python memory.
 2. Check, in SQL over the staging table: the same phone twice in the file (the later line is bad and
-   names the first), which rows are existing members, a new member without a name, the extensions'
-   checks (an opening balance imported before with another amount), referrers that are neither
-   members nor good rows of the file, and what would change for existing members.
+   names the first), which rows are existing members, a new member without a name, a registration
+   time that is the member's own to the precision of the cell (no change), the extensions' checks
+   (balances: opening ones only for members without history, else the current balance or nothing),
+   referrers that are neither members nor good rows of the file, and what would change for existing
+   members. A members export, edited or not, thus imports back changing only what was edited.
 3. Write, when nothing is bad or bad rows are to be skipped, and this is not a dry run: member codes
    for new members (generated in bulk, collisions redrawn), one INSERT … ON CONFLICT (phone) DO
    UPDATE … WHERE something differs, tags and their links, referrers, then the extensions' writes
@@ -39,7 +44,7 @@ from members.imports.engine import (
 from members.imports.extensions import import_extensions
 from members.imports.reader import ImportFileError
 from members.imports.stage import Stage
-from members.resources import import_columns, prepare_widgets
+from members.resources import import_columns, import_ignored_columns, prepare_widgets
 
 __all__ = [
     "ALL_OR_NOTHING",
@@ -100,7 +105,7 @@ class _Run(ImportRun):
 
     def stage_file(self, stream: BinaryIO) -> None:
         reader = self.reader(stream)
-        self.header = map_header(reader.header().cells, self.columns)
+        self.header = map_header(reader.header().cells, self.columns, import_ignored_columns())
         reader.max_columns = self.header.width
         if self.stage.is_postgresql:
             self.stage.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
@@ -207,7 +212,9 @@ class _Run(ImportRun):
                 differs(f"{t}.address", "m.address"),
                 differs(f"{t}.notes", "m.notes"),
                 differs(f"{t}.home_store", "m.home_store_id"),
-                differs(f"{t}.registered_at", "m.registered_at"),
+                # The member's own registration time, as precisely as the cell can say it (an export has
+                # whole seconds, Excel keeps minutes), is no change.
+                f"({t}.registered_at IS NOT NULL AND NOT {stage.same_time(f'{t}.registered_at', 'm.registered_at')})",
                 f"({t}.referrer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM members_member r "
                 f"WHERE r.id = m.referrer_id AND r.phone = {t}.referrer))",
             ]
@@ -259,7 +266,9 @@ class _Run(ImportRun):
             f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday, m.birthday), "
             f"COALESCE(s.email, m.email, ''), COALESCE(s.address, m.address, ''), COALESCE(s.notes, m.notes, ''), "
             f"COALESCE(s.home_store, m.home_store_id), NULL, %s, 'import', "
-            f"COALESCE(s.registered_at, m.registered_at, %s), COALESCE(rm.id, rs.member_id, m.referrer_id), "
+            f"CASE WHEN s.registered_at IS NULL OR {stage.same_time('s.registered_at', 'm.registered_at')} "
+            f"THEN COALESCE(m.registered_at, s.registered_at, %s) ELSE s.registered_at END, "
+            f"COALESCE(rm.id, rs.member_id, m.referrer_id), "
             f"'active', FALSE, '', %s "
             f"FROM {t} s LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
             f"LEFT JOIN members_member rm ON rm.phone = s.referrer "

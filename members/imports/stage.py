@@ -226,6 +226,38 @@ class Stage:
             return f"({new} IS NOT NULL AND {new} IS DISTINCT FROM {old})"
         return f"({new} IS NOT NULL AND {new} IS NOT {old})"
 
+    def same_time(self, staged: str, stored: str) -> str:
+        """SQL true when a staged time (whole seconds, from a cell) is the stored one as precisely as
+        the cell says it: to the minute when its seconds are 0, else to the second.
+
+        Exports write whole seconds, and Excel saves a CSV's times without seconds (2023/1/2 10:00): an
+        exported file saved in Excel must not move every member's registration time.
+        """
+        if self.is_postgresql:
+            return (
+                f"(CASE WHEN date_trunc('minute', {staged}) = {staged} THEN date_trunc('minute', {stored}) "
+                f"ELSE date_trunc('second', {stored}) END = {staged})"
+            )
+        # SQLite keeps times as UTC text, 2023-01-02 02:00:37[.123456]; a staged one has no fraction.
+        return (
+            f"(CASE WHEN substr({staged}, 18, 2) = '00' THEN substr({stored}, 1, 16) = substr({staged}, 1, 16) "
+            f"ELSE substr({stored}, 1, 19) = {staged} END)"
+        )
+
+    def format_int(self, expression: str) -> str:
+        """SQL text of an integer with thousands separators (1,234), for messages."""
+        if self.is_postgresql:
+            return f"to_char({expression}, 'FM999,999,999,999,990')"
+        return f"printf('%,d', {expression})"
+
+    def format_money(self, expression: str) -> str:
+        """SQL text of an amount (not negative) with thousands separators and two decimals (1,234.50)."""
+        if self.is_postgresql:
+            return f"to_char({expression}, 'FM999,999,999,999,990.00')"
+        # printf's thousands separator is for integers only: the whole part, then the cents.
+        rounded = f"ROUND({expression}, 2)"
+        return f"(printf('%,d', CAST({rounded} AS integer)) || substr(printf('%.2f', {rounded}), -3))"
+
     def c_order(self, expression: str) -> str:
         """Sort by code points: E.164 phones sort the same as in the phone index, and much faster."""
         return f'{expression} COLLATE "C"' if self.is_postgresql else expression

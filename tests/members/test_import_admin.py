@@ -98,6 +98,28 @@ def test_upload_runs_in_the_background_and_the_job_page_shows_the_outcome(
     assert audit.actor == chain.hq_admin and audit.target_id == str(job.pk) and audit.data["file"] == "会员.csv"
 
 
+def test_the_job_page_names_the_columns_the_import_ignored(
+    client, chain, tmp_path, django_capture_on_commit_callbacks, celery_broker
+):
+    # A members export's header, with its optional columns: accepted on the form, read past by the job.
+    path = tmp_path / "导出.csv"
+    path.write_text(
+        "手机号,姓名,会员编号,状态,门店名称,营销许可\r\n13800138000,王芳,00012345,冻结,上海徐汇店,是\r\n",
+        encoding="utf-8-sig",
+    )
+    client.force_login(chain.hq_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, path)
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and (job.status, job.created_count) == ("done", 1)
+    assert job.extra[-1] == ["Ignored columns", "会员编号、状态、门店名称、营销许可"]
+    page = client.get(job_url(job)).content.decode()
+    assert '<th scope="row">Ignored columns</th><td class="num">会员编号、状态、门店名称、营销许可</td>' in page
+    member = Member.objects.get()
+    assert (member.status, member.marketing_consent) == ("active", False)
+
+
 def test_a_bad_row_in_all_or_nothing_mode_leaves_a_rejected_job(
     client, chain, tmp_path, django_capture_on_commit_callbacks, celery_broker
 ):

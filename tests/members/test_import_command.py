@@ -107,3 +107,14 @@ def test_the_importer_must_be_allowed_to_edit_members(tmp_path, chain):
     with pytest.raises(CommandError, match="no such file"):
         run(str(tmp_path / "missing.csv"))
     assert Member.objects.count() == 0
+
+
+def test_the_summary_names_the_columns_it_ignored(tmp_path, chain):
+    # A members export's header: the member code, status and tier are read past, and said so.
+    path = tmp_path / "导出.csv"
+    path.write_text(
+        "手机号,姓名,会员编号,状态,会员等级\r\n13800138000,王芳,00012345,正常,金卡\r\n", encoding="utf-8-sig"
+    )
+    out, _err = run(str(path), "--as", "hq_admin")
+    assert "created 1, updated 0, unchanged 0, rejected 0" in out
+    assert "Ignored columns: 会员编号、状态、会员等级" in out

@@ -1,6 +1,7 @@
 """The members import (members.imports.service), on files as chains bring them."""
 
 import io
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,12 +12,15 @@ from django.utils import timezone, translation
 
 from loyalty.models import LoyaltySettings, PointsAccount, PointsEntry, PointsLot, Wallet, WalletEntry
 from loyalty.reconcile import ledger_mismatches
+from loyalty.services import points_adjust, wallet_top_up
 from members.imports.reader import ImportFileError
 from members.models import Member, Tag
 from members.resources import MemberResource
+from members.services import member_set_status
 from stores.models import AuditEntry
 from tests.conftest import postgres_only
 from tests.factories import MemberFactory, TagFactory
+from tests.factories.loyalty import RechargePackageFactory
 from tests.members.import_support import HEADER_ZH, counts, import_file, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +208,8 @@ BAD_ROWS = [
     ("letters for a phone", row("abc", "王芳"), "手机号: “abc” is not a phone number."),
     ("no phone", row("", "王芳"), "手机号: Enter a phone number."),
     ("landline", row("021-64281234", "王芳"), "手机号: Enter a mobile phone number."),
+    ("masked phone", row("138****8000", "王芳"),
+     "手机号: “138****8000” is a masked phone number: export the members with full phone numbers."),
     ("unknown store", row(store="XX999"), "门店编码: Unknown store code “XX999”."),
     ("impossible date", row(birthday="2023-02-30"), "生日: “2023-02-30” is not a date that exists."),
     ("not a date", row(birthday="30/02/2023"), "生日: “30/02/2023” is not a date; write it like 1990-05-21."),
@@ -292,7 +298,7 @@ def test_a_ten_megabyte_cell_is_a_bad_row(tmp_path, chain):
         (b"", "The file is empty."),
         ("手机号,姓名\r\n".encode(), "The file has a header but no rows."),
         ("姓名,性别\r\n王芳,女\r\n".encode(), "The file has no 手机号 column."),
-        ("手机号,姓名,会员等级\r\n13800138000,王芳,金卡\r\n".encode(), "Unknown column(s): “会员等级”."),
+        ("手机号,姓名,微信号\r\n13800138000,王芳,wangfang88\r\n".encode(), "Unknown column(s): “微信号”."),
         (
             "手机号,Phone\r\n13800138000,13800138000\r\n".encode(),
             "The columns “手机号” and “Phone” are the same column",
@@ -407,20 +413,218 @@ def test_an_opening_balance_of_another_amount_is_refused_once_one_was_imported(t
     assert PointsAccount.objects.get().available == 500
 
 
-def test_an_opening_balance_adds_to_what_the_member_already_has_and_settles_debt(tmp_path, chain, policy):
+def test_a_member_in_points_debt_has_a_history_and_gets_no_opening_points(tmp_path, chain, policy):
     member = MemberFactory(phone="13800138000", name="王芳")
     PointsAccount.objects.create(member=member, available=0, debt=30)
     PointsEntry.objects.create(member=member, kind="clawback", points=0, debt=30, idempotency_key="test:debt")
     other = MemberFactory(phone="13900139000", name="李娜")
-    import_file(
-        write_csv(
-            tmp_path / "debt.csv", [row("13800138000", "王芳", points="100"), row("13900139000", "李娜", points="50")]
-        )
+    path = write_csv(
+        tmp_path / "debt.csv", [row("13800138000", "王芳", points="100"), row("13900139000", "李娜", points="50")]
     )
+
+    result = import_file(path, skip_bad_rows=True)
+
+    assert result.errors == [
+        (
+            2,
+            "This member already has a points history (balance 0). Opening points are only imported for members "
+            "without one: adjust points in the back office instead.",
+        )
+    ]
     account = PointsAccount.objects.get(pk=member.pk)
-    assert (account.available, account.debt) == (70, 0)
+    assert (account.available, account.debt) == (0, 30)
     assert PointsAccount.objects.get(pk=other.pk).available == 50
     assert ledger_mismatches() == []
+
+
+@pytest.fixture
+def with_history(chain, policy):
+    """王芳, who earned 1,234 points and topped up 充500送50 (¥550.00) in store: a points and a
+    stored-value history, no opening balance."""
+    member = MemberFactory(phone="13800138000", name="王芳", home_store=chain.store_a)
+    points_adjust(request_id=str(uuid.uuid4()), member=member, points=1234, reason="开卡礼", actor=chain.hq_admin)
+    wallet_top_up(
+        request_id=str(uuid.uuid4()),
+        member=member,
+        store=chain.store_a,
+        staff=chain.cashier_a,
+        tender="cash",
+        package=RechargePackageFactory(),
+    )
+    return member
+
+
+def test_balances_equal_to_the_members_current_ones_are_no_change(tmp_path, chain, with_history):
+    # What the members export writes for this member: the balances they have now.
+    path = write_csv(tmp_path / "same.csv", [row("13800138000", "王芳", points="1,234", stored_value="550.00")])
+    before = snapshot()
+
+    result = import_file(path, actor=chain.hq_admin)
+
+    assert counts(result) == {"created": 0, "updated": 0, "unchanged": 1, "rejected": 0}
+    assert result.extra[:2] == [("Opening points", "0 members, 0 points"), ("Opening stored value", "0 members, ¥0.00")]
+    assert snapshot() == before
+    assert not PointsEntry.objects.filter(kind=PointsEntry.Kind.OPENING).exists()
+    assert ledger_mismatches() == []
+
+
+def test_other_balances_for_a_member_with_history_are_a_bad_row_that_says_why(tmp_path, chain, with_history):
+    path = write_csv(tmp_path / "other.csv", [row("13800138000", "王芳芳", points="2000", stored_value="50")])
+    before = snapshot()
+
+    result = import_file(path, actor=chain.hq_admin)
+
+    ((line, reason),) = result.errors
+    assert line == 2 and reason.split("; ") == [
+        "This member already has a points history (balance 1,234). Opening points are only imported for members "
+        "without one: adjust points in the back office instead.",
+        "This member already has a stored-value history (balance ¥550.00). Opening stored value is only imported "
+        "for members without one: stored value changes by top-ups, payments and refunds only.",
+    ]
+    assert not result.written and snapshot() == before
+    assert Member.objects.get().name == "王芳"
+
+
+def test_a_zero_balance_for_a_member_with_history_is_a_bad_row_too(tmp_path, chain, with_history):
+    # Emptying the cell keeps the balance; a 0 would say that the points are gone, and they are not.
+    result = import_file(write_csv(tmp_path / "zero.csv", [row("13800138000", "王芳", points="0")]))
+    assert result.errors == [
+        (
+            2,
+            "This member already has a points history (balance 1,234). Opening points are only imported for members "
+            "without one: adjust points in the back office instead.",
+        )
+    ]
+
+
+def test_a_member_without_history_gets_opening_balances_as_before(tmp_path, chain, policy):
+    member = MemberFactory(phone="13800138000", name="王芳", home_store=chain.store_a)
+    path = write_csv(tmp_path / "open.csv", [row("13800138000", "王芳", points="300", stored_value="88.80")])
+
+    result = import_file(path, actor=chain.hq_admin)
+
+    assert counts(result) == {"created": 0, "updated": 1, "unchanged": 0, "rejected": 0}
+    assert result.extra == [("Opening points", "1 members, 300 points"), ("Opening stored value", "1 members, ¥88.80")]
+    entry = PointsEntry.objects.get(member=member)
+    assert (entry.kind, entry.points, entry.idempotency_key) == (PointsEntry.Kind.OPENING, 300, "opening:points")
+    assert WalletEntry.objects.get(member=member).principal == Decimal("88.80")
+    assert counts(import_file(path))["unchanged"] == 1
+    assert PointsEntry.objects.count() == 1 and WalletEntry.objects.count() == 1
+    assert ledger_mismatches() == []
+
+
+def test_each_ledger_is_judged_on_its_own_history(tmp_path, chain, policy):
+    # A member who only topped up still brings their points from the previous system, and the other way round.
+    topped_up = MemberFactory(phone="13800138000", name="王芳", home_store=chain.store_a)
+    wallet_top_up(
+        request_id=str(uuid.uuid4()),
+        member=topped_up,
+        store=chain.store_a,
+        staff=chain.cashier_a,
+        tender="cash",
+        amount=Decimal("100.00"),
+    )
+    path = write_csv(tmp_path / "one.csv", [row("13800138000", "王芳", points="300", stored_value="100")])
+
+    result = import_file(path)
+
+    assert result.errors == [] and result.updated == 1
+    assert PointsAccount.objects.get(pk=topped_up.pk).available == 300
+    assert Wallet.objects.get(pk=topped_up.pk).principal == Decimal("100.00")
+    assert not WalletEntry.objects.filter(kind="opening").exists()
+
+
+def test_the_migration_file_again_after_the_member_spent_changes_nothing(tmp_path, chain, policy):
+    path = write_csv(tmp_path / "migration.csv", [row("13800138000", "王芳", points="500", stored_value="100")])
+    import_file(path)
+    member = Member.objects.get()
+    points_adjust(request_id=str(uuid.uuid4()), member=member, points=-120, reason="兑换", actor=chain.hq_admin)
+    before = snapshot()
+
+    again = import_file(path)  # 500: the opening balance this member was given
+    export = import_file(write_csv(tmp_path / "export.csv", [row("13800138000", "王芳", points="380")]))
+    other = import_file(write_csv(tmp_path / "other.csv", [row("13800138000", "王芳", points="450")]))
+
+    assert (again.unchanged, again.rejected) == (1, 0)
+    assert (export.unchanged, export.rejected) == (1, 0)
+    assert other.errors == [(2, "Opening points were already imported as 500; this file says 450.")]
+    assert snapshot() == before
+    assert PointsAccount.objects.get(pk=member.pk).available == 380
+
+
+# --- files the members export wrote ------------------------------------------------------------
+
+
+def test_the_apostrophe_an_export_puts_before_a_formula_character_is_removed(tmp_path, chain):
+    header = ["手机号", "姓名", "标签", "地址", "推荐人手机号"]
+    path = write_csv(
+        tmp_path / "quoted.csv",
+        [
+            ["'+85291234567", "Lee", "'@VIP,新客", "'-1 号楼", ""],
+            ["13800138000", "王芳", "", "'t Hooft 路", "'+85291234567"],
+        ],
+        header=header,
+    )
+
+    result = import_file(path)
+
+    assert result.errors == [] and result.created == 2
+    lee = Member.objects.get(phone="+85291234567")
+    assert sorted(lee.tags.values_list("name", flat=True)) == ["@VIP", "新客"]
+    assert lee.address == "-1 号楼"
+    wang = Member.objects.get(phone="+8613800138000")
+    assert wang.referrer == lee
+    assert wang.address == "'t Hooft 路"  # an apostrophe before anything else is the cell's own
+
+
+def test_the_export_columns_the_import_must_not_write_are_read_past_and_reported(tmp_path, chain):
+    member = MemberFactory(phone="13800138000", name="王芳", home_store=chain.store_a)
+    member_set_status(member=member, actor=chain.hq_admin, status=Member.Status.FROZEN, reason="投诉处理中")
+    header = [
+        "手机号",
+        "姓名",
+        "会员编号",
+        "状态",
+        "营销许可",
+        "注册渠道",
+        "门店名称",
+        "会员等级",
+        "储值本金",
+        "储值赠金",
+    ]
+    path = write_csv(
+        tmp_path / "ignored.csv",
+        [["13800138000", "王芳芳", "99999999", "正常", "是", "线上商城", "北京朝阳店", "金卡", "500", "50"]],
+        header=header,
+    )
+
+    result = import_file(path, actor=chain.hq_admin)
+
+    assert counts(result) == {"created": 0, "updated": 1, "unchanged": 0, "rejected": 0}
+    assert result.ignored_columns == header[2:]
+    assert result.extra[-1] == ("Ignored columns", "、".join(header[2:]))
+    after = Member.objects.get()
+    assert after.name == "王芳芳"
+    assert (after.code, after.status, after.marketing_consent, after.consent_at) == (
+        member.code,
+        Member.Status.FROZEN,
+        False,
+        None,
+    )
+    assert (after.registration_channel, after.home_store) == (Member.Channel.STORE, chain.store_a)
+    assert not Wallet.objects.exists()
+    audit = AuditEntry.objects.get(action="members.imported")
+    assert audit.data["ignored_columns"] == header[2:]
+
+
+def test_ignored_columns_in_english_as_the_export_writes_them(tmp_path, chain):
+    header = ["phone", "name", "member_code", "status", "tier", "store_name", "marketing_consent",
+              "registration_channel", "stored_value_principal", "stored_value_bonus"]  # fmt: skip
+    path = write_csv(tmp_path / "en.csv", [["13800138000", "Wang Fang", "12345678", "frozen", "Gold", "", "yes",
+                                            "online", "0.00", "0.00"]], header=header)  # fmt: skip
+    result = import_file(path)
+    assert result.created == 1 and result.ignored_columns == header[2:]
+    assert Member.objects.get().status == Member.Status.ACTIVE
 
 
 def test_reconcile_ledger_passes_after_a_larger_import(tmp_path, chain, policy):
