@@ -41,9 +41,9 @@ RISK = reverse("admin:loyalty_downgrade_risk")
 APP_INDEX = reverse("admin:app_list", args=["loyalty"])
 
 # Every changelist: session, user, the user's and the group's model permissions, the capped count
-# and the page. On top: the role lookup for the tool links (points accounts and
-# ledger, sales' history import, stored-value ledger, top-ups, member statistics), the choices of related-field filters (stores, tiers,
-# packages), the rules' stores, and a full count on the small rule tables.
+# and the page. On top: the role lookup for the tool links (points accounts and ledger, sales'
+# history import, stored-value ledger, top-ups, member statistics), the choices of related-field
+# filters (stores, tiers, packages), the rules' stores, and a full count on the small rule tables.
 CHANGELISTS = {
     PointsAccount: 7,
     PointsEntry: 8,
