@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.tabular import DATETIME, INT, MONEY, TEXT, TabularExport, batched, check_row_limit, export_format
 from loyalty.models import MemberStats, PointsAccount, PointsEntry, Tier, Wallet, WalletEntry
+from members.export_jobs import ExportJobRefused
 from members.exports import (
     CHUNK_SIZE,
     HEADER_LANGUAGES,
@@ -29,6 +30,7 @@ from members.exports import (
     register_member_export_column,
     register_member_export_source,
 )
+from members.models import ExportJob
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -321,3 +323,24 @@ def ledger_export_build(
         details={"full_phones": full_phones, "language": language},
     )
 
+
+# The kinds of export job the ledgers' exports become when they are too large for a request.
+LEDGER_EXPORT_KINDS = {POINTS: ExportJob.Kind.POINTS_LEDGER, WALLET: ExportJob.Kind.WALLET_LEDGER}
+
+
+def ledger_export_rebuild(job: ExportJob, *, full_phones: bool) -> TabularExport:
+    """The ledger export of a job (members.export_jobs): its ledger, days, store, format and headers."""
+    ledger = {kind: ledger for ledger, kind in LEDGER_EXPORT_KINDS.items()}.get(job.kind)
+    if ledger is None:
+        raise ExportJobRefused(_("This is not a ledger export."))
+    return ledger_export_build(
+        ledger=ledger,
+        start=job.start,
+        end=job.end,
+        store=job.store,
+        fmt=job.fmt,
+        language=job.headers,
+        full_phones=full_phones,
+        count=job.total_rows,
+        audit_id=job.audit_entry_id,
+    )
