@@ -1,7 +1,9 @@
 """Ledger exports in the back office: a page under the points ledger and one under the stored-value
 ledger (a date range in local days, an optional store, the format), reachable from each list's
 "Export" button and from the loyalty tools box. Staff with Action.EXPORT_DATA only (HQ admin, marketer);
-the export itself is loyalty.exports.ledger_export_prepare: counted, audited, then streamed.
+the export itself is loyalty.exports.ledger_export_prepare: counted, audited, then streamed — or, too
+large for one request, written in the background by an export job whose page the browser goes to
+(members.export_jobs).
 """
 
 from datetime import date, timedelta
@@ -9,6 +11,7 @@ from functools import partial
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -17,8 +20,9 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from loyalty.admin_views import _context
-from loyalty.exports import POINTS, WALLET, ledger_export_prepare
+from loyalty.exports import LEDGER_EXPORT_KINDS, POINTS, WALLET, ledger_export_prepare
 from loyalty.models import PointsEntry, WalletEntry
+from members.export_jobs import export_job_create, export_runs_in_background
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -109,7 +113,18 @@ def ledger_export_view(request, *, model_admin, ledger: str):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                return export.http_response()
+                if not export_runs_in_background(export):
+                    return export.http_response()
+                job = export_job_create(
+                    actor=request.user,
+                    kind=LEDGER_EXPORT_KINDS[ledger],
+                    export=export,
+                    start=data["start"],
+                    end=data["end"],
+                    store=data["store"],
+                    language=get_language() or "zh-hans",
+                )
+                return redirect("admin:members_exportjob_change", job.pk)
     else:
         form = LedgerExportForm(initial=_initial_from_list(request.GET))
     title = _("Export the points ledger") if ledger == POINTS else _("Export the stored-value ledger")

@@ -10,11 +10,17 @@ class LoyaltyConfig(AppConfig):
     def ready(self):
         from loyalty.api.summary import register as register_member_summary
         from loyalty.demo import demo_loyalty
-        from loyalty.exports import register_ignored_import_columns, register_member_export_columns
+        from loyalty.exports import (
+            LEDGER_EXPORT_KINDS,
+            ledger_export_rebuild,
+            register_ignored_import_columns,
+            register_member_export_columns,
+        )
         from loyalty.resources import sales_columns, sales_template_csv
         from loyalty.services.behaviour import points_reward_completed_profile
         from loyalty.services.opening import OpeningBalancesImport
         from loyalty.services.sales_import import sales_import
+        from members.export_jobs import ExportKindSpec, register_export_kind
         from members.imports.extensions import register_import_extension
         from members.imports.jobs import ImportKindSpec, register_import_kind
         from members.models import ImportJob
@@ -28,6 +34,11 @@ class LoyaltyConfig(AppConfig):
         register_member_export_columns()
         # ... which the members import recognises when such a file comes back (会员等级 is read past).
         register_ignored_import_columns()
+        # Ledger exports too large for a request are written by a worker, through the members app's jobs.
+        for ledger, kind in LEDGER_EXPORT_KINDS.items():
+            register_export_kind(
+                ExportKindSpec(kind=kind, rebuild=ledger_export_rebuild, page=f"admin:loyalty_{ledger}entry_export")
+            )
 
         register_profile_saved_hook(points_reward_completed_profile)
 

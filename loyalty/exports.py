@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.tabular import DATETIME, INT, MONEY, TEXT, TabularExport, batched, check_row_limit, export_format
 from loyalty.models import MemberStats, PointsAccount, PointsEntry, Tier, Wallet, WalletEntry
+from members.export_jobs import ExportJobRefused
 from members.exports import (
     CHUNK_SIZE,
     HEADER_LANGUAGES,
@@ -32,6 +33,7 @@ from members.exports import (
 )
 from members.imports.columns import IgnoredColumn
 from members.imports.extensions import register_ignored_import_column
+from members.models import ExportJob
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -259,7 +261,7 @@ def ledger_export_prepare(
         )
     if start is None or end is None:
         raise ValidationError(_("Give both the first and the last day."), code="range_required")
-    since, until = local_day_bounds(start, end)
+    local_day_bounds(start, end)  # refuses an end before the start
     fmt = export_format(fmt)
     if language not in HEADER_LANGUAGES:
         raise ValidationError(
@@ -267,10 +269,7 @@ def ledger_export_prepare(
             code="unknown_language",
             params={"language": language},
         )
-    model, columns = LEDGERS[ledger]
-    queryset = model.objects.filter(created_at__gte=since, created_at__lt=until)
-    if store is not None:
-        queryset = queryset.filter(store=store)
+    queryset = _ledger_queryset(ledger, start, end, store)
     full_phones = staff_can(actor, Action.VIEW_FULL_PHONE)
     count = queryset.count()
     check_row_limit(fmt, count)
@@ -291,8 +290,47 @@ def ledger_export_prepare(
             "phones": "full" if full_phones else "masked",
         },
     )
+    return ledger_export_build(
+        ledger=ledger,
+        start=start,
+        end=end,
+        store=store,
+        fmt=fmt,
+        language=language,
+        full_phones=full_phones,
+        count=count,
+        audit_id=entry.pk,
+        chunk_size=chunk_size,
+    )
+
+
+def _ledger_queryset(ledger: str, start: date, end: date, store: Store | None):
+    since, until = local_day_bounds(start, end)
+    model, _columns = LEDGERS[ledger]
+    queryset = model.objects.filter(created_at__gte=since, created_at__lt=until)
+    if store is not None:
+        queryset = queryset.filter(store=store)
+    return queryset
+
+
+def ledger_export_build(
+    *,
+    ledger: str,
+    start: date,
+    end: date,
+    store: Store | None,
+    fmt: str,
+    language: str,
+    full_phones: bool,
+    count: int,
+    audit_id: int | None = None,
+    chunk_size: int | None = None,
+) -> TabularExport:
+    """The rows to write of a ledger export already checked, counted and audited: where
+    ledger_export_prepare ends, and where an export job's worker starts again (members.export_jobs)."""
+    _model, columns = LEDGERS[ledger]
     ctx = ExportContext(full_phones=full_phones, language=language, tz=timezone.get_default_timezone())
-    ordered = queryset.order_by("created_at", "pk")
+    ordered = _ledger_queryset(ledger, start, end, store).order_by("created_at", "pk")
     size = chunk_size or CHUNK_SIZE
     suffix = f"-{store.code}" if store is not None else ""
     return TabularExport(
@@ -302,6 +340,28 @@ def ledger_export_prepare(
         count=count,
         fmt=fmt,
         filename=f"{ledger}-ledger-{start.isoformat()}-{end.isoformat()}{suffix}.{fmt}",
-        audit_id=entry.pk,
-        details={"full_phones": full_phones},
+        audit_id=audit_id,
+        details={"full_phones": full_phones, "language": language},
+    )
+
+
+# The kinds of export job the ledgers' exports become when they are too large for a request.
+LEDGER_EXPORT_KINDS = {POINTS: ExportJob.Kind.POINTS_LEDGER, WALLET: ExportJob.Kind.WALLET_LEDGER}
+
+
+def ledger_export_rebuild(job: ExportJob, *, full_phones: bool) -> TabularExport:
+    """The ledger export of a job (members.export_jobs): its ledger, days, store, format and headers."""
+    ledger = {kind: ledger for ledger, kind in LEDGER_EXPORT_KINDS.items()}.get(job.kind)
+    if ledger is None:
+        raise ExportJobRefused(_("This is not a ledger export."))
+    return ledger_export_build(
+        ledger=ledger,
+        start=job.start,
+        end=job.end,
+        store=job.store,
+        fmt=job.fmt,
+        language=job.headers,
+        full_phones=full_phones,
+        count=job.total_rows,
+        audit_id=job.audit_entry_id,
     )

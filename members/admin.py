@@ -4,6 +4,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+import members.admin_export_jobs  # registers the pages of exports written in the background
 import members.admin_imports  # noqa: F401  (registers the member import pages)
 from config.pagination import EstimatedCountPaginator
 from members import services

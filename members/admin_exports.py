@@ -8,7 +8,9 @@ more. The ticked rows of the action arrive as `ids=` on top of the same filters.
 
 Only roles with Action.EXPORT_DATA (HQ admin, marketer) see the button and the action and may open the
 page (others get 403). Exporting counts the rows, writes one audit row (who, the filter query string,
-the row count, the format and the columns) and then streams the file (members.exports).
+the row count, the format and the columns) and then streams the file (members.exports) — or, when it is
+too large for one request, hands it to a job written in the background and goes to the job's page
+(members.export_jobs).
 """
 
 import copy
@@ -21,13 +23,16 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from members.export_jobs import export_job_create, export_runs_in_background
 from members.exports import default_member_export_columns, member_export_columns, member_export_prepare
+from members.models import ExportJob
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -173,7 +178,17 @@ class MemberExportAdminMixin:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                return export.http_response()
+                if not export_runs_in_background(export):
+                    return export.http_response()
+                job = export_job_create(
+                    actor=request.user,
+                    kind=ExportJob.Kind.MEMBERS,
+                    export=export,
+                    queryset=queryset,
+                    filters=_active_filters(cl) + ([(_("Ticked"), str(len(ids)))] if ids is not None else []),
+                    language=get_language() or "zh-hans",
+                )
+                return redirect("admin:members_exportjob_change", job.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Export members"),

@@ -9,10 +9,11 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         from members.demo import demo_members
+        from members.export_jobs import ExportKindSpec, member_export_rebuild, register_export_kind
         from members.imports.jobs import ImportKindSpec, register_import_kind
         from members.imports.service import members_import
         from members.imports.template import template_csv
-        from members.models import ImportJob
+        from members.models import ExportJob, ImportJob
         from members.resources import import_columns, import_ignored_columns
         from stores.demo import register_demo_step
         from stores.roles import Action
@@ -33,5 +34,11 @@ class MembersConfig(AppConfig):
                 columns=import_columns,
                 template=template_csv,
                 ignored=import_ignored_columns,
+            )
+        )
+        # Members exports too large for a request are written by a worker (members.export_jobs).
+        register_export_kind(
+            ExportKindSpec(
+                kind=ExportJob.Kind.MEMBERS, rebuild=member_export_rebuild, page="admin:members_member_export"
             )
         )

@@ -438,18 +438,47 @@ def member_export_prepare(
             "phones": "full" if full_phones else "masked",
         },
     )
+    return member_export_build(
+        queryset=queryset,
+        columns=chosen,
+        fmt=fmt,
+        language=language,
+        full_phones=full_phones,
+        count=count,
+        audit_id=entry.pk,
+        chunk_size=chunk_size,
+    )
+
+
+def member_export_build(
+    *,
+    queryset: QuerySet[Member],
+    columns: list[ExportColumn],
+    fmt: str,
+    language: str,
+    full_phones: bool,
+    count: int,
+    audit_id: int | None = None,
+    chunk_size: int | None = None,
+) -> TabularExport:
+    """The rows to write of an export that was already checked, counted and audited.
+
+    member_export_prepare ends here; an export job (members.export_jobs) comes here again in its
+    worker, with what the job kept, so the file is the one that was asked for and audited once.
+    """
     ctx = ExportContext(full_phones=full_phones, language=language, tz=timezone.get_default_timezone())
     size = chunk_size or CHUNK_SIZE
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    keys = [c.key for c in columns]
     return TabularExport(
-        headers=[c.header(language) for c in chosen],
-        kinds=[c.kind for c in chosen],
-        chunks=lambda: member_export_rows(queryset, chosen, ctx, chunk_size=size),
+        headers=[c.header(language) for c in columns],
+        kinds=[c.kind for c in columns],
+        chunks=lambda: member_export_rows(queryset, columns, ctx, chunk_size=size),
         count=count,
         fmt=fmt,
         filename=f"members-{stamp}.{fmt}",
-        audit_id=entry.pk,
-        details={"columns": keys, "full_phones": full_phones},
+        audit_id=audit_id,
+        details={"columns": keys, "full_phones": full_phones, "language": language},
     )
 
 

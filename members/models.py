@@ -273,3 +273,146 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+def _export_upload_path(job: "ExportJob", filename: str) -> str:
+    # The name the download gets is kept on the job (file_name); the stored name only needs to be
+    # unique and to say nothing about what the file holds.
+    return f"exports/{job.kind}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{job.fmt}"
+
+
+class ExportKind(models.TextChoices):
+    """What an export holds. Each kind is rebuilt in the worker by the app that owns it
+    (members.export_jobs.register_export_kind): members here, the two ledgers by loyalty."""
+
+    MEMBERS = "members", _("Members")
+    POINTS_LEDGER = "points_ledger", _("Points ledger")
+    WALLET_LEDGER = "wallet_ledger", _("Stored-value ledger")
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "XLSX"
+
+
+class ExportHeaders(models.TextChoices):
+    ZH = "zh", "中文"
+    EN = "en", "English"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    RUNNING = "running", _("Being written")
+    DONE = "done", _("Ready to download")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Deleted (older than the retention period)")
+
+
+class ExportJob(models.Model):
+    """One export from the back office too large to write inside the web request: what was asked, by
+    whom, and the file once a worker has written it (members.export_jobs).
+
+    The export was checked, counted and audited when it was asked for (its audit row is
+    `audit_entry`); the job keeps what a worker needs to write the same rows again: for members the
+    queryset's filter (`query`), for the ledgers the days and the store. Live progress is in the cache
+    while it is written; the outcome lands here.
+    """
+
+    Kind = ExportKind
+    Format = ExportFormat
+    Headers = ExportHeaders
+    Status = ExportStatus
+
+    FINISHED = (Status.DONE, Status.FAILED, Status.EXPIRED)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("asked for by"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("export of"), max_length=16, choices=Kind.choices)
+    fmt = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    headers = models.CharField(_("headers"), max_length=2, choices=Headers.choices)
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    full_phones = models.BooleanField(
+        _("full phones"), default=False, help_text=_("Whether the role of whoever asked may see full phone numbers.")
+    )
+    # Members: the filter of the list the export was asked from, as Django's pickled Query, signed
+    # (members.export_jobs explains both).
+    query = models.BinaryField(_("members filter"), null=True, blank=True, editable=False)
+    filters = models.JSONField(
+        _("filters"), default=list, blank=True, help_text=_("The list's filters as the page showed them.")
+    )
+    # The ledgers: local days, both included, and optionally one store.
+    start = models.DateField(_("first day"), null=True, blank=True)
+    end = models.DateField(_("last day"), null=True, blank=True)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    language = models.CharField(_("language"), max_length=16, default="zh-hans")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(_("message"), blank=True, help_text=_("Why the export failed."))
+    total_rows = models.PositiveIntegerField(_("rows counted"), default=0)
+    rows_written = models.PositiveIntegerField(_("rows written"), default=0)
+    file = models.FileField(_("file"), upload_to=_export_upload_path, max_length=255, blank=True)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.BigIntegerField(_("size (bytes)"), default=0)
+    audit_entry = models.ForeignKey(
+        "stores.AuditEntry",
+        verbose_name=_("audit entry"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    created_at = models.DateTimeField(_("asked for at"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ExportStatus.values), name="export_job_status_known"),
+            models.CheckConstraint(condition=models.Q(kind__in=ExportKind.values), name="export_job_kind_known"),
+            models.CheckConstraint(condition=models.Q(fmt__in=ExportFormat.values), name="export_job_format_known"),
+            models.CheckConstraint(
+                condition=models.Q(headers__in=ExportHeaders.values), name="export_job_headers_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),
+                name="export_job_finished_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(finished_at__isnull=True) | models.Q(finished_at__gte=models.F("started_at")),
+                name="export_job_finished_not_before_start",
+            ),
+            # A job that says "ready" has its file.
+            models.CheckConstraint(
+                condition=~models.Q(status=ExportStatus.DONE) | ~models.Q(file=""), name="export_job_done_has_file"
+            ),
+            # What a worker needs to write the rows again.
+            models.CheckConstraint(
+                condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(query__isnull=False),
+                name="export_job_members_have_a_filter",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind=ExportKind.MEMBERS)
+                | models.Q(start__isnull=False, end__isnull=False, start__lte=models.F("end")),
+                name="export_job_ledgers_have_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def description(self) -> str:
+        """What was exported, in a line: the list's filters, or the ledger's days and store."""
+        if self.kind == ExportKind.MEMBERS:
+            return "; ".join(f"{title}: {value}" for title, value in self.filters) or str(_("every member"))
+        days = f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}" if self.start and self.end else ""
+        return f"{days} · {self.store.code}" if self.store_id else days

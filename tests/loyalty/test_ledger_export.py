@@ -1,4 +1,5 @@
-"""Ledger exports for accountants: local-day ranges, store, masking, labels, command, admin page, refusals."""
+"""Ledger exports for accountants: local-day ranges, store, masking, labels, command, admin page, refusals,
+and the large ones written by an export job."""
 
 import io
 from datetime import date, datetime
@@ -7,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -16,6 +18,8 @@ from django.urls import reverse
 from loyalty.exports import LEDGER_EXPORTED, ledger_export_prepare
 from loyalty.models import PointsEntry, WalletEntry
 from loyalty.services import points_adjust, wallet_top_up
+from members import export_jobs
+from members.models import ExportJob
 from stores.models import AuditEntry
 from tests.export_helpers import csv_dicts, csv_rows, streamed, xlsx_dicts
 from tests.factories import MemberFactory
@@ -317,3 +321,126 @@ def test_the_admin_page_refuses_bad_input_and_other_roles(client, chain, ledger,
     assert client.get(POINTS_EXPORT).status_code == 403
     assert client.post(POINTS_EXPORT, {"start": "2026-03-01", "end": "2026-03-31", "fmt": "csv"}).status_code == 403
     assert not AuditEntry.objects.filter(action=LEDGER_EXPORTED).exists()
+
+
+# --- large exports: a job written in the background -------------------------------------------
+
+MARCH_FORM = {"start": "2026-03-01", "end": "2026-03-31"}
+
+
+@pytest.fixture
+def small_limits(monkeypatch, settings, tmp_path):
+    """Exports of more than 2 rows (CSV) or any row (XLSX) go to a job, as a large one would."""
+    monkeypatch.setattr(export_jobs, "STREAM_MAX_ROWS", {"csv": 2, "xlsx": 0})
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+
+
+def job_url(job, name="change"):
+    return reverse(f"admin:members_exportjob_{name}", args=[job.pk])
+
+
+def download(client, job) -> bytes:
+    response = client.get(job_url(job, "download"))
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
+
+
+def test_a_large_points_ledger_export_goes_to_a_job_and_downloads_masked_for_the_marketer(
+    client,
+    chain,
+    ledger,
+    small_limits,
+    django_capture_on_commit_callbacks,
+    celery_broker,
+):
+    # Given a marketer asking for March's points ledger, three entries, more than the limit
+    client.force_login(chain.marketer)
+    # When the form is sent and the transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(POINTS_EXPORT, {**MARCH_FORM, "store": "", "fmt": "csv", "headers": "zh"})
+    # Then the browser goes to the job's page, where the file is ready
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == job_url(job)
+    assert (job.kind, job.status, job.start, job.end, job.store, job.total_rows, job.rows_written) == (
+        "points_ledger",
+        "done",
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+        None,
+        3,
+        3,
+    )
+    page = client.get(job_url(job)).content.decode()
+    assert "2026-03-01 – 2026-03-31" in page and job_url(job, "download") in page
+    response = client.get(job_url(job, "download"))
+    assert 'filename="points-ledger-2026-03-01-2026-03-31.csv"' in response["Content-Disposition"]
+    rows = csv_dicts(b"".join(response.streaming_content))
+    assert [(r["积分"], r["手机号"]) for r in rows] == [
+        ("50", "138****8000"),
+        ("80", "'+85*****4567"),
+        ("-30", "138****8000"),
+    ]
+    # One audit row, the one the export always had
+    (entry,) = AuditEntry.objects.filter(action=LEDGER_EXPORTED)
+    assert entry.actor == chain.marketer and job.audit_entry == entry
+    assert (entry.data["rows"], entry.data["source"], entry.data["phones"]) == (3, "admin", "masked")
+
+
+def test_a_wallet_ledger_export_of_one_store_as_xlsx_job(
+    client,
+    chain,
+    ledger,
+    small_limits,
+    django_capture_on_commit_callbacks,
+    celery_broker,
+):
+    _member, hk, _entries, topup = ledger
+    client.force_login(chain.hq_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(WALLET_EXPORT, {**MARCH_FORM, "store": chain.store_a.pk, "fmt": "xlsx", "headers": "en"})
+    job = ExportJob.objects.get()
+    assert response["Location"] == job_url(job)
+    assert (job.kind, job.store, job.fmt, job.headers) == ("wallet_ledger", chain.store_a, "xlsx", "en")
+    assert "SH001" in client.get(job_url(job)).content.decode()
+    (row,) = xlsx_dicts(download(client, job))
+    assert (row["member_code"], row["phone"], row["principal"], row["topup_id"]) == (
+        hk.code,
+        "+85291234567",
+        500,
+        topup.pk,
+    )
+    assert AuditEntry.objects.get(action=LEDGER_EXPORTED).data["store"] == "SH001"
+
+
+def test_a_small_ledger_export_still_streams(client, chain, ledger):
+    client.force_login(chain.hq_admin)
+    response = client.post(POINTS_EXPORT, {**MARCH_FORM, "store": "", "fmt": "csv", "headers": "zh"})
+    assert len(csv_dicts(streamed(response))) == 3
+    assert not ExportJob.objects.exists()
+
+
+def test_store_staff_cannot_ask_for_a_ledger_job(client, chain, ledger, small_limits):
+    for persona in ("cashier_a", "manager_a"):
+        client.force_login(getattr(chain, persona))
+        response = client.post(POINTS_EXPORT, {**MARCH_FORM, "store": "", "fmt": "csv", "headers": "zh"})
+        assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+    assert not ExportJob.objects.exists() and not AuditEntry.objects.filter(action=LEDGER_EXPORTED).exists()
+
+
+def test_the_ledger_job_page_query_count_is_pinned(
+    client,
+    chain,
+    ledger,
+    small_limits,
+    django_capture_on_commit_callbacks,
+    celery_broker,
+    django_assert_num_queries,
+):
+    client.force_login(chain.hq_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(WALLET_EXPORT, {**MARCH_FORM, "store": chain.store_a.pk, "fmt": "xlsx", "headers": "zh"})
+    job = ExportJob.objects.get()
+    # session, user, role, the job (with who asked and the store), 2 × admin permissions (the app list)
+    with django_assert_num_queries(6):
+        assert client.get(job_url(job)).status_code == 200
