@@ -674,6 +674,10 @@ class Sale(models.Model):
         TILL = "till", _("Till or API")
         IMPORT = "import", _("Imported purchase history")
 
+    class Channel(models.TextChoices):
+        STORE = "store", _("In store")
+        ONLINE = "online", _("Online (mall, mini-program)")
+
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.COMPLETED)
     source = models.CharField(
         _("source"),
@@ -682,10 +686,13 @@ class Sale(models.Model):
         default=Source.TILL,
         help_text=_("Imported sales come from the previous system; their request id is “import:” and the receipt no."),
     )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.STORE)
     subtotal = models.DecimalField(_("subtotal"), **MONEY)
     tier_discount = models.DecimalField(_("tier discount"), default=ZERO, **MONEY)
     coupon_discount = models.DecimalField(_("coupon discount"), default=ZERO, **MONEY)
-    coupon_code = models.CharField(_("coupon"), max_length=64, blank=True)
+    coupon_code = models.CharField(
+        _("coupons"), max_length=255, blank=True, help_text=_("Their codes, comma-separated.")
+    )
     points_redeemed = models.IntegerField(_("points redeemed"), default=0)
     points_value = models.DecimalField(_("paid with points"), default=ZERO, **MONEY)
     total_due = models.DecimalField(_("due after points"), **MONEY)

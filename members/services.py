@@ -30,6 +30,16 @@ def _profile_saved(member: Member) -> None:
         hook(member)
 
 
+_registered_hooks: list[Callable[[Member], None]] = []
+
+
+def register_member_registered_hook(hook: Callable[[Member], None]) -> None:
+    """For apps that greet a new member (campaigns: a registration coupon). Hooks run inside the
+    registering transaction, after the member and their tags are saved."""
+    if hook not in _registered_hooks:
+        _registered_hooks.append(hook)
+
+
 def _raise_if_phone_taken(phone: str, *, exclude_pk: int | None = None) -> None:
     existing = member_with_phone(phone, exclude_pk=exclude_pk)
     if existing is not None:
@@ -113,6 +123,8 @@ def member_register(
     if tags:
         member.tags.set(tags)
     _profile_saved(member)
+    for hook in _registered_hooks:
+        hook(member)
     return member
 
 

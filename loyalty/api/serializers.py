@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.models import SaleTender, TopUp
+from loyalty.models import Sale, SaleTender, TopUp
 
 INT32_MAX = 2_147_483_647
 MAX_SALE_LINES_ACCEPTED = 1000  # the service allows fewer (too_many_lines); beyond this is not a till
@@ -134,6 +134,20 @@ class SaleCheckoutInputSerializer(serializers.Serializer):
     )
     lines = SaleLineInputSerializer(many=True, max_length=MAX_SALE_LINES_ACCEPTED)
     coupon_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    coupon_codes = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=5,
+        help_text="Several coupons at once (each must allow stacking); coupon_code for one.",
+    )
+    channel = CodedChoiceField(
+        choices=Sale.Channel.choices,
+        invalid_code="invalid_channel",
+        required=False,
+        default=Sale.Channel.STORE,
+        help_text="store (a till) or online (the mall, a mini-program).",
+    )
     points = serializers.IntegerField(
         required=False, default=0, min_value=-INT32_MAX, max_value=INT32_MAX, help_text="Points to pay with."
     )
@@ -165,8 +179,9 @@ class SaleOutputSerializer(BalancesMixin):
     member = serializers.CharField(source="member.code", allow_null=True)
     subtotal = money_field()
     tier_discount = money_field()
-    coupon_code = serializers.CharField()
+    coupon_code = serializers.CharField(help_text="The coupons' codes, comma-separated.")
     coupon_discount = money_field()
+    channel = serializers.CharField()
     points_redeemed = serializers.IntegerField()
     points_value = money_field()
     total_due = money_field(help_text="What the tenders paid: money and stored value.")

@@ -72,7 +72,7 @@ def _balances_of(member_id: int | None):
 
 
 class SaleCheckoutApi(ApiView):
-    """Ring up a sale: lines → tier discount → one coupon → points → tenders, which must add up to what
+    """Ring up a sale: lines → tier discount → coupons → points → tenders, which must add up to what
     is due. Answers the sale with its totals, the points earned and the member's balances. The same
     request_id again answers the first sale (200); a different sale under it is refused (409)."""
 
@@ -100,8 +100,10 @@ class SaleCheckoutApi(ApiView):
             lines=[LineInput(**line) for line in data["lines"]],
             tenders=[TenderInput(**tender) for tender in data["tenders"]],
             coupon_code=data["coupon_code"],
+            coupon_codes=data["coupon_codes"],
             points_to_redeem=data["points"],
             client_time=data["client_time"],
+            channel=data["channel"],
         )
         context = {"balances": _balances_of(sale.member_id)}
         return Response(self.OutputSerializer(sale, context=context).data, status=_status(sale))

@@ -2,6 +2,7 @@
 shares posted by an integration, and referrals (paid on the referred member's first qualifying
 purchase, not at registration). Each reward has a unique ledger key, so it is given once."""
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
@@ -147,6 +148,16 @@ def _month_start(now: datetime) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+_referral_hooks: list[Callable[[ReferralReward], None]] = []
+
+
+def register_referral_rewarded_hook(hook: Callable[[ReferralReward], None]) -> None:
+    """For what follows a successful referral (campaigns: an automation for the referrer); runs inside
+    the sale's transaction."""
+    if hook not in _referral_hooks:
+        _referral_hooks.append(hook)
+
+
 def referral_reward_for_sale(sale: Sale, *, policy: LoyaltySettings, now: datetime) -> ReferralReward | None:
     """Called by checkout, inside the sale's transaction, with the buyer's account locked.
 
@@ -198,6 +209,8 @@ def referral_reward_for_sale(sale: Sale, *, policy: LoyaltySettings, now: dateti
             now=now,
             policy=policy,
         )
+    for hook in _referral_hooks:
+        hook(reward)
     return reward
 
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
 from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
-from loyalty.services.earning import EarnLine, points_for_sale, rule_for
+from loyalty.services.earning import EarnLine, points_boosts, points_for_sale, rule_for
 from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
 from loyalty.services.policy import as_replay, max_redeemable_points, money, points_value
 from loyalty.services.tiers import all_tiers, tier_upgrade_after_sale
@@ -34,6 +34,7 @@ from stores.roles import Action
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$")
 MAX_LINES = 200
+MAX_COUPONS = 5
 MAX_MONEY = Decimal("9999999.99")
 
 
@@ -55,15 +56,24 @@ class CouponApplier(Protocol):
     """The campaigns app plugs coupons into checkout through this (loyalty must not import it)."""
 
     def discount(
-        self, *, code: str, member: Member | None, store: Store, lines: list[LineInput], due: Decimal
-    ) -> Decimal:
-        """The discount the coupon gives on `due` (after the tier discount); ValidationError if it does not apply."""
+        self,
+        *,
+        codes: list[str],
+        member: Member | None,
+        store: Store,
+        channel: str,
+        lines: list[LineInput],
+        line_dues: list[Decimal],
+        now: datetime,
+    ) -> list[Decimal]:
+        """What the coupons take off each line (`line_dues`: each line's amount after the tier discount),
+        one amount per line; ValidationError if a coupon does not apply."""
 
-    def redeem(self, *, code: str, sale: Sale) -> None:
-        """Claim the coupon for `sale`, atomically; ValidationError if someone else used it first."""
+    def redeem(self, *, codes: list[str], sale: Sale, line_discounts: list[Decimal]) -> None:
+        """Claim the coupons for `sale`, atomically; ValidationError if someone else used one first."""
 
     def release(self, *, sale: Sale) -> None:
-        """Give the coupon back after `sale` was refunded in full, while it is still valid."""
+        """Give the coupons back after `sale` was refunded in full, while they are still valid."""
 
 
 _coupon_appliers: list[CouponApplier] = []
@@ -158,6 +168,23 @@ def _validate_tenders(tenders: list[TenderInput]) -> dict[str, Decimal]:
     return by_kind
 
 
+def _coupon_codes(code: str, codes: list[str] | None) -> list[str]:
+    """The sale's coupon codes, trimmed, each once, in the order given."""
+    given = [code] if code else []
+    if codes:
+        given += list(codes)
+    result: list[str] = []
+    for value in given:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or len(text) > 64:
+            raise _error("coupon", _("A coupon code is 1–64 characters."), "coupon_invalid")
+        if text not in result:
+            result.append(text)
+    if len(result) > MAX_COUPONS:
+        raise _error("coupon", _("At most %(max)d coupons on one sale."), "coupon_invalid", max=MAX_COUPONS)
+    return result
+
+
 def _known_children(sale: Sale, **children: list) -> None:
     """The answer shows the lines and tenders just written: hand them to sale.lines.all() and
     sale.tenders.all() as if prefetched (what prefetch_related does), instead of reading them back."""
@@ -186,17 +213,23 @@ def sale_checkout(
     lines: list[LineInput],
     tenders: list[TenderInput],
     coupon_code: str = "",
+    coupon_codes: list[str] | None = None,
     points_to_redeem: int = 0,
     client_time: datetime | None = None,
+    channel: str = Sale.Channel.STORE,
 ) -> Sale:
+    """`coupon_code` for one coupon, `coupon_codes` for several (each must allow stacking)."""
     validate_request_id(request_id)
+    codes = _coupon_codes(coupon_code, coupon_codes)
     digest = payload_hash(
         store=store.pk,
         member=member.pk if member else None,
         lines=[asdict(line) for line in lines],
         tenders=[asdict(t) for t in tenders],
-        coupon=coupon_code,
+        # One coupon hashes as before, so a till resending a sale from before several were allowed matches.
+        coupon=codes[0] if len(codes) == 1 else codes if codes else "",
         points=points_to_redeem,
+        **({"channel": channel} if channel != Sale.Channel.STORE else {}),
     )
     existing = _existing_sale(request_id, digest)
     if existing is not None:
@@ -210,7 +243,9 @@ def sale_checkout(
         raise _error("member", _("Points and stored value need a member."), "member_required")
     if member is not None and member.is_frozen:
         raise _error("member", _("This member is frozen and cannot be sold to."), "member_frozen")
-    if coupon_code and coupon_applier() is None:
+    if channel not in Sale.Channel.values:
+        raise _error("channel", _("Unknown channel “%(channel)s”."), "invalid_channel", channel=str(channel)[:16])
+    if codes and coupon_applier() is None:
         raise _error("coupon", _("Coupons are not available."), "coupon_invalid")
     try:
         with transaction.atomic():
@@ -223,9 +258,10 @@ def sale_checkout(
                 lines=lines,
                 amounts=amounts,
                 by_kind=by_kind,
-                coupon_code=coupon_code,
+                codes=codes,
                 points_to_redeem=points_to_redeem,
                 client_time=client_time,
+                channel=channel,
             )
     except IntegrityError:
         # Two tills sent the same request at once: the other one's sale is the answer.
@@ -245,9 +281,10 @@ def _checkout(
     lines,
     amounts,
     by_kind,
-    coupon_code,
+    codes,
     points_to_redeem,
     client_time,
+    channel,
 ) -> Sale:
     now = timezone.now()
     policy = LoyaltySettings.current()
@@ -264,14 +301,30 @@ def _checkout(
     tiers = all_tiers() if member is not None else []
     tier = next((t for t in tiers if t.pk == stats.tier_id), None) if stats is not None else None
     tier_discount = money(subtotal * tier.discount_percent / 100) if tier and tier.discount_percent else Decimal("0.00")
+    tier_parts = _allocate(tier_discount, amounts)
+    line_dues = [amount - part for amount, part in zip(amounts, tier_parts, strict=True)]
     due = subtotal - tier_discount
-    coupon_discount = Decimal("0.00")
+    coupon_parts = [Decimal("0.00")] * len(lines)
     applier = coupon_applier()
-    if coupon_code and applier is not None:
-        coupon_discount = min(
-            due, money(applier.discount(code=coupon_code, member=member, store=store, lines=lines, due=due))
-        )
-        due -= coupon_discount
+    if codes and applier is not None:
+        coupon_parts = [
+            min(due_of_line, money(part))
+            for due_of_line, part in zip(
+                line_dues,
+                applier.discount(
+                    codes=codes,
+                    member=member,
+                    store=store,
+                    channel=channel,
+                    lines=lines,
+                    line_dues=line_dues,
+                    now=now,
+                ),
+                strict=True,
+            )
+        ]
+    coupon_discount = sum(coupon_parts, Decimal("0.00"))
+    due -= coupon_discount
 
     points_paid = Decimal("0.00")
     if points_to_redeem:
@@ -308,8 +361,7 @@ def _checkout(
         paid_principal, paid_bonus = split_spend(wallet, by_kind[SaleTender.Kind.STORED_VALUE], policy)
     paid_money = total_due - paid_principal - paid_bonus
 
-    discounts = _allocate(tier_discount + coupon_discount, amounts)
-    nets = [amount - discount for amount, discount in zip(amounts, discounts, strict=True)]
+    nets = [line_due - part for line_due, part in zip(line_dues, coupon_parts, strict=True)]
     today = timezone.localdate(now)
     daily = earned = None
     if member is not None:
@@ -323,6 +375,7 @@ def _checkout(
             birthday=member.birthday,
             tier=tier,
             earned_today=daily.points_earned if daily else 0,
+            boosts=points_boosts(member=member, at=now),
         )
 
     sale = Sale.objects.create(
@@ -334,8 +387,9 @@ def _checkout(
         subtotal=subtotal,
         tier_discount=tier_discount,
         coupon_discount=coupon_discount,
-        coupon_code=coupon_code,
+        coupon_code=",".join(codes),
         points_redeemed=points_to_redeem,
+        channel=channel,
         points_value=points_paid,
         total_due=total_due,
         paid_money=paid_money,
@@ -364,8 +418,8 @@ def _checkout(
         [SaleTender(sale=sale, kind=kind, amount=amount) for kind, amount in by_kind.items()]
     )
     _known_children(sale, lines=sale_lines, tenders=sale_tenders)
-    if coupon_code and applier is not None:
-        applier.redeem(code=coupon_code, sale=sale)
+    if codes and applier is not None:
+        applier.redeem(codes=codes, sale=sale, line_discounts=coupon_parts)
     if member is None:
         return sale
 

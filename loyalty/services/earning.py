@@ -1,5 +1,6 @@
 """How many points a sale earns. Pure given its inputs; the rule and multipliers are explained."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -70,6 +71,21 @@ def combined_multiplier(rule: EarningRule, factors: list[Decimal]) -> Decimal:
     return product
 
 
+# Where extra multipliers come from (campaigns: double points for a campaign's target group, a win-back
+# gift). A source answers [(multiplier, why)] for a member at a moment; loyalty must not import campaigns.
+_boost_sources: list[Callable[..., list[tuple[Decimal, str]]]] = []
+
+
+def register_points_boost_source(source: Callable[..., list[tuple[Decimal, str]]]) -> None:
+    """`source(member=..., at=...)` → [(multiplier, label)]; call from AppConfig.ready()."""
+    if source not in _boost_sources:
+        _boost_sources.append(source)
+
+
+def points_boosts(*, member, at) -> list[tuple[Decimal, str]]:
+    return [boost for source in _boost_sources for boost in source(member=member, at=at)]
+
+
 def points_for_sale(
     *,
     rule: EarningRule | None,
@@ -79,6 +95,7 @@ def points_for_sale(
     birthday: date | None,
     tier: Tier | None,
     earned_today: int,
+    boosts: list[tuple[Decimal, str]] = (),
 ) -> EarnResult:
     """Points = floor(eligible money × rate × multiplier), then the per-sale and per-day caps.
 
@@ -115,6 +132,9 @@ def points_for_sale(
     if rule.use_tier_multiplier and tier is not None:
         factors.append(tier.points_multiplier)
         explanation.append(f"{tier.name} ×{tier.points_multiplier}")
+    for multiplier, label in boosts:
+        factors.append(multiplier)
+        explanation.append(f"{label} ×{multiplier}")
     multiplier = combined_multiplier(rule, factors)
     points = int((eligible * rule.points_per_yuan * multiplier).to_integral_value(rounding=ROUND_FLOOR))
     if rule.per_sale_cap is not None and points > rule.per_sale_cap:

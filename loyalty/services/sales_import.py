@@ -464,11 +464,12 @@ class _SalesRun(ImportRun):
             else ("0", "0", "")
         )
         stage.execute(
-            "INSERT INTO loyalty_sale (id, request_id, payload_hash, source, store_id, cashier_id, member_id, status, "
+            "INSERT INTO loyalty_sale (id, request_id, payload_hash, source, channel, store_id, cashier_id, member_id, "
+            "status, "
             "subtotal, tier_discount, coupon_discount, coupon_code, points_redeemed, points_value, total_due, "
             "paid_money, paid_principal, paid_bonus, points_earned, points_eligible_amount, refunded_amount, "
             "client_time, created_at) "
-            f"SELECT {r}.sale_id, %s || {r}.receipt_no, 'import', 'import', {r}.store_min, %s, {r}.member_id, "
+            f"SELECT {r}.sale_id, %s || {r}.receipt_no, 'import', 'import', 'store', {r}.store_min, %s, {r}.member_id, "
             f"'completed', {r}.amount_min, 0, 0, '', 0, 0, {r}.amount_min, {r}.amount_min, 0, 0, {points[0]}, "
             f"{points[1]}, 0, NULL, {r}.sold_min FROM {r} {points[2]} WHERE {r}.status = 'new' ORDER BY {r}.sale_id",
             [RECEIPT_PREFIX, self.actor_id],

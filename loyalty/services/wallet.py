@@ -5,6 +5,7 @@ proportional, keeps the wallet's principal:bonus ratio, so refunds and withdrawa
 both sides (a member cannot spend the bonus first and then withdraw all the principal).
 """
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -79,6 +80,15 @@ def wallet_move(
     return entry
 
 
+_after_topup_hooks: list[Callable[[TopUp], None]] = []
+
+
+def register_after_topup_hook(hook: Callable[[TopUp], None]) -> None:
+    """For what follows a top-up (campaigns: an automation's thank-you); runs inside its transaction."""
+    if hook not in _after_topup_hooks:
+        _after_topup_hooks.append(hook)
+
+
 def wallet_top_up(
     *,
     request_id: str,
@@ -141,6 +151,8 @@ def wallet_top_up(
                 staff_id=staff.pk,
                 topup_id=topup.pk,
             )
+            for hook in _after_topup_hooks:
+                hook(topup)
     except IntegrityError:
         existing = TopUp.objects.filter(request_id=request_id).first()
         if existing is None:

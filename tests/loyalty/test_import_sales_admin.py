@@ -29,7 +29,7 @@ def media(settings, tmp_path):
 def test_only_the_hq_admin_gets_the_import_history_button_and_pages(client, chain):
     client.force_login(chain.hq_admin)
     assert UPLOAD in client.get(SALES).content.decode()
-    page = client.get(UPLOAD)
+    page = client.get(UPLOAD, HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200 and "Award points" in page.content.decode()
     template = client.get(TEMPLATE)
     assert template.content.decode("utf-8-sig").splitlines()[0].startswith("小票号,手机号,门店编码,消费时间,实付金额")
