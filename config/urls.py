@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(("members.api.urls", "members-api"))),
     path("api/v1/", include(("loyalty.api.urls", "loyalty-api"))),
+    path("api/v1/", include(("campaigns.api.urls", "campaigns-api"))),
 ]
 
 # Under /api/ the errors Django answers itself (unknown address, a body it refuses, a crash) are JSON too.

@@ -288,6 +288,8 @@ class PointsEntry(models.Model):
         UNLOCK = "unlock", _("Pending points unlocked")
         BEHAVIOUR = "behaviour", _("Behaviour reward")
         OPENING = "opening", _("Opening balance")
+        MALL = "mall", _("Points mall")
+        MALL_REFUND = "mall_refund", _("Points mall order cancelled")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

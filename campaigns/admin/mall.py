@@ -1,0 +1,1 @@
+"""Mall in the back office."""

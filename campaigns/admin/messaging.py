@@ -1,0 +1,1 @@
+"""Messaging in the back office."""

@@ -1,0 +1,3 @@
+"""The campaigns app's REST API (coupons, points mall)."""
+
+urlpatterns: list = []

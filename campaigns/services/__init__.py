@@ -1,0 +1,2 @@
+"""Writes of the campaigns app, one module per feature (coupons, segments, messaging, mall, campaigns,
+automations)."""
