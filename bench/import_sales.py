@@ -182,8 +182,9 @@ class StatementTimer:
     def __call__(self, execute, sql, params, many, context):
         key = self.TEMP.sub("sale_import_T", sql)
         started = time.perf_counter()
-        if self.explain and not many and re.match(r"\s*(INSERT|UPDATE|DELETE|WITH)\b", sql):
-            # EXPLAIN ANALYZE runs the statement: the import goes on as it would, only slower.
+        if self.explain and not many and key != sql and re.match(r"\s*(INSERT|UPDATE|DELETE|WITH)\b", sql):
+            # EXPLAIN ANALYZE runs the statement: the import goes on as it would, only slower. Only the
+            # import's own set-based statements (those over its temp tables): the ORM's want their rows.
             result = execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params, many, context)
             plan = "\n".join(line for (line,) in context["cursor"].fetchall())
             self.plans[key] = self.plans.get(key, "") + plan + "\n"
