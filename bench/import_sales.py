@@ -37,6 +37,7 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -214,16 +215,34 @@ def child(path: Path, url: str, *, award_points: bool, profile: str) -> None:
 
     actor = get_user_model().objects.get(username="bench_admin")
     timer = StatementTimer(explain=profile == "explain") if profile else None
+    # When each phase starts, from the progress reports the command's progress bar gets too.
+    phases: dict[str, float] = {}
+
+    def progress(p) -> None:
+        phases.setdefault(p.phase, time.perf_counter())
+
+    commit = {"seconds": 0.0}
+    if timer is not None:
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED on PostgreSQL: the checks of every
+        # row written run at COMMIT, which no execute_wrapper sees.
+        connection.ensure_connection()
+        _commit = connection._commit
+
+        def timed_commit():
+            at = time.perf_counter()
+            _commit()
+            commit["seconds"] += time.perf_counter() - at
+
+        connection._commit = timed_commit
     started = time.perf_counter()
-    if timer is None:
+    with connection.execute_wrapper(timer) if timer is not None else nullcontext():
         result = sales_import(
-            open_source=lambda: path.open("rb"), file_name=path.name, actor=actor, award_points=award_points
+            open_source=lambda: path.open("rb"),
+            file_name=path.name,
+            actor=actor,
+            award_points=award_points,
+            progress=progress,
         )
-    else:
-        with connection.execute_wrapper(timer):
-            result = sales_import(
-                open_source=lambda: path.open("rb"), file_name=path.name, actor=actor, award_points=award_points
-            )
     seconds = time.perf_counter() - started
     answer = {
         "seconds": seconds,
@@ -237,6 +256,12 @@ def child(path: Path, url: str, *, award_points: bool, profile: str) -> None:
         # This process's own peak: what RUSAGE_CHILDREN shows the parent for this child alone (the
         # parent's figure is the largest of all its children, and several imports run one after another).
         "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "phases": [
+            [phase, phases[after] - phases[phase]]
+            for phase, after in [("reading", "checking"), ("checking", "writing"), ("writing", "done")]
+            if phase in phases and after in phases
+        ],
+        "commit": commit["seconds"],
     }
     if timer is not None:
         answer["statements"] = timer.top(TOP_STATEMENTS)
@@ -349,11 +374,14 @@ def print_run(label: str, run: dict, copy_rate: float) -> None:
         print(f"    {label_}: {value}")
     for line, error in run["errors"]:
         print(f"    line {line}: {error}")
+    if run["phases"]:
+        print("    phases: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in run["phases"]))
     if "statements" in run:
-        outside = run["seconds"] - run["in_statements"]
+        outside = run["seconds"] - run["in_statements"] - run["commit"]
         print(
-            f"    {run['statement_count']} statements through Django, {run['in_statements']:.1f} s; outside them "
-            f"(reading and parsing, the staging COPY, points in Python) {outside:.1f} s; the slowest:"
+            f"    {run['statement_count']} statements through Django, {run['in_statements']:.1f} s; COMMIT (the "
+            f"deferred foreign-key checks) {run['commit']:.1f} s; the rest (reading and parsing, the staging COPY, "
+            f"the points query and points in Python) {outside:.1f} s; the slowest statements:"
         )
         for seconds, calls, sql in run["statements"]:
             text = " ".join(sql.split())
@@ -423,6 +451,8 @@ def main() -> None:
     if not args.no_points:
         runs.append(("with award_points", copy_database(args.url, "_points"), True))
 
+    # The machine may be shared: a load above the bench's own explains a slow run.
+    load = os.getloadavg()
     copy_seconds, loaded = copy_reference(args.url, path)
     copy_rate = loaded / copy_seconds
     profile = "explain" if args.explain else "time" if args.profile else ""
@@ -432,6 +462,7 @@ def main() -> None:
         f"amounts; {figures['receipts'] - figures['member_receipts']:,} without a member), "
         f"{figures['members_used']:,} of {members:,} members, {path.stat().st_size / 1e6:.0f} MB, PostgreSQL, same run:"
     )
+    print(f"  load average before the run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
     print(f"  reference COPY into a text table   {copy_seconds:8.1f} s  {copy_rate:12,.0f} rows/s")
     for label, url, award_points in runs:
         extra = ["--child-points"] if award_points else []
