@@ -1,7 +1,7 @@
 """The purchase-history import at chain scale: how fast, and in how much memory, do years of receipts go in?
 
-    python -m bench.import_sales --rows 100000
-    python -m bench.import_sales --rows 1000000 --again --profile
+    python -m bench.import_sales --rows 100000 --again
+    python -m bench.import_sales --rows 1000000 --no-points --again --profile
 
 Generates a realistic purchase-history file the way a chain exports one from its previous system
 (Chinese headers, UTF-8 with BOM as Excel saves it): receipts over the last three years in time order,
@@ -18,7 +18,8 @@ per ¥1, three tiers and the members the file's phones belong to (bench.generate
 1. reference: PostgreSQL's own COPY of the same file into a plain table of text columns;
 2. the import, in a child process, through sales_import() as `import_sales` calls it (reading,
    validation, staging, the checks per receipt, the writes, all in one transaction), without points;
-3. the same import with award_points=True, on a copy of the database taken before step 2;
+3. the same import with award_points=True, on a copy of the database taken before step 2 (not with
+   --no-points);
 4. with --again, each import a second time (it must create nothing);
 5. the checks: the ledger (reconcile), imported sales = the file's receipts, purchase counts and
    total spend in MemberStats = the file's member receipts and their amounts.
