@@ -291,7 +291,10 @@ class PointsEntry(models.Model):
         MALL = "mall", _("Points mall")
         MALL_REFUND = "mall_refund", _("Points mall order cancelled")
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    # No index of its own: points_entry_member_idx starts with it.
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     points = models.IntegerField(_("points"))
     debt = models.IntegerField(
@@ -376,8 +379,13 @@ class PointsLot(models.Model):
 class PointsAllocation(models.Model):
     """How many points an entry took from (or gave back to) one lot."""
 
+    # No index of its own: points_allocation_once starts with it.
     entry = models.ForeignKey(
-        PointsEntry, verbose_name=_("points entry"), on_delete=models.PROTECT, related_name="allocations"
+        PointsEntry,
+        verbose_name=_("points entry"),
+        on_delete=models.PROTECT,
+        related_name="allocations",
+        db_index=False,
     )
     lot = models.ForeignKey(
         PointsLot, verbose_name=_("points lot"), on_delete=models.PROTECT, related_name="allocations"
@@ -430,7 +438,10 @@ class MemberStats(models.Model):
 class MemberDailySpend(models.Model):
     """One row per member and business day: rolling windows are sums over a date range."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    # No index of its own: daily_spend_once starts with it.
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("business day"), help_text=_("The local (China time) day of the purchases."))
     spend = models.DecimalField(
         _("qualifying spend"),
@@ -584,7 +595,10 @@ class WalletEntry(models.Model):
         WITHDRAW = "withdraw", _("Principal refunded to the member")
         OPENING = "opening", _("Opening balance")
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    # No index of its own: wallet_entry_member_idx starts with it.
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     principal = models.DecimalField(
         _("principal change"), help_text=_("Positive: into the wallet; negative: out of it."), **MONEY
@@ -748,7 +762,10 @@ class Sale(models.Model):
 
 
 class SaleLine(models.Model):
-    sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: sale_line_once starts with it.
+    sale = models.ForeignKey(
+        Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     line_no = models.PositiveSmallIntegerField(_("line no."))
     category = models.CharField(_("category"), max_length=64)
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
@@ -783,7 +800,10 @@ class SaleTender(models.Model):
         MOBILE = "mobile", _("WeChat Pay / Alipay")
         STORED_VALUE = "stored_value", _("Stored value")
 
-    sale = models.ForeignKey(Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="tenders")
+    # No index of its own: sale_tender_once starts with it.
+    sale = models.ForeignKey(
+        Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="tenders", db_index=False
+    )
     kind = models.CharField(_("tender"), max_length=16, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
 
@@ -864,7 +884,10 @@ class Refund(models.Model):
 class SignIn(models.Model):
     """One daily sign-in; its `streak` is the length of the run of consecutive days it ends."""
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    # No index of its own: signin_once_a_day starts with it.
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("day"))
     streak = models.PositiveIntegerField(
         _("streak (days)"), help_text=_("Consecutive days signed in, this day included.")

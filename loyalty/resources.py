@@ -79,6 +79,9 @@ class QuantityWidget(CellRules, widgets.DecimalWidget):
     """How many of the line's goods: above zero, at most three decimals (kilograms)."""
 
     def parse(self, value: str) -> Decimal:
+        if value.isascii() and value.isdigit() and len(value) <= 5 and value.strip("0"):
+            # A count of items, by far the common case: no parsing, no translated messages.
+            return Decimal(value)
         number = parse_number(value, what=_("a quantity"), negative=_("A quantity must be above zero."))
         if number <= 0:
             raise ValueError(_("A quantity must be above zero."))
