@@ -6,3 +6,6 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self):
+        import campaigns.checks  # noqa: F401  (the message backends' settings are checked at start)
