@@ -423,6 +423,8 @@ def _member_batches(members: QuerySet[Member], batch_size: int) -> Iterator[list
     each batch's members with just the fields variables and addresses read.
     """
     ids = members.values_list("pk", flat=True)
+    if not members.query.is_sliced:
+        ids = ids.order_by("pk")  # the default ordering (newest first) costs a sort nobody needs
     batch: list[int] = []
     for pk in ids.iterator(chunk_size=batch_size):
         batch.append(pk)

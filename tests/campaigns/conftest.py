@@ -34,3 +34,43 @@ def unconsenting(db):
 @pytest.fixture
 def clock(monkeypatch):
     return Clock(monkeypatch, local(2026, 3, 15, 12, 0))
+
+
+def many_members(count: int, *, consent: bool = True, email: bool = False, start: int = 0):
+    """`count` members written in one INSERT (registering each through the service would take minutes)."""
+    from django.utils import timezone
+
+    from members.codes import new_member_codes
+    from members.models import Member
+
+    codes = list(dict.fromkeys(new_member_codes(count * 2)))[:count]
+    now = timezone.now()
+    Member.objects.bulk_create(
+        Member(
+            code=code,
+            phone=f"+86137{start + i:08d}",
+            name=f"会员{start + i}",
+            email=f"m{start + i}@example.com" if email else "",
+            marketing_consent=consent,
+            consent_at=now if consent else None,
+            consent_source=Member.ConsentSource.TABLET if consent else "",
+        )
+        for i, code in enumerate(codes)
+    )
+    return Member.objects.filter(phone__startswith="+86137")
+
+
+@pytest.fixture
+def campaign(chain):
+    """A draft campaign over an empty segment (what the campaigns engineer builds on)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, Segment
+
+    segment = Segment.objects.create(name="全部会员", rules=[], created_by=chain.marketer)
+    now = timezone.now()
+    return Campaign.objects.create(
+        name="春季焕新", segment=segment, starts_at=now, ends_at=now + timedelta(days=14), created_by=chain.marketer
+    )
