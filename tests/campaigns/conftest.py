@@ -74,3 +74,18 @@ def campaign(chain):
     return Campaign.objects.create(
         name="春季焕新", segment=segment, starts_at=now, ends_at=now + timedelta(days=14), created_by=chain.marketer
     )
+
+
+@pytest.fixture
+def fake_provider(settings):
+    """use("RecordingBackend") routes SMS to that fake; the messages it got are in fakes.SENT."""
+    from tests.campaigns import fakes
+
+    fakes.reset()
+
+    def use(name: str, channel: str = "SMS"):
+        setattr(settings, f"MESSAGE_{channel}_BACKEND", f"tests.campaigns.fakes.{name}")
+        return fakes.SENT
+
+    yield use
+    fakes.reset()
