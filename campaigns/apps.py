@@ -9,3 +9,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         import campaigns.checks  # noqa: F401  (the message backends' settings are checked at start)
+        from campaigns.demo import demo_messaging
+        from stores.demo import register_demo_step
+
+        register_demo_step("messaging", demo_messaging)

@@ -406,7 +406,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} → {self.member_id}"
+        return f"{self.get_channel_display()} #{self.pk}"
 
 
 # --- campaigns -----------------------------------------------------------------------------------

@@ -231,19 +231,7 @@ class MessageAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     change_list_template = "admin/campaigns/message/change_list.html"
-    list_display = [
-        "created",
-        "member_shown",
-        "to_masked",
-        "channel",
-        "purpose",
-        "status",
-        "due",
-        "attempts",
-        "sent",
-        "campaign",
-        "automation",
-    ]
+    list_display = ["created", "member_shown", "to_masked", "channel", "status", "when", "attempts", "why"]
     list_select_related = ["member", "campaign", "automation"]
     list_filter = [
         "status",
@@ -333,6 +321,8 @@ class MessageAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        # The outbox needs the width of a 1024-pixel screen for its columns and filters: no app navigation.
+        extra_context = {"is_nav_sidebar_enabled": False, **(extra_context or {})}
         response = super().changelist_view(request, extra_context)
         cl = response.context_data.get("cl") if hasattr(response, "context_data") else None
         if cl is not None:
@@ -361,15 +351,16 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("created"), ordering="created_at")
     def created(self, message: Message):
-        return format_html('<span class="nowrap">{}</span>', _local(message.created_at))
+        day, _space, minute = _local(message.created_at).partition(" ")
+        return format_html('<span class="nowrap">{}</span><br>{}', day, minute)
 
-    @admin.display(description=_("send after"), ordering="send_after")
-    def due(self, message: Message):
-        return format_html('<span class="nowrap">{}</span>', _local(message.send_after))
-
-    @admin.display(description=_("sent at"), ordering="sent_at")
-    def sent(self, message: Message):
-        return format_html('<span class="nowrap">{}</span>', _local(message.sent_at)) if message.sent_at else "—"
+    @admin.display(description=_("sent, or due"), ordering="send_after")
+    def when(self, message: Message):
+        if message.sent_at:
+            return format_html('{}<br><span class="nowrap">{}</span>', gettext("sent"), _local(message.sent_at))
+        if message.status in (Message.Status.QUEUED, Message.Status.SENDING):
+            return format_html('{}<br><span class="nowrap">{}</span>', gettext("due"), _local(message.send_after))
+        return "—"
 
     @admin.display(description=_("member"), ordering="member_id")
     def member_shown(self, message: Message):
@@ -377,6 +368,14 @@ class MessageAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a><br><span class="nowrap">{}</span>', url, message.member.name, message.member.code
         )
+
+    @admin.display(description=_("why"))
+    def why(self, message: Message):
+        if message.campaign_id:
+            return format_html("{}<br>{}", gettext("Campaign"), message.campaign.name)
+        if message.automation_id:
+            return format_html("{}<br>{}", gettext("Automation"), message.automation.name)
+        return message.get_purpose_display()
 
     @admin.display(description=_("to"))
     def to_masked(self, message: Message):

@@ -197,3 +197,39 @@ def test_email_goes_through_djangos_mail_with_its_message_id_as_provider_id(cons
     message.refresh_from_db()
     assert message.provider_id == email.extra_headers["Message-ID"]
     assert f"msg-{message.pk}" in message.provider_id and message.provider_id.endswith("@example.com>")
+
+
+# --- the embedded mode: no broker, no beat -------------------------------------------------------
+
+
+class InlineThread:
+    """Runs a thread's target at start(), on the test's own connection."""
+
+    def __init__(self, target, name=None, daemon=None):
+        self.target = target
+
+    def start(self):
+        self.target()
+
+
+def test_without_a_broker_a_sender_thread_sends_what_was_just_queued(queued, monkeypatch, settings, outbox_file):
+    from campaigns.services import messaging
+
+    settings.BROKER_CONFIGURED = False
+    monkeypatch.setattr(messaging.threading, "Thread", InlineThread)
+    monkeypatch.setattr(messaging.connections, "close_all", lambda: None)  # the thread's own connection, normally
+    messaging.messages_send_soon()
+    queued.refresh_from_db()
+    assert queued.status == "sent"
+    assert not messaging._wakeup.is_set()
+
+
+def test_the_send_messages_command_sends_what_is_due(queued, fake_provider):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    fake_provider("RecordingBackend")
+    out = StringIO()
+    call_command("send_messages", stdout=out)
+    assert out.getvalue().startswith("1 sent, 0 to retry, 0 failed")
