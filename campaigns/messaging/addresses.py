@@ -13,6 +13,7 @@ call it for thousands at once). Until one is registered every WeChat message is 
 
 from collections.abc import Callable, Mapping, Sequence
 
+from campaigns.messaging.variables import MemberRow
 from campaigns.models import MessageChannel
 from members.models import Member
 
@@ -26,7 +27,7 @@ def register_wechat_openid_resolver(resolver: OpenIdResolver | None) -> None:
     _wechat_resolvers[:] = [resolver] if resolver is not None else []
 
 
-def addresses_for(channel: str, members: Sequence[Member]) -> dict[int, str]:
+def addresses_for(channel: str, members: Sequence["Member | MemberRow"]) -> dict[int, str]:
     """{member.pk: address} for the members who have one on `channel`."""
     if channel == MessageChannel.SMS:
         return {m.pk: m.phone for m in members if m.phone}

@@ -15,27 +15,68 @@ variables with `register_message_variables` from their AppConfig.ready() (analyt
 campaigns).
 """
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Min, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """What the outbox reads of a member, without another query: a bulk queue reads these as plain rows
+    (building 100,000 Member objects would cost more than the rest of the queue)."""
+
+    pk: int
+    code: str
+    name: str
+    phone: str
+    email: str
+    marketing_consent: bool
+    home_store_name: str
+
+    @classmethod
+    def of(cls, member: "Member | MemberRow") -> "MemberRow":
+        if isinstance(member, MemberRow):
+            return member
+        store = member.home_store if member.home_store_id else None
+        return cls(
+            pk=member.pk,
+            code=member.code,
+            name=member.name,
+            phone=member.phone,
+            email=member.email,
+            marketing_consent=member.marketing_consent,
+            home_store_name=store.name if store else "",
+        )
+
+
+# The columns a MemberRow is read from, in its fields' order.
+MEMBER_ROW_COLUMNS = ("pk", "code", "name", "phone", "email", "marketing_consent", "home_store__name")
+
 # load(members, context) → {member.pk: {variable: value or None}}; None means "no value for this member"
 # (e.g. a coupon variable without a coupon), which the queue refuses for that member.
-Loader = Callable[[Sequence[Member], Mapping[str, Any]], dict[int, dict[str, Any]]]
-
-# The member fields every loader may read without another query (the queue loads members with them).
-MEMBER_FIELDS = ("id", "code", "name", "phone", "email", "marketing_consent", "home_store__name")
+Loader = Callable[[Sequence[MemberRow], Mapping[str, Any]], dict[int, dict[str, Any]]]
 
 DEFAULT_EXPIRING_WITHIN_DAYS = 30
+
+
+def ids_in(ids: Sequence[int]):
+    """The value of an `__in` filter over a batch of ids: on PostgreSQL one array parameter (unnest), which
+    costs a fraction of what thousands of separate parameters cost to send and to plan; elsewhere the list."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+    return list(ids)
 
 
 @dataclass(frozen=True)
@@ -74,25 +115,31 @@ def variable(name: str) -> MessageVariable | None:
     return _variables.get(name)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def clean_value(value: Any, max_length: int) -> str:
     """A value as text fit for any channel: one line, at most max_length characters."""
-    if isinstance(value, datetime):
-        value = timezone.localtime(value).date()
-    if isinstance(value, date):
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, datetime):
+        text = timezone.localtime(value).date().isoformat()
+    elif isinstance(value, date):
         text = value.isoformat()
     elif isinstance(value, Decimal):
         text = format(value, "f")
     else:
         text = str(value)
-    text = " ".join(text.split()) if any(c in text for c in "\r\n\t\v\f") else text
-    text = "".join(c for c in text if c >= " " or c == "\t")
+    if _CONTROL.search(text):
+        # Newlines, tabs and other control characters become single spaces.
+        text = " ".join(_CONTROL.sub(" ", text).split())
     if len(text) > max_length:
         text = text[: max_length - 1] + "…"
     return text
 
 
 def variable_values(
-    members: Sequence[Member], names: Iterable[str], context: Mapping[str, Any] | None = None
+    members: Sequence["Member | MemberRow"], names: Iterable[str], context: Mapping[str, Any] | None = None
 ) -> dict[int, dict[str, str | None]]:
     """The values of `names` for each member: {member.pk: {name: text or None}}.
 
@@ -100,17 +147,26 @@ def variable_values(
     skipped. A context key named like a variable wins over its loader.
     """
     context = context or {}
+    members = [MemberRow.of(m) for m in members]
     wanted = [_variables[name] for name in dict.fromkeys(names) if name in _variables]
-    values: dict[int, dict[str, str | None]] = {m.pk: {} for m in members}
+    ids = [m.pk for m in members]
+    values: dict[int, dict[str, str | None]] = {pk: {} for pk in ids}
     groups = {v.group for v in wanted if v.name not in context}
     loaded: dict[str, dict[int, dict[str, Any]]] = {}
     for key in groups:
         loaded[key] = _groups[key].load(members, context) if members else {}
     for var in wanted:
-        for member in members:
-            own = loaded[var.group].get(member.pk, {}) if var.group in loaded else {}
-            raw = context[var.name] if var.name in context else own.get(var.name)
-            values[member.pk][var.name] = None if raw is None else clean_value(raw, var.max_length)
+        name, limit = var.name, var.max_length
+        if name in context:
+            raw = context[name]
+            shared = None if raw is None else clean_value(raw, limit)
+            for pk in ids:
+                values[pk][name] = shared
+            continue
+        own = loaded[var.group]
+        for pk in ids:
+            raw = own.get(pk, {}).get(name)
+            values[pk][name] = None if raw is None else clean_value(raw, limit)
     return values
 
 
@@ -123,29 +179,29 @@ def example_values(names: Iterable[str] = ()) -> dict[str, str]:
 # --- built-in variables --------------------------------------------------------------------------
 
 
-def _load_member(members: Sequence[Member], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _load_member(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return {
         m.pk: {
             "name": m.name,
             "member_code": m.code,
             "phone_last4": m.phone[-4:],
-            "store": m.home_store.name if m.home_store_id and m.home_store else "",
+            "store": m.home_store_name or "",
         }
         for m in members
     }
 
 
-def _load_points(members: Sequence[Member], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _load_points(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     from loyalty.models import PointsAccount, PointsLot
 
     ids = [m.pk for m in members]
     days = int(context.get("expiring_within_days") or DEFAULT_EXPIRING_WITHIN_DAYS)
     now = timezone.now()
-    available = dict(PointsAccount.objects.filter(pk__in=ids).values_list("pk", "available"))
+    available = dict(PointsAccount.objects.filter(pk__in=ids_in(ids)).values_list("pk", "available"))
     expiring = {
         row["member_id"]: row
         for row in PointsLot.objects.filter(
-            member_id__in=ids, remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=days)
+            member_id__in=ids_in(ids), remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=days)
         )
         .values("member_id")
         .annotate(points=Sum("remaining"), first=Min("expires_at"))
@@ -164,21 +220,21 @@ def _load_points(members: Sequence[Member], context: Mapping[str, Any]) -> dict[
     return values
 
 
-def _load_tier(members: Sequence[Member], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _load_tier(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     from loyalty.models import MemberStats, Tier
 
     ids = [m.pk for m in members]
-    names = dict(MemberStats.objects.filter(pk__in=ids, tier__isnull=False).values_list("pk", "tier__name"))
+    names = dict(MemberStats.objects.filter(pk__in=ids_in(ids), tier__isnull=False).values_list("pk", "tier__name"))
     # A member who has not bought yet is in the entry tier already (as the member summary says).
     entry = Tier.objects.filter(threshold=0).order_by("rank").values_list("name", flat=True).first() or ""
     return {member_id: {"tier": names.get(member_id, entry)} for member_id in ids}
 
 
-def _load_stored_value(members: Sequence[Member], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _load_stored_value(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     from loyalty.models import Wallet
 
     ids = [m.pk for m in members]
-    wallets = {w["pk"]: w for w in Wallet.objects.filter(pk__in=ids).values("pk", "principal", "bonus")}
+    wallets = {w["pk"]: w for w in Wallet.objects.filter(pk__in=ids_in(ids)).values("pk", "principal", "bonus")}
     zero = Decimal("0.00")
     return {
         member_id: {
@@ -199,7 +255,7 @@ def _coupon_values(coupon) -> dict[str, Any]:
     }
 
 
-def _load_coupon(members: Sequence[Member], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _load_coupon(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     from campaigns.models import Coupon
 
     ids = [m.pk for m in members]
@@ -211,7 +267,8 @@ def _load_coupon(members: Sequence[Member], context: Mapping[str, Any]) -> dict[
         return {member_id: _coupon_values(by_member[member_id]) for member_id in ids if member_id in by_member}
     issue_key = context.get("coupon_issue_key")
     if issue_key:
-        coupons = Coupon.objects.filter(Q(member_id__in=ids) & Q(issue_key=issue_key)).select_related("template")
+        coupons = Coupon.objects.filter(Q(member_id__in=ids_in(ids)) & Q(issue_key=issue_key))
+        coupons = coupons.select_related("template")
         return {c.member_id: _coupon_values(c) for c in coupons}
     return {}
 

@@ -49,7 +49,14 @@ from campaigns.messaging.render import (
     sms_opt_out_text,
 )
 from campaigns.messaging.templating import parse
-from campaigns.messaging.variables import MEMBER_FIELDS, example_values, known_variables, variable, variable_values
+from campaigns.messaging.variables import (
+    MEMBER_ROW_COLUMNS,
+    MemberRow,
+    example_values,
+    known_variables,
+    variable,
+    variable_values,
+)
 from campaigns.models import Automation, Campaign, Message, MessageChannel, MessageTemplate
 from members.models import Member
 from members.phones import normalize_phone
@@ -244,7 +251,7 @@ class _Drafting:
     automation: Automation | None
     context: Mapping[str, Any]
 
-    def drafts(self, members: list[Member]) -> Iterator[tuple[Member, dict | None, list[str]]]:
+    def drafts(self, members: list[MemberRow]) -> Iterator[tuple[MemberRow, dict | None, list[str]]]:
         """(member, the message's columns or None, the variables without a value for that member)."""
         values = variable_values(members, self.renderer.names, self.context)
         addresses = addresses_for(self.template.channel, members)
@@ -361,7 +368,7 @@ def message_queue(
         quiet_hours=quiet_hours,
         marketing=marketing,
     )
-    [(member, columns, missing)] = list(drafting.drafts([member]))
+    [(_row, columns, missing)] = list(drafting.drafts([MemberRow.of(member)]))
     if columns is None:
         raise _error(
             "context",
@@ -416,27 +423,21 @@ class BulkQueueResult:
         }
 
 
-def _member_batches(members: QuerySet[Member], batch_size: int) -> Iterator[list[Member]]:
-    """The queryset's members in batches of full rows, read in one streamed pass over their ids.
-
-    The ids come first (a sliced or ordered queryset, "top 1,000 by points", stays what it is), then
-    each batch's members with just the fields variables and addresses read.
-    """
-    ids = members.values_list("pk", flat=True)
+def _member_batches(members: QuerySet[Member], batch_size: int) -> Iterator[list[MemberRow]]:
+    """The queryset's members in batches, in one streamed pass (a server-side cursor on PostgreSQL), as
+    the plain rows variables and addresses read. A sliced or ordered queryset ("the top 1,000 by
+    points") stays what it is; any other is read in id order (its default order is a sort nobody needs)."""
+    rows = members.values_list(*MEMBER_ROW_COLUMNS)
     if not members.query.is_sliced:
-        ids = ids.order_by("pk")  # the default ordering (newest first) costs a sort nobody needs
-    batch: list[int] = []
-    for pk in ids.iterator(chunk_size=batch_size):
-        batch.append(pk)
+        rows = rows.order_by("pk")
+    batch: list[MemberRow] = []
+    for pk, code, name, phone, email, consent, store_name in rows.iterator(chunk_size=batch_size):
+        batch.append(MemberRow(pk, code, name, phone, email, consent, store_name or ""))
         if len(batch) >= batch_size:
-            yield _members_by_id(batch)
+            yield batch
             batch = []
     if batch:
-        yield _members_by_id(batch)
-
-
-def _members_by_id(ids: list[int]) -> list[Member]:
-    return list(Member.objects.filter(pk__in=ids).select_related("home_store").only(*MEMBER_FIELDS).order_by("pk"))
+        yield batch
 
 
 @transaction.atomic
