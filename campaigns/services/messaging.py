@@ -28,7 +28,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -743,7 +743,7 @@ def _send_one(outgoing: OutgoingMessage, *, token: str, attempts: int, quiet: Qu
     except PermanentFailure as failure:
         mine.update(status=Message.Status.FAILED, error=str(failure)[:255])
         return "failed"
-    except (TemporaryFailure, ImproperlyConfigured, Exception) as failure:
+    except Exception as failure:  # temporary, a misconfigured backend, or a bug in an adapter: retried
         if not isinstance(failure, TemporaryFailure):
             logger.exception("message %s: the %s backend raised", outgoing.id, outgoing.channel)
         error = str(failure)[:255] or type(failure).__name__
