@@ -253,50 +253,90 @@ class MessageChannel(models.TextChoices):
 
 
 class MessageTemplate(models.Model):
-    """A message with {variables} ({name}, {points}, {coupon_name}, …: campaigns.messaging lists them)."""
+    """A message with {variables} ({name}, {points}, {coupon_name}, …: campaigns.messaging.variables lists
+    them). Saved only through campaigns.services.messaging.message_template_save, which refuses unknown
+    variables, malformed braces and texts too long for the channel."""
 
     name = models.CharField(_("name"), max_length=64)
     channel = models.CharField(_("channel"), max_length=8, choices=MessageChannel.choices)
     subject = models.CharField(_("subject"), max_length=120, blank=True, help_text=_("Email only."))
     body = models.TextField(_("text"), max_length=1000)
-    wechat_template_id = models.CharField(_("WeChat template id"), max_length=64, blank=True)
+    wechat_template_id = models.CharField(
+        _("WeChat template id"),
+        max_length=64,
+        blank=True,
+        help_text=_("WeChat only: the template of the official account the text is sent with."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("message template")
         verbose_name_plural = _("message templates")
         ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=MessageChannel.values), name="message_template_channel_known"
+            ),
+            models.CheckConstraint(condition=~Q(body=""), name="message_template_body_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(channel="email") | ~Q(subject=""), name="message_template_email_has_subject"
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="wechat") | ~Q(wechat_template_id=""),
+                name="message_template_wechat_has_template_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
 class Message(models.Model):
-    """The outbox: one message to one member, sent by a Celery task through the channel's backend."""
+    """The outbox: one message to one member, rendered when queued, sent by a Celery task through the
+    channel's backend (campaigns.messaging).
+
+    A message goes queued → sending (claimed by one worker) → sent, or back to queued after a temporary
+    failure (later, with backoff), or failed. Messages that will never be sent say why at once
+    (no_consent, no_address). `last_attempt_at` is written just before the backend is called, so a
+    message whose worker died during that call is known to have perhaps been sent, and is not sent again.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Being sent")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
         NO_CONSENT = "no_consent", _("Not sent: no marketing consent")
         NO_ADDRESS = "no_address", _("Not sent: no address for the channel")
+
+    class Purpose(models.TextChoices):
+        MARKETING = "marketing", _("Marketing (needs consent)")
+        SERVICE = "service", _("Service notice")
+        TEST = "test", _("Test to staff")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="messages")
     template = models.ForeignKey(
         MessageTemplate, verbose_name=_("template"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     channel = models.CharField(_("channel"), max_length=8, choices=MessageChannel.choices)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices, default=Purpose.MARKETING)
     recipient = models.CharField(_("to"), max_length=254, blank=True)
-    subject = models.CharField(_("subject"), max_length=120, blank=True)
+    subject = models.CharField(_("subject"), max_length=150, blank=True)
     body = models.TextField(_("text"))
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     key = models.CharField(
         _("key"), max_length=120, help_text=_("Unique: the same message (campaign and member, …) is queued once.")
     )
     send_after = models.DateTimeField(_("send after"), help_text=_("Quiet hours move a message to their end."))
+    quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     error = models.CharField(_("last error"), max_length=255, blank=True)
     provider_id = models.CharField(_("provider's id"), max_length=64, blank=True)
+    claim_token = models.CharField(_("claimed by"), max_length=32, blank=True, editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     campaign = models.ForeignKey(
         "Campaign",
         verbose_name=_("campaign"),
@@ -322,15 +362,51 @@ class Message(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["send_after"], name="message_due_idx", condition=Q(status="queued")),
+            models.Index(fields=["claimed_at"], name="message_sending_idx", condition=Q(status="sending")),
             models.Index(fields=["member", "-created_at"], name="message_member_idx"),
+            models.Index(
+                fields=["campaign", "status"], name="message_campaign_idx", condition=Q(campaign__isnull=False)
+            ),
+            models.Index(
+                fields=["automation", "status"], name="message_automation_idx", condition=Q(automation__isnull=False)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["key"], name="message_queued_once"),
             models.CheckConstraint(condition=~Q(key=""), name="message_key_not_empty"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "sending", "sent", "failed", "no_consent", "no_address"]),
+                name="message_status_known",
+            ),
+            models.CheckConstraint(condition=Q(channel__in=MessageChannel.values), name="message_channel_known"),
+            models.CheckConstraint(
+                condition=Q(purpose__in=["marketing", "service", "test"]), name="message_purpose_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="message_sent_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | (Q(claimed_at__isnull=False) & ~Q(claim_token="")),
+                name="message_sending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["queued", "sending", "sent"]) | ~Q(recipient=""),
+                name="message_to_send_has_recipient",
+            ),
+            models.CheckConstraint(
+                condition=(Q(quiet_start__isnull=True) & Q(quiet_end__isnull=True))
+                | (Q(quiet_start__isnull=False) & Q(quiet_end__isnull=False) & ~Q(quiet_start=F("quiet_end"))),
+                name="message_quiet_hours_both_or_none",
+            ),
+            # Campaign and automation messages are marketing: they need the member's consent.
+            models.CheckConstraint(
+                condition=Q(purpose="marketing") | (Q(campaign__isnull=True) & Q(automation__isnull=True)),
+                name="message_campaign_is_marketing",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} → {self.member_id}"
+        return f"{self.get_channel_display()} #{self.pk}"
 
 
 # --- campaigns -----------------------------------------------------------------------------------

@@ -168,6 +168,28 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="CN")
 # Beyond this many rows the admin changelist shows the planner's estimate instead of COUNT(*).
 ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
 
+# Email, for the outbox's email backend and Django's own mail: e.g. smtp+tls://user:password@smtp.example.com:587.
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
+# The outbox (campaigns.messaging): each channel's backend, by name (file, console, email, sms-gateway) or
+# the dotted path of a class. Embedded default: every channel writes JSON lines to MESSAGE_FILE_PATH.
+MESSAGE_SMS_BACKEND = env.str("MESSAGE_SMS_BACKEND", default="file")
+MESSAGE_EMAIL_BACKEND = env.str("MESSAGE_EMAIL_BACKEND", default="file")
+MESSAGE_WECHAT_BACKEND = env.str("MESSAGE_WECHAT_BACKEND", default="file")
+MESSAGE_FILE_PATH = env.path("MESSAGE_FILE_PATH", default=BASE_DIR / "outbox.jsonl")
+# Temporary failures are retried after 1, 2, 4, … minutes (at most an hour apart) until the last attempt.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
+MESSAGE_RETRY_SECONDS = env.int("MESSAGE_RETRY_SECONDS", default=60)
+# A whole SMS (long ones are billed in parts of 67 characters), and what marketing SMS end with: China's rules
+# want every marketing SMS to say how to opt out, and the replies come back through the opt-out API.
+MESSAGE_SMS_MAX_LENGTH = env.int("MESSAGE_SMS_MAX_LENGTH", default=500)
+MESSAGE_SMS_OPT_OUT_TEXT = env.str("MESSAGE_SMS_OPT_OUT_TEXT", default=" 回T退订")
+# The example SMS adapter (campaigns.messaging.sms.HttpSmsGateway, backend name "sms-gateway").
+MESSAGE_SMS_GATEWAY_URL = env.str("MESSAGE_SMS_GATEWAY_URL", default="")
+MESSAGE_SMS_GATEWAY_TOKEN = env.str("MESSAGE_SMS_GATEWAY_TOKEN", default="")
+MESSAGE_SMS_SIGNATURE = env.str("MESSAGE_SMS_SIGNATURE", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,1 @@
+"""The campaigns app's REST API (coupons, points mall, marketing opt-out)."""

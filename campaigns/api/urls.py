@@ -1,3 +1,7 @@
-"""The campaigns app's REST API (coupons, points mall)."""
+from django.urls import path
 
-urlpatterns: list = []
+from campaigns.api.messaging import MemberOptOutApi
+
+urlpatterns = [
+    path("members/<str:reference>/opt-out/", MemberOptOutApi.as_view(), name="member-opt-out"),
+]

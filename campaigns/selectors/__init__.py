@@ -1,0 +1,1 @@
+"""Reads of the campaigns app, one module per feature (messaging, …)."""

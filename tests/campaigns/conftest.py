@@ -1,0 +1,91 @@
+import pytest
+
+from tests.factories import MemberFactory
+from tests.loyalty.clock import Clock, local
+
+
+@pytest.fixture(autouse=True)
+def _outbox_file(settings, tmp_path):
+    """The embedded default backend (a JSON-lines file) writes into the test's own folder."""
+    settings.MESSAGE_FILE_PATH = tmp_path / "outbox.jsonl"
+    settings.MESSAGE_SMS_BACKEND = "file"
+    settings.MESSAGE_EMAIL_BACKEND = "file"
+    settings.MESSAGE_WECHAT_BACKEND = "file"
+    return settings.MESSAGE_FILE_PATH
+
+
+@pytest.fixture
+def outbox_file(_outbox_file):
+    return _outbox_file
+
+
+@pytest.fixture
+def consenting(db):
+    """王芳: marketing consent, a phone and an email."""
+    return MemberFactory(phone="13800138000", name="王芳", email="wangfang@example.com", marketing_consent=True)
+
+
+@pytest.fixture
+def unconsenting(db):
+    """李娜: no marketing consent."""
+    return MemberFactory(phone="13900139000", name="李娜", email="lina@example.com", marketing_consent=False)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch, local(2026, 3, 15, 12, 0))
+
+
+def many_members(count: int, *, consent: bool = True, email: bool = False, start: int = 0):
+    """`count` members written in one INSERT (registering each through the service would take minutes)."""
+    from django.utils import timezone
+
+    from members.codes import new_member_codes
+    from members.models import Member
+
+    codes = list(dict.fromkeys(new_member_codes(count * 2)))[:count]
+    now = timezone.now()
+    Member.objects.bulk_create(
+        Member(
+            code=code,
+            phone=f"+86137{start + i:08d}",
+            name=f"会员{start + i}",
+            email=f"m{start + i}@example.com" if email else "",
+            marketing_consent=consent,
+            consent_at=now if consent else None,
+            consent_source=Member.ConsentSource.TABLET if consent else "",
+        )
+        for i, code in enumerate(codes)
+    )
+    return Member.objects.filter(phone__startswith="+86137")
+
+
+@pytest.fixture
+def campaign(chain):
+    """A draft campaign over an empty segment (what the campaigns engineer builds on)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, Segment
+
+    segment = Segment.objects.create(name="全部会员", rules=[], created_by=chain.marketer)
+    now = timezone.now()
+    return Campaign.objects.create(
+        name="春季焕新", segment=segment, starts_at=now, ends_at=now + timedelta(days=14), created_by=chain.marketer
+    )
+
+
+@pytest.fixture
+def fake_provider(settings):
+    """use("RecordingBackend") routes SMS to that fake; the messages it got are in fakes.SENT."""
+    from tests.campaigns import fakes
+
+    fakes.reset()
+
+    def use(name: str, channel: str = "SMS"):
+        setattr(settings, f"MESSAGE_{channel}_BACKEND", f"tests.campaigns.fakes.{name}")
+        return fakes.SENT
+
+    yield use
+    fakes.reset()
