@@ -9,7 +9,18 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         import campaigns.checks  # noqa: F401  (the message backends' settings are checked at start)
+        from campaigns.api.summary import register as register_member_summary
         from campaigns.demo import demo_messaging
+        from campaigns.services.coupons import coupons_on_registration
+        from campaigns.services.redemption import CouponRedemption
+        from loyalty.services.checkout import register_coupon_applier
+        from members.services import register_member_registered_hook
         from stores.demo import register_demo_step
 
         register_demo_step("messaging", demo_messaging)
+        # Coupons at checkout (loyalty cannot import campaigns: it calls what is registered here).
+        register_coupon_applier(CouponRedemption())
+        # A registration gift for every new member, inside the registering transaction.
+        register_member_registered_hook(coupons_on_registration)
+        # The member summary's usable coupons (the placeholder in members.api.summary until now).
+        register_member_summary()

@@ -64,7 +64,13 @@ class CouponTemplate(models.Model):
         _("gift"), max_length=64, blank=True, help_text=_("What a gift coupon is exchanged for.")
     )
     gift_value = models.DecimalField(
-        _("gift's cost (¥)"), default=ZERO, help_text=_("What the gift costs the chain, for a campaign's ROI."), **MONEY
+        _("gift's value (¥)"),
+        default=ZERO,
+        help_text=_(
+            "A gift coupon takes one unit of the gift's line (of its categories) off the sale, up to this much; "
+            "what the gift is worth in a campaign's ROI."
+        ),
+        **MONEY,
     )
     tiers = models.ManyToManyField(
         Tier, verbose_name=_("tiers"), blank=True, related_name="+", help_text=_("Empty: every tier.")
@@ -102,6 +108,9 @@ class CouponTemplate(models.Model):
     stackable = models.BooleanField(
         _("stacks with other coupons"), default=False, help_text=_("Off: the only coupon of its sale.")
     )
+    on_registration = models.BooleanField(
+        _("gift on registration"), default=False, help_text=_("Every newly registered member gets one.")
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -127,6 +136,21 @@ class CouponTemplate(models.Model):
                 condition=Q(valid_until__isnull=False) | Q(valid_days__isnull=False),
                 name="coupon_template_has_validity",
             ),
+            # What each kind needs to give anything (campaigns.services.redemption reads them so).
+            models.CheckConstraint(
+                condition=~Q(kind="threshold_off") | (Q(amount__gt=0) & Q(threshold__gt=F("amount"))),
+                name="coupon_threshold_above_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="amount_off") | Q(amount__gt=0), name="coupon_amount_off_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="percent_off") | Q(percent_off__gt=0), name="coupon_percent_off_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_discount__isnull=True) | Q(max_discount__gt=0), name="coupon_cap_positive"
+            ),
+            models.CheckConstraint(condition=~Q(kind="gift") | Q(gift_value__gt=0), name="coupon_gift_has_value"),
         ]
 
     def __str__(self) -> str:
@@ -148,8 +172,11 @@ class Coupon(models.Model):
         CAMPAIGN = "campaign", _("Campaign")
         AUTOMATION = "automation", _("Automation")
 
+    # Foreign keys without an index of their own: every index is paid for by each row of a bulk issue
+    # (100,000 at once), so coupon_template_idx (template first) serves the template, and the columns most
+    # coupons leave empty (sale until used, staff, campaign, automation) have partial indexes.
     template = models.ForeignKey(
-        CouponTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="coupons"
+        CouponTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="coupons", db_index=False
     )
     code = models.CharField(_("code"), max_length=20, help_text=_("What the member shows at the till."))
     member = models.ForeignKey(
@@ -172,9 +199,16 @@ class Coupon(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     campaign = models.ForeignKey(
-        "Campaign", verbose_name=_("campaign"), on_delete=models.SET_NULL, null=True, blank=True, related_name="coupons"
+        "Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="coupons",
+        db_index=False,
     )
     automation = models.ForeignKey(
         "Automation",
@@ -183,9 +217,16 @@ class Coupon(models.Model):
         null=True,
         blank=True,
         related_name="coupons",
+        db_index=False,
     )
     sale = models.ForeignKey(
-        Sale, verbose_name=_("used on sale"), on_delete=models.PROTECT, null=True, blank=True, related_name="coupons"
+        Sale,
+        verbose_name=_("used on sale"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupons",
+        db_index=False,
     )
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
     discount = models.DecimalField(_("discount given"), default=ZERO, **MONEY)
@@ -197,10 +238,19 @@ class Coupon(models.Model):
         indexes = [
             models.Index(fields=["member", "status", "valid_until"], name="coupon_member_idx"),
             models.Index(fields=["template", "status"], name="coupon_template_idx"),
+            models.Index(fields=["sale"], name="coupon_sale_idx", condition=Q(sale__isnull=False)),
+            models.Index(fields=["campaign"], name="coupon_campaign_idx", condition=Q(campaign__isnull=False)),
+            models.Index(fields=["automation"], name="coupon_automation_idx", condition=Q(automation__isnull=False)),
+            models.Index(fields=["issued_by"], name="coupon_issued_by_idx", condition=Q(issued_by__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["code"], name="coupon_code_unique"),
             models.UniqueConstraint(fields=["member", "issue_key"], name="coupon_issued_once"),
+            # A coupon issued by staff (admin page, API) is keyed by its request id, which is unique across
+            # members: the same request for another member is a different request, refused.
+            models.UniqueConstraint(
+                fields=["issue_key"], condition=Q(source="manual"), name="coupon_manual_request_once"
+            ),
             models.CheckConstraint(condition=~Q(issue_key=""), name="coupon_issue_key_not_empty"),
             models.CheckConstraint(condition=Q(valid_from__lt=F("valid_until")), name="coupon_dates_ordered"),
             models.CheckConstraint(
@@ -698,6 +748,9 @@ class MallItem(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="coupon") | Q(coupon_template__isnull=False), name="mall_coupon_item_has_template"
             ),
+            models.CheckConstraint(
+                condition=~Q(kind="gift") | Q(coupon_template__isnull=True), name="mall_gift_item_has_no_template"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -742,6 +795,12 @@ class MallOrder(models.Model):
                 condition=~Q(status="handed_over")
                 | (Q(handed_over_at__isnull=False) & Q(handed_over_by__isnull=False)),
                 name="mall_order_handover_recorded",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(coupon__isnull=False), name="mall_order_delivered_has_coupon"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="handed_over") | Q(store__isnull=False), name="mall_order_handed_over_at_a_store"
             ),
         ]
 

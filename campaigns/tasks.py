@@ -14,7 +14,7 @@ from campaigns.services.messaging import messages_send_due
 logger = logging.getLogger(__name__)
 
 
-# Beat runs it every minute (migration 0002_messaging) and the queue services ask for it after queueing.
+# Beat runs it every minute (migration 0003_messaging) and the queue services ask for it after queueing.
 # A run sends for at most 50 seconds; what is left is the next run's.
 @shared_task(
     name="campaigns.tasks.send_due_messages",

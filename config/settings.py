@@ -160,6 +160,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TenderKindEnum": "loyalty.models.SaleTender.Kind",
         "BehaviourEventKindEnum": ["review", "share"],
+        # Coupons and mall items have a "kind" too, and coupons and mall orders a "status" and "source".
+        "CouponKindEnum": "campaigns.models.CouponTemplate.Kind",
+        "MallItemKindEnum": "campaigns.models.MallItem.Kind",
+        "CouponStatusEnum": "campaigns.models.Coupon.Status",
+        "CouponSourceEnum": "campaigns.models.Coupon.Source",
+        "MallOrderStatusEnum": "campaigns.models.MallOrder.Status",
     },
 }
 

@@ -221,11 +221,32 @@ def clawback(
 
 
 def restore(
-    account: PointsAccount, *, points: int, redeem_entry: PointsEntry, key: str, ctx: EntryContext
+    account: PointsAccount,
+    *,
+    points: int,
+    redeem_entry: PointsEntry,
+    key: str,
+    ctx: EntryContext,
+    kind: str = PointsEntry.Kind.RESTORE,
 ) -> PointsEntry:
-    """Give back redeemed points to the very lots they came from, latest-expiring first."""
+    """Give back redeemed points to the very lots they came from, latest-expiring first.
+
+    What earlier restores of the same redemption gave back is not given twice: for a sale's redemption
+    they are the sale's restores; for one without a sale (a points-mall order) they are the entries of
+    `kind` whose key starts with the redemption's key and a colon (`mall:12` → `mall:12:cancel`).
+    """
+    if redeem_entry.sale_id is not None:
+        earlier = Q(entry__kind=PointsEntry.Kind.RESTORE, entry__sale_id=redeem_entry.sale_id)
+    else:
+        if not key.startswith(f"{redeem_entry.idempotency_key}:"):
+            raise ValueError("a restore without a sale is keyed under its redemption's key")
+        earlier = Q(
+            entry__member_id=redeem_entry.member_id,
+            entry__kind=kind,
+            entry__idempotency_key__startswith=f"{redeem_entry.idempotency_key}:",
+        )
     given = dict(
-        PointsAllocation.objects.filter(entry__kind=PointsEntry.Kind.RESTORE, entry__sale_id=redeem_entry.sale_id)
+        PointsAllocation.objects.filter(earlier)
         .values("lot_id")
         .annotate(total=Sum("points"))
         .values_list("lot_id", "total")
@@ -246,7 +267,7 @@ def restore(
             wanted -= part
     if wanted:
         raise ValueError("restore() asked for more points than the redemption took")
-    entry = _entry(account, PointsEntry.Kind.RESTORE, points, key, ctx)
+    entry = _entry(account, kind, points, key, ctx)
     _record_allocations(entry, restored, sign=1)
     pending_part = sum(part for lot, part in restored if lot.is_pending)
     account.pending += pending_part

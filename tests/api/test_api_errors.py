@@ -471,6 +471,12 @@ def test_the_openapi_schema_describes_every_call_without_a_warning(tmp_path):
         "/api/v1/sales/{sale_id}/refunds/:",
         "/api/v1/wallet/topups/:",
         "/api/v1/points/adjustments/:",
+        "/api/v1/coupons/:",
+        "/api/v1/mall/items/:",
+        "/api/v1/mall/orders/:",
+        "/api/v1/mall/orders/{order_id}/hand-over/:",
+        "/api/v1/mall/orders/{order_id}/cancel/:",
     ]:
         assert path in schema
     assert "MemberSummary:" in schema and "tier_progress:" in schema
+    assert "CouponSummary:" in schema and "valid_until:" in schema

@@ -6,7 +6,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from loyalty.models import PointsAccount, Sale
-from loyalty.services import wallet_top_up
+from loyalty.services import checkout, wallet_top_up
 from members.services import member_set_status
 from tests.api.conftest import assert_error, rid, sale_payload
 from tests.factories import StoreFactory
@@ -292,12 +292,21 @@ def test_paying_more_from_stored_value_than_the_wallet_holds_is_refused(member, 
     _refused(response, before, 400, "insufficient_stored_value", "tenders")
 
 
-def test_a_coupon_is_refused_while_no_coupon_app_is_plugged_in(member, sell, snapshot):
+def test_a_coupon_is_refused_while_no_coupon_app_is_plugged_in(member, sell, snapshot, monkeypatch):
+    monkeypatch.setattr(checkout, "_coupon_appliers", [])
     before = snapshot()
 
     response = sell(member.code, "10.00", coupon_code="WELCOME10")
 
     _refused(response, before, 400, "coupon_invalid", "coupon_code")
+
+
+def test_an_unknown_coupon_is_refused(member, sell, snapshot):
+    before = snapshot()
+
+    response = sell(member.code, "10.00", coupon_code="WELCOME10")
+
+    _refused(response, before, 400, "coupon_not_found", "coupon_code")
 
 
 def test_an_unknown_member_is_answered_404(sell, snapshot):
@@ -380,3 +389,35 @@ def test_a_sale_costs_a_fixed_number_of_queries_whatever_the_members_history(
     for _ in range(20):
         assert sell(member.code, "50.00").status_code == 201
     redeem_and_earn()
+
+
+# A sale with one coupon that earns points: what a sale without one costs (24: no points paid),
+# and the coupon's three: the coupons with their templates and the member's tier, the templates' tiers
+# and stores, and the conditional UPDATE that claims it. The same for any coupon and history.
+SALE_WITHOUT_COUPON_QUERIES = 24
+SALE_WITH_COUPON_QUERIES = SALE_WITHOUT_COUPON_QUERIES + 3
+
+
+def test_a_sale_with_a_coupon_costs_three_queries_more_than_one_without(
+    chain, api, member, sell, tiers, django_assert_num_queries
+):
+    from tests.factories.campaigns import CouponFactory, CouponTemplateFactory
+
+    sell(member.code, "300.00")
+    # 满100减20 for the member's tier at this store; the sales stay below the next tier (no upgrade writes).
+    template = CouponTemplateFactory(amount="20.00", threshold="100.00", tiers=[tiers[0]], stores=[chain.store_a])
+
+    def ring_up(expected: int, **coupon):
+        api.force_authenticate(_fresh(chain.cashier_a))
+        paid = "100.00" if coupon else "120.00"
+        payload = sale_payload(member=member.code, amount="120.00", tenders=[{"kind": "cash", "amount": paid}])
+        with django_assert_num_queries(expected):
+            response = api.post("/api/v1/sales/", {**payload, **coupon}, format="json")
+        assert response.status_code == 201, response.content
+
+    ring_up(SALE_WITHOUT_COUPON_QUERIES)
+    for i in range(3):
+        ring_up(
+            SALE_WITH_COUPON_QUERIES,
+            coupon_code=CouponFactory(member=member, template=template, issue_key=f"pin:{i}").code,
+        )

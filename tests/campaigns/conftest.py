@@ -1,6 +1,12 @@
+import uuid
+from decimal import Decimal
+
 import pytest
 
+from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkout
+from tests.api.conftest import api, as_user  # noqa: F401  (the API tests' clients, for the coupon and mall endpoints)
 from tests.factories import MemberFactory
+from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory, TierFactory
 from tests.loyalty.clock import Clock, local
 
 
@@ -89,3 +95,75 @@ def fake_provider(settings):
 
     yield use
     fakes.reset()
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def policy(db):
+    return LoyaltySettingsFactory()
+
+
+@pytest.fixture
+def base_rule(db):
+    return EarningRuleFactory(points_per_yuan=Decimal("1.00"))
+
+
+@pytest.fixture
+def tiers(db):
+    """普卡 (entry, no discount), 金卡 (from ¥1,000 of spend, 10 % off)."""
+    return {
+        "normal": TierFactory(code="NORMAL", name="普卡", rank=0, threshold=Decimal("0.00")),
+        "gold": TierFactory(
+            code="GOLD", name="金卡", rank=1, threshold=Decimal("1000.00"), discount_percent=Decimal("10.00")
+        ),
+    }
+
+
+@pytest.fixture
+def member(db, policy):
+    return MemberFactory(phone="13800138000", name="王芳")
+
+
+@pytest.fixture
+def other_member(db, policy):
+    return MemberFactory(phone="13900139000", name="李娜")
+
+
+def line(category: str, amount, quantity="1") -> LineInput:
+    quantity = Decimal(str(quantity))
+    return LineInput(category=category, quantity=quantity, unit_price=Decimal(str(amount)) / quantity)
+
+
+@pytest.fixture
+def checkout(chain, policy, base_rule):
+    """checkout(member, [line("饮品", 250)], coupons=[code], cash=200, store=..., channel=...) → the sale.
+
+    `cash` is what the tenders pay; left out, the test does not know it in advance and it is worked out by
+    asking the coupon applier what it takes off (so a refusal still comes from the sale itself).
+    """
+
+    def _checkout(member, lines, *, coupons=(), cash, store=None, cashier=None, channel="store", points=0, **kw):
+        return sale_checkout(
+            request_id=kw.get("request_id") or rid(),
+            store=store or chain.store_a,
+            cashier=cashier or chain.cashier_a,
+            member=member,
+            lines=lines,
+            tenders=[TenderInput("cash", Decimal(str(cash)))] if Decimal(str(cash)) else [],
+            coupon_codes=list(coupons),
+            points_to_redeem=points,
+            channel=channel,
+        )
+
+    return _checkout
+
+
+@pytest.fixture
+def give_points(chain):
+    def _give(member, points: int):
+        return points_adjust(request_id=rid(), member=member, points=points, reason="开户赠送", actor=chain.hq_admin)
+
+    return _give

@@ -278,7 +278,9 @@ def test_a_bulk_queue_renders_each_members_own_values(sms, campaign):
 
 def test_a_bulk_queue_of_coupons_gives_each_member_their_own_and_skips_those_without(campaign):
     members = list(many_members(3).order_by("pk"))
-    coupon_template = CouponTemplate.objects.create(name="满100减20", kind="threshold_off", valid_days=7)
+    coupon_template = CouponTemplate.objects.create(
+        name="满100减20", kind="threshold_off", amount=20, threshold=100, valid_days=7
+    )
     for member, code in zip(members[:2], ("CODEA111", "CODEB222"), strict=True):
         Coupon.objects.create(
             template=coupon_template,

@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 import factory
 from django.utils import timezone
 
-from campaigns.models import Message, MessageChannel, MessageTemplate
+from campaigns.models import Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
+from campaigns.services.coupons import coupon_issue
 
 
 class MessageTemplateFactory(factory.django.DjangoModelFactory):
@@ -30,3 +33,94 @@ class MessageFactory(factory.django.DjangoModelFactory):
     status = Message.Status.QUEUED
     key = factory.Sequence(lambda n: f"test-message:{n}")
     send_after = factory.LazyFunction(timezone.now)
+
+
+class CouponTemplateFactory(factory.django.DjangoModelFactory):
+    """满200减50, valid for 30 days after issue, chain-wide, not stackable."""
+
+    class Meta:
+        model = CouponTemplate
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"满200减50 #{n}")
+    kind = CouponTemplate.Kind.THRESHOLD_OFF
+    amount = Decimal("50.00")
+    threshold = Decimal("200.00")
+    valid_days = 30
+
+    @factory.post_generation
+    def tiers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.tiers.set(extracted)
+
+    @factory.post_generation
+    def stores(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.stores.set(extracted)
+
+
+class PercentOffTemplateFactory(CouponTemplateFactory):
+    name = factory.Sequence(lambda n: f"9折券 #{n}")
+    kind = CouponTemplate.Kind.PERCENT_OFF
+    amount = Decimal("0.00")
+    threshold = Decimal("0.00")
+    percent_off = Decimal("10.00")
+
+
+class AmountOffTemplateFactory(CouponTemplateFactory):
+    name = factory.Sequence(lambda n: f"立减10元 #{n}")
+    kind = CouponTemplate.Kind.AMOUNT_OFF
+    amount = Decimal("10.00")
+    threshold = Decimal("0.00")
+
+
+class GiftTemplateFactory(CouponTemplateFactory):
+    name = factory.Sequence(lambda n: f"拿铁兑换券 #{n}")
+    kind = CouponTemplate.Kind.GIFT
+    amount = Decimal("0.00")
+    threshold = Decimal("0.00")
+    gift_name = "拿铁一杯"
+    gift_value = Decimal("32.00")
+    categories = factory.LazyFunction(lambda: ["咖啡"])
+
+
+class CouponFactory(factory.Factory):
+    """A coupon issued through campaigns.services.coupons.coupon_issue (by the system)."""
+
+    class Meta:
+        model = Coupon
+
+    template = factory.SubFactory(CouponTemplateFactory)
+    source = Coupon.Source.CAMPAIGN
+    issue_key = factory.Sequence(lambda n: f"test:{n}")
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return coupon_issue(**kwargs)
+
+
+class MallItemFactory(factory.django.DjangoModelFactory):
+    """A gift picked up in store: 1,000 points, 10 in stock."""
+
+    class Meta:
+        model = MallItem
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"保温杯 #{n}")
+    kind = MallItem.Kind.GIFT
+    points_price = 1000
+    stock = 10
+    cost = Decimal("25.00")
+
+    @factory.post_generation
+    def tiers(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.tiers.set(extracted)
+
+
+class CouponMallItemFactory(MallItemFactory):
+    name = factory.Sequence(lambda n: f"10元券 #{n}")
+    kind = MallItem.Kind.COUPON
+    points_price = 500
+    stock = None
+    coupon_template = factory.SubFactory(AmountOffTemplateFactory)

@@ -65,7 +65,7 @@ def delete_periodic_task(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ('campaigns', '0002_coupons'),
         ('members', '0006_export_cleanup_task'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
     ]

@@ -1,0 +1,169 @@
+"""Reads of the campaigns app: coupons and the points mall."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from campaigns.codes import normalize_coupon_code
+from campaigns.models import Coupon, CouponTemplate, MallItem, MallOrder
+from loyalty.models import MemberStats, PointsAccount, Tier
+from members.models import Member
+
+USABLE_COUPONS_PER_MEMBER = 20
+
+
+# --- coupons -------------------------------------------------------------------------------------
+
+
+def coupon_template_by_id(pk) -> CouponTemplate | None:
+    try:
+        return CouponTemplate.objects.filter(pk=int(pk)).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def coupon_templates_to_issue() -> QuerySet[CouponTemplate]:
+    return CouponTemplate.objects.filter(is_active=True).order_by("name", "pk")
+
+
+def coupon_by_code(code: str) -> Coupon | None:
+    return Coupon.objects.select_related("template", "member").filter(code=normalize_coupon_code(code)).first()
+
+
+def coupon_list() -> QuerySet[Coupon]:
+    return Coupon.objects.select_related("template", "member")
+
+
+def usable_coupons(member_ids: list[int], *, now: datetime | None = None) -> dict[int, list[Coupon]]:
+    """Each member's coupons usable now (issued, within their validity), soonest-expiring first, at most
+    USABLE_COUPONS_PER_MEMBER each: one query for any number of members."""
+    now = now or timezone.now()
+    ranked = (
+        Coupon.objects.filter(
+            member_id__in=member_ids, status=Coupon.Status.ISSUED, valid_from__lte=now, valid_until__gt=now
+        )
+        .select_related("template")
+        .annotate(rank=Window(RowNumber(), partition_by=[F("member_id")], order_by=[F("valid_until").asc(), "id"]))
+        .filter(rank__lte=USABLE_COUPONS_PER_MEMBER)
+        .order_by("member_id", "valid_until", "id")
+    )
+    found: dict[int, list[Coupon]] = defaultdict(list)
+    for coupon in ranked:
+        found[coupon.member_id].append(coupon)
+    return found
+
+
+# --- points mall ---------------------------------------------------------------------------------
+
+
+def mall_item_by_id(pk) -> MallItem | None:
+    try:
+        return MallItem.objects.select_related("coupon_template").filter(pk=int(pk)).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def mall_order_by_id(pk) -> MallOrder | None:
+    try:
+        return mall_orders().filter(pk=int(pk)).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def mall_orders() -> QuerySet[MallOrder]:
+    return MallOrder.objects.select_related("member", "item", "store", "coupon", "handed_over_by")
+
+
+@dataclass(frozen=True)
+class MallOffer:
+    """An item on sale and whether the member may buy it now; if not, why (`reason`: a code)."""
+
+    item: MallItem
+    reason: str | None
+    ordered: int
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class MallShopper:
+    """What the mall needs to know of a member to say what they may buy."""
+
+    member: Member
+    tier: Tier | None
+    points: int
+    ordered: dict[int, int]
+
+
+def mall_shopper(member: Member) -> MallShopper:
+    """The member's tier, available points and orders so far per item (cancelled ones not counted):
+    three queries."""
+    stats = MemberStats.objects.select_related("tier").filter(pk=member.pk).first()
+    points = PointsAccount.objects.filter(pk=member.pk).values_list("available", flat=True).first() or 0
+    ordered = dict(
+        MallOrder.objects.filter(member=member)
+        .exclude(status=MallOrder.Status.CANCELLED)
+        .values("item_id")
+        .annotate(n=Count("pk"))
+        .values_list("item_id", "n")
+    )
+    return MallShopper(member=member, tier=stats.tier if stats else None, points=points, ordered=ordered)
+
+
+def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
+    """Why the shopper may not buy `item` now (a code), or None. Item-level reasons come first."""
+    if not item.is_active:
+        return "mall_item_unavailable"
+    if item.stock is not None and item.stock <= 0:
+        return "mall_out_of_stock"
+    if shopper is None:
+        return None
+    if shopper.member.is_frozen:
+        return "member_frozen"
+    tiers = item.tiers.all()
+    if tiers and (shopper.tier is None or all(t.pk != shopper.tier.pk for t in tiers)):
+        return "mall_wrong_tier"
+    if item.per_member_limit is not None and shopper.ordered.get(item.pk, 0) >= item.per_member_limit:
+        return "mall_limit_reached"
+    if shopper.points < item.points_price:
+        return "insufficient_points"
+    return None
+
+
+def mall_offers(shopper: MallShopper | None) -> list[MallOffer]:
+    """The items on sale, each with whether the shopper (mall_shopper(member)) may buy it: two queries
+    (the items, their tiers) on top of the shopper's three."""
+    items = list(
+        MallItem.objects.filter(is_active=True)
+        .select_related("coupon_template")
+        .prefetch_related(Prefetch("tiers", queryset=Tier.objects.order_by("rank")))
+        .order_by("points_price", "id")
+    )
+    return [
+        MallOffer(
+            item=item,
+            reason=mall_refusal(item, shopper),
+            ordered=shopper.ordered.get(item.pk, 0) if shopper else 0,
+        )
+        for item in items
+    ]
+
+
+def mall_items_admin() -> QuerySet[MallItem]:
+    return MallItem.objects.select_related("coupon_template").prefetch_related("tiers")
+
+
+def coupon_counts_by_status(template: CouponTemplate) -> dict[str, int]:
+    return dict(
+        Coupon.objects.filter(template=template)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+        .order_by()
+    )
