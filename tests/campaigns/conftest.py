@@ -11,6 +11,16 @@ from tests.loyalty.clock import Clock, local
 
 
 @pytest.fixture(autouse=True)
+def _english(settings):
+    """The campaigns tests read the English messages; the chain's default language is Chinese."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _outbox_file(settings, tmp_path):
     """The embedded default backend (a JSON-lines file) writes into the test's own folder."""
     settings.MESSAGE_FILE_PATH = tmp_path / "outbox.jsonl"
