@@ -663,9 +663,7 @@ class Automation(models.Model):
         decimal_places=1,
         default=Decimal("0.0"),
         validators=[MinValueValidator(0), MaxValueValidator(50)],
-        help_text=_(
-            "A fixed share of the members it finds that gets nothing, to measure the automation against."
-        ),
+        help_text=_("A fixed share of the members it finds that gets nothing, to measure the automation against."),
     )
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True, help_text=_("Local time, e.g. 21:00."))
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True, help_text=_("Local time, e.g. 09:00."))
