@@ -152,9 +152,11 @@ def test_other_triggers_ask_the_churn_source_for_the_reason_of_win_back_actions(
 
 
 def test_conditions_keep_only_the_members_of_the_segment(birthday_tomorrow, clock, chain, give_points):
-    wang, li = birthday_tomorrow
+    wang, _li = birthday_tomorrow
     segment = Segment.objects.create(
-        name="有积分的会员", rules=[{"field": "points", "op": "between", "value": {"min": 5}}], created_by=chain.marketer
+        name="有积分的会员",
+        rules=[{"field": "points", "op": "between", "value": {"min": 5}}],
+        created_by=chain.marketer,
     )
     give_points(wang, 10)
     automation = AutomationFactory(segment=segment)
