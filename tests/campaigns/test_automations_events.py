@@ -76,7 +76,8 @@ def test_each_top_up_is_an_occurrence_within_the_frequency_cap(chain, member, dj
         AutomationEffect.objects.filter(automation=automation).order_by("pk").values_list("skipped", flat=True)
     )
     assert skipped == ["", "", "frequency_cap"]
-    assert AutomationEffect.objects.filter(automation=automation).order_by("pk").last().occurrence == f"topup:{topup.pk}"
+    last = AutomationEffect.objects.filter(automation=automation).order_by("pk").last()
+    assert last.occurrence == f"topup:{topup.pk}"
     assert PointsAccount.objects.get(pk=member.pk).available == 100
 
 
