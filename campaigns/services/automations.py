@@ -726,6 +726,8 @@ def _process(automation: Automation, found: list[Found], *, now: datetime, dry_r
     if dry_run:
         result.reached = len(plans)
         return result
+    # In member order: two runs at once wait on each other's rows in the same order, never in a cycle.
+    rows.sort(key=lambda row: row[0])
     inserted = _insert_effects(automation, rows, now=now)
     # Rows another run wrote meanwhile are theirs: not counted here as capped or held out either.
     mine = {member_id for _effect, member_id in inserted}
