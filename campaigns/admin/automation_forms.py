@@ -45,6 +45,8 @@ class AutomationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Only some triggers have an N; the service says which need it.
+        self.fields["days"].required = False
         # The templates' choices are read once and shared by the default actions and the three reason rows.
         coupons = [("", "—"), *((t.pk, t.name) for t in CouponTemplate.objects.order_by("name", "pk"))]
         messages = [("", "—"), *((t.pk, t.name) for t in MessageTemplate.objects.order_by("name", "pk"))]
@@ -103,7 +105,7 @@ class AutomationForm(forms.ModelForm):
             cleaned = automation_validate(
                 name=data.get("name", ""),
                 trigger=data.get("trigger", ""),
-                days=data.get("days") or 0,
+                days=data.get("days"),
                 segment=data.get("segment"),
                 coupon_template=data.get("coupon_template"),
                 points=data.get("points") or 0,

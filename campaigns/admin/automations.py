@@ -148,7 +148,7 @@ class AutomationAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
             automation=obj if change else None,
             name=data["name"],
             trigger=data["trigger"],
-            days=data.get("days") or 0,
+            days=data.get("days"),
             segment=data.get("segment"),
             coupon_template=data.get("coupon_template"),
             points=data.get("points") or 0,
