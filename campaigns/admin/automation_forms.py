@@ -57,7 +57,7 @@ class AutomationForm(forms.ModelForm):
                 # The admin wraps the select (add and change links): the inner widget renders the options.
                 getattr(widget, "widget", widget).choices = choices
         initial = (self.instance.actions_by_reason or {}) if self.instance.pk else {}
-        for reason, _label in ChurnReason.choices:
+        for reason, label in ChurnReason.choices:
             current = initial.get(reason, {})
             self.fields[reason_field(reason, "coupon_template")] = forms.TypedChoiceField(
                 label=_("coupon"), choices=coupons, required=False, coerce=int, empty_value=None
@@ -75,6 +75,9 @@ class AutomationForm(forms.ModelForm):
                 label=_("for (days)"), min_value=0, required=False, widget=forms.NumberInput(attrs={"class": "vSmall"})
             )
             for name in REASON_FIELDS:
+                # The table's row and column say what a select is; screen readers are told the same.
+                field = self.fields[reason_field(reason, name)]
+                field.widget.attrs["aria-label"] = f"{label} · {field.label}"
                 value = current.get(name)
                 if name == "multiplier" and value is not None:
                     value = format(float(value), "g")

@@ -195,7 +195,8 @@ class AutomationAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
         return actions
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra = {"reasons": ChurnReason.choices, **(extra_context or {})}
+        # The win-back rows need the width of a 1024-pixel screen more than the app navigation.
+        extra = {"reasons": ChurnReason.choices, "is_nav_sidebar_enabled": False, **(extra_context or {})}
         if object_id is not None and object_id.isdigit():
             extra["effect_url"] = effect_url(Automation(pk=int(object_id)))
             extra["is_event_trigger"] = Automation.objects.filter(pk=object_id, trigger__in=EVENT_TRIGGERS).exists()
