@@ -810,6 +810,8 @@ def automations_run_event(
         raise ValueError(f"{trigger} is not an event trigger")
     now = now or timezone.now()
     results = []
+    if not Member.objects.filter(pk=member_id, status=Member.Status.ACTIVE).exists():
+        return results  # frozen since the event: automations never reach frozen members
     automations = Automation.objects.select_related("segment").filter(trigger=trigger, is_active=True)
     for automation in automations.order_by("pk"):
         with transaction.atomic():
@@ -830,6 +832,8 @@ def automation_run_request(*, automation: Automation, actor) -> None:
             _("This automation runs when its event happens to a member; it cannot be run for everyone."),
             "event_trigger",
         )
+    if not automation.is_active:
+        raise _error("is_active", _("This automation is switched off: activate it first."), "automation_inactive")
     with transaction.atomic():
         audit_record(actor=actor, action="automation.run_requested", target=automation, data={"name": automation.name})
         from campaigns.tasks import run_automations

@@ -276,3 +276,13 @@ def test_the_effects_list_has_a_pinned_query_count(marketer, policy, django_asse
 
     with django_assert_num_queries(8):
         assert marketer.get(url).status_code == 200
+
+
+def test_run_now_refuses_an_automation_that_is_switched_off(marketer, policy):
+    MemberFactory(birthday=date.today())
+    automation = AutomationFactory(days=0, is_active=False)
+
+    response = marketer.post(reverse("admin:campaigns_automation_run", args=[automation.pk]), follow=True)
+
+    assert "activate it first" in response.content.decode()
+    assert not AutomationEffect.objects.exists()

@@ -173,3 +173,14 @@ def test_the_command_refuses_an_unknown_automation_and_a_bad_date(policy):
         call_command("run_automations", "--automation", "999999", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="not a date"):
         call_command("run_automations", "--as-of", "昨天", stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_member_frozen_before_the_event_task_runs_is_not_reached(chain, member):
+    from campaigns.services.automations import automations_run_event
+    from members.services import member_set_status
+
+    automation = AutomationFactory(trigger=Trigger.AFTER_TOPUP, days=0, points=50)
+    member_set_status(member=member, actor=chain.hq_admin, status="frozen", reason="风控")
+
+    assert automations_run_event(trigger=Trigger.AFTER_TOPUP, member_id=member.pk, occurrence="topup:9") == []
+    assert not AutomationEffect.objects.filter(automation=automation).exists()
