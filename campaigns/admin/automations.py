@@ -3,7 +3,8 @@ conditions, actions, win-back by churn reason as three rows of selects, frequenc
 Activate / Deactivate, "Run now", a dry run that says how many members it would reach now, and the list
 of its effects (who, when, which occurrence, the reason, what was done or why nothing was).
 
-HQ admins and marketers (MANAGE_CAMPAIGNS); store staff never reach the back office. Every write goes
+HQ admins and marketers: their role groups hold the model permissions (stores.roles), and the pages of
+this module's own views check MANAGE_CAMPAIGNS; store staff never reach the back office. Every write goes
 through campaigns.services.automations.
 """
 
@@ -109,24 +110,11 @@ class AutomationAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
         ),
     ]
 
-    # Only HQ roles with campaigns reach these pages, whatever model permissions a login was given.
-    def has_module_permission(self, request):
-        return _may_manage(request) and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return _may_manage(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return _may_manage(request) and super().has_add_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return _may_manage(request) and super().has_change_permission(request, obj)
-
     def has_delete_permission(self, request, obj=None):
         # An automation that reached members keeps its effects (they measure it): deactivate it instead.
         if obj is not None and AutomationEffect.objects.filter(automation=obj).exists():
             return False
-        return _may_manage(request) and super().has_delete_permission(request, obj)
+        return super().has_delete_permission(request, obj)
 
     def get_queryset(self, request):
         return automations_admin(super().get_queryset(request))

@@ -260,7 +260,7 @@ def test_the_change_form_has_a_pinned_query_count(marketer, django_assert_num_qu
     automation = AutomationFactory()
     marketer.get(change(automation))
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         assert marketer.get(change(automation)).status_code == 200
 
 
