@@ -24,3 +24,14 @@ class CampaignsConfig(AppConfig):
         register_member_registered_hook(coupons_on_registration)
         # The member summary's usable coupons (the placeholder in members.api.summary until now).
         register_member_summary()
+        # Automations: event triggers from loyalty (each enqueues a task after the event's commit) and a demo.
+        from campaigns.demo import demo_automations
+        from campaigns.services import automations as journeys
+        from loyalty.services.behaviour import register_referral_rewarded_hook
+        from loyalty.services.checkout import register_after_sale_hook
+        from loyalty.services.wallet import register_after_topup_hook
+
+        register_after_sale_hook(journeys.automations_after_sale)
+        register_referral_rewarded_hook(journeys.automations_after_referral)
+        register_after_topup_hook(journeys.automations_after_topup)
+        register_demo_step("automations", demo_automations)

@@ -1,6 +1,9 @@
-"""Demo message templates: what a chain's marketers write first (points reminder, coupon, birthday)."""
+"""Demo message templates: what a chain's marketers write first (points reminder, coupon, birthday), and
+two automations (a birthday gift, a win-back by churn reason)."""
 
-from campaigns.models import MessageChannel, MessageTemplate
+from datetime import time
+
+from campaigns.models import CouponTemplate, MessageChannel, MessageTemplate
 from campaigns.services.messaging import message_template_save
 from stores.demo import DemoContext
 
@@ -36,3 +39,84 @@ def demo_messaging(ctx: DemoContext) -> None:
         message_template_save(actor=marketer, name=name, channel=channel, subject=subject, body=body)
         created += 1
     ctx.summary.append(f"{len(TEMPLATES)} message templates ({created} new)")
+
+
+# --- automations ---------------------------------------------------------------------------------
+
+DEMO_COUPONS = [
+    # name, amount off, from a spend of, valid days
+    ("生日礼券 满100减30", "30.00", "100.00", 30),
+    ("回归礼 满200减50", "50.00", "200.00", 14),
+    ("回归礼 立减20", "20.00", "0.00", 14),
+]
+
+
+def _demo_coupon_template(name: str, amount: str, threshold: str, days: int) -> CouponTemplate:
+    from decimal import Decimal
+
+    kind = CouponTemplate.Kind.THRESHOLD_OFF if Decimal(threshold) else CouponTemplate.Kind.AMOUNT_OFF
+    template, _created = CouponTemplate.objects.get_or_create(
+        name=name,
+        defaults={"kind": kind, "amount": Decimal(amount), "threshold": Decimal(threshold), "valid_days": days},
+    )
+    return template
+
+
+def demo_automations(ctx: DemoContext) -> None:
+    """A birthday gift 7 days before (coupon, double points for the week, a greeting) and a win-back by
+    churn reason: a threshold coupon for the price sensitive, a message pointing to what they used to buy
+    for those who moved to other categories, a return gift of coupon and double points for the long inactive."""
+    from campaigns.models import Automation
+    from campaigns.services.automations import automation_activate, automation_save
+
+    marketer = ctx.staff["marketer"]
+    if Automation.objects.filter(name__in=["生日礼遇", "流失挽回（按原因）"]).exists():
+        ctx.summary.append("automations already loaded")
+        return
+    birthday_coupon, winback_coupon, return_coupon = (_demo_coupon_template(*row) for row in DEMO_COUPONS)
+    greeting = MessageTemplate.objects.filter(name="生日祝福").first()
+    new_coupon = MessageTemplate.objects.filter(name="新券到账").first()
+    recommend = MessageTemplate.objects.filter(name="为您推荐").first() or message_template_save(
+        actor=marketer,
+        name="为您推荐",
+        channel=MessageChannel.SMS,
+        body="{name}您好，好久不见！{store}本周上新，您常买的品类有新品，欢迎到店看看。",
+    )
+    birthday = automation_save(
+        actor=marketer,
+        name="生日礼遇",
+        trigger=Automation.Trigger.BIRTHDAY,
+        days=7,
+        coupon_template=birthday_coupon,
+        message_template=greeting,
+        multiplier="2",
+        multiplier_days=7,
+        quiet_start=time(21, 0),
+        quiet_end=time(9, 0),
+        holdout_percent="10",
+    )
+    winback = automation_save(
+        actor=marketer,
+        name="流失挽回（按原因）",
+        trigger=Automation.Trigger.CHURN_RISK,
+        coupon_template=return_coupon,
+        message_template=new_coupon,
+        actions_by_reason={
+            "price_sensitive": {"coupon_template": winback_coupon.pk, "message_template": new_coupon.pk},
+            "category_shift": {"message_template": recommend.pk},
+            "long_inactive": {
+                "coupon_template": return_coupon.pk,
+                "message_template": new_coupon.pk,
+                "multiplier": "2",
+                "multiplier_days": 14,
+            },
+        },
+        max_per_member=1,
+        cap_days=60,
+        quiet_start=time(21, 0),
+        quiet_end=time(9, 0),
+        holdout_percent="10",
+    )
+    for automation in (birthday, winback):
+        automation_activate(automation=automation, actor=marketer)
+    ctx.summary.append("2 automations (birthday gift, win-back by churn reason)")

@@ -657,6 +657,14 @@ class Automation(models.Model):
     )
     max_per_member = models.PositiveIntegerField(_("at most per member"), default=1)
     cap_days = models.PositiveIntegerField(_("… per this many days"), default=30)
+    holdout_percent = models.DecimalField(
+        _("holdout group (%)"),
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("0.0"),
+        validators=[MinValueValidator(0), MaxValueValidator(50)],
+        help_text=_("A fixed share of the members it finds that gets nothing, to measure the automation against."),
+    )
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True, help_text=_("Local time, e.g. 21:00."))
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True, help_text=_("Local time, e.g. 09:00."))
     is_active = models.BooleanField(_("active"), default=False)
@@ -671,6 +679,9 @@ class Automation(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(max_per_member__gte=1), name="automation_cap_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50), name="automation_holdout_in_range"
+            ),
             models.CheckConstraint(condition=Q(multiplier__gte=1), name="automation_multiplier_at_least_one"),
             models.CheckConstraint(
                 condition=(Q(quiet_start__isnull=True) & Q(quiet_end__isnull=True))
@@ -703,7 +714,11 @@ class AutomationEffect(models.Model):
         verbose_name = _("automation effect")
         verbose_name_plural = _("automation effects")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["member", "automation", "-created_at"], name="automation_effect_member_idx")]
+        indexes = [
+            models.Index(fields=["member", "automation", "-created_at"], name="automation_effect_member_idx"),
+            # The automation's page lists its latest effects and counts those of the last 30 days.
+            models.Index(fields=["automation", "-created_at"], name="automation_effect_recent_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["automation", "member", "occurrence"], name="automation_effect_once")
         ]

@@ -33,3 +33,46 @@ def send_due_messages() -> dict[str, int]:
         summary,
     )
     return summary
+
+
+# Beat runs it every hour (migration 0006_automations); "Run now" in the back office asks for one
+# automation. Occurrence keys make a second run, or two at once, reach nobody twice.
+@shared_task(
+    name="campaigns.tasks.run_automations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=60,
+    max_retries=3,
+)
+def run_automations(automation_id: int | None = None) -> list[dict]:
+    """Run the scheduled triggers of the active automations (or the one given)."""
+    from campaigns.services.automations import automations_run
+
+    results = automations_run(automation_id=automation_id)
+    for result in results:
+        logger.info(
+            "run_automations: %s reached %d, held out %d, capped %d, skipped %s",
+            result.automation_id,
+            result.reached,
+            result.held_out,
+            result.capped,
+            dict(result.skipped),
+        )
+    return [{"automation": r.automation_id, "reached": r.reached, "held_out": r.held_out} for r in results]
+
+
+# Enqueued after the commit of a sale, a referral reward or a top-up (campaigns.services.automations hooks).
+@shared_task(
+    name="campaigns.tasks.run_automation_event",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def run_automation_event(trigger: str, member_id: int, occurrence: str) -> int:
+    """The event trigger's automations for one member; returns how many reached them."""
+    from campaigns.services.automations import automations_run_event
+
+    return sum(r.reached for r in automations_run_event(trigger=trigger, member_id=member_id, occurrence=occurrence))

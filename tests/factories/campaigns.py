@@ -1,9 +1,10 @@
 from decimal import Decimal
 
 import factory
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from campaigns.models import Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
+from campaigns.models import Automation, Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
 from campaigns.services.coupons import coupon_issue
 
 
@@ -124,3 +125,23 @@ class CouponMallItemFactory(MallItemFactory):
     points_price = 500
     stock = None
     coupon_template = factory.SubFactory(AmountOffTemplateFactory)
+
+
+class AutomationFactory(factory.django.DjangoModelFactory):
+    """An active automation written directly (automation_save is what the back office uses): a birthday
+    gift of 100 points, 7 days before, once per member per 30 days."""
+
+    class Meta:
+        model = Automation
+
+    name = factory.Sequence(lambda n: f"自动化{n}")
+    trigger = Automation.Trigger.BIRTHDAY
+    days = 7
+    points = 100
+    is_active = True
+    created_by = factory.LazyFunction(
+        lambda: (
+            get_user_model().objects.filter(is_superuser=False).order_by("pk").first()
+            or get_user_model().objects.create_user(username="automation-owner")
+        )
+    )
