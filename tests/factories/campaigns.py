@@ -3,8 +3,9 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from campaigns.models import Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
+from campaigns.models import Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate, Segment
 from campaigns.services.coupons import coupon_issue
+from tests.factories.stores import StaffFactory
 
 
 class MessageTemplateFactory(factory.django.DjangoModelFactory):
@@ -124,3 +125,14 @@ class CouponMallItemFactory(MallItemFactory):
     points_price = 500
     stock = None
     coupon_template = factory.SubFactory(AmountOffTemplateFactory)
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """A saved segment, written directly (segment_create is what the back office uses): all members."""
+
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"人群{n}")
+    rules = factory.LazyFunction(list)
+    created_by = factory.LazyFunction(lambda: StaffFactory(role="hq_marketer"))
