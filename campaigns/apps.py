@@ -24,3 +24,8 @@ class CampaignsConfig(AppConfig):
         register_member_registered_hook(coupons_on_registration)
         # The member summary's usable coupons (the placeholder in members.api.summary until now).
         register_member_summary()
+        # The members list's "segment" filter (members cannot import campaigns).
+        from campaigns.admin.segments import SegmentMemberFilter
+        from members.admin import register_member_list_filter
+
+        register_member_list_filter(SegmentMemberFilter)

@@ -443,7 +443,9 @@ def _tag_choices() -> list[tuple[Any, Any]]:
 
 
 def _month_choices() -> list[tuple[Any, Any]]:
-    return [(m, str(m)) for m in range(1, 13)]
+    from django.utils.dates import MONTHS
+
+    return list(MONTHS.items())
 
 
 def _rfm_choices() -> list[tuple[Any, Any]]:

@@ -62,9 +62,12 @@ def segment_counts_by_tier(queryset: QuerySet[Member]) -> list[tuple[str, int]]:
     return named + ([(_("No tier"), untiered)] if untiered else [])
 
 
-def segment_preview(rules, *, full_phones: bool, now: datetime | None = None, size: int = PREVIEW_SIZE) -> SegmentPreview:
-    """The count, the counts by tier and the first `size` members (by member number) of the rules; phones
-    masked unless `full_phones`. Three queries; raises SegmentRuleError for bad rules."""
+def segment_preview(
+    rules, *, full_phones: bool, now: datetime | None = None, size: int = PREVIEW_SIZE
+) -> SegmentPreview:
+    """The count (the sum of the counts by tier), the counts by tier and the first `size` members (by
+    member number) of the rules; phones masked unless `full_phones`. Two queries; raises SegmentRuleError
+    for bad rules."""
     queryset = members_matching(rules, now=now)
     by_tier = segment_counts_by_tier(queryset)
     first = (

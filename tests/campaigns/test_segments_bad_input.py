@@ -192,4 +192,3 @@ def test_a_bad_segment_writes_nothing_and_says_what_is_wrong_with_name_and_rules
     }
     assert error.value.rule_errors == [(0, "Rule 1 (Tier): Choose at least one.")]
     assert not Segment.objects.exists() and AuditEntry.objects.count() == audited
-

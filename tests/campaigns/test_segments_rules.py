@@ -247,4 +247,3 @@ def test_the_count_and_the_targeting_are_the_same_query(people, chain):
 
     assert segment.member_count == members_matching(segment.rules).count() == 2
     assert {m.pk for m in members_matching(segment.rules)} == {people["wang"].pk, people["zhang"].pk}
-
