@@ -1,6 +1,7 @@
 """Bad segment rules: each gets a message that names its rule, all are reported at once, nothing is written."""
 
 import pytest
+from django.utils import translation
 
 from campaigns.models import Segment
 from campaigns.segments import SegmentRuleError, validate_rules
@@ -9,6 +10,13 @@ from stores.models import AuditEntry
 from tests.factories import TagFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The messages below are the English msgids; the default language is Chinese.
+    with translation.override("en"):
+        yield
 
 
 def refused(rules) -> list[tuple[int | None, str]]:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Q
+from django.utils import translation
 
 from campaigns.segments import SegmentRuleError, members_matching, register_score_source, unregister_score_source
 from loyalty.models import MemberStats, PointsAccount, PointsLot
@@ -13,6 +14,14 @@ from tests.factories import MemberFactory, TagFactory
 from tests.loyalty.clock import local
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The messages below are the English msgids; the default language is Chinese.
+    with translation.override("en"):
+        yield
+
 
 NOW = local(2026, 3, 15, 12, 0)
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from campaigns.models import Automation, Segment
 from campaigns.segments import members_matching
@@ -26,6 +27,14 @@ from tests.factories import MemberFactory
 from tests.factories.campaigns import SegmentFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    # The messages below are the English msgids; the default language is Chinese.
+    with translation.override("en"):
+        yield
+
 
 BIG_SPENDERS = [{"field": "spend", "op": "between", "value": {"min": "1000"}}]
 
