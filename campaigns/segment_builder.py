@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Segment
@@ -31,9 +32,9 @@ OP_LABELS = {
 class SegmentForm(forms.Form):
     """The name and description; the rules are the rows (see rows_from_post)."""
 
-    name = forms.CharField(label=_("Name"), max_length=64)
+    name = forms.CharField(label=capfirst(Segment._meta.get_field("name").verbose_name), max_length=64)
     description = forms.CharField(
-        label=_("Description"),
+        label=capfirst(Segment._meta.get_field("description").verbose_name),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "class": "vLargeTextField"}),
