@@ -39,8 +39,8 @@ def count_text(page) -> str:
 
 def wait_for_count(page, text: str) -> None:
     page.wait_for_function(
-        "t => { const b = document.getElementById('segment-live-count');"
-        " return !b.classList.contains('counting') && document.getElementById('segment-count').innerText.includes(t); }",
+        "t => !document.getElementById('segment-live-count').classList.contains('counting')"
+        " && document.getElementById('segment-count').innerText.includes(t)",
         arg=text,
     )
 
