@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum, TextChoices
+from django.db.models import F, Q, QuerySet, Sum, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -354,8 +354,9 @@ def _top_q(op: str, value: Any, now: dt.datetime) -> Q:
 
 def _top_post(queryset: QuerySet, value: Any) -> QuerySet:
     n = _top_n(value)
-    # Ties broken by the older member so that the same N are chosen every time.
-    top = queryset.order_by("-points_account__available", "pk").values("pk")[:n]
+    # Ties broken by the older member so that the same N are chosen every time; members who never
+    # earned (no points account) last, which PostgreSQL's DESC would otherwise put first.
+    top = queryset.order_by(F("points_account__available").desc(nulls_last=True), "pk").values("pk")[:n]
     return Member.objects.filter(pk__in=top)
 
 

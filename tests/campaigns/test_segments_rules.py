@@ -136,6 +136,8 @@ def test_top_n_by_points_among_the_other_rules_breaks_ties_by_the_older_member(p
 
     assert names([{"field": "top_points", "op": "top", "value": 1}]) == {"王芳"}
     assert names([{"field": "top_points", "value": 2}]) == {"王芳", "刘洋"}
+    # 张伟 never earned (no points account): last, also on PostgreSQL where DESC puts NULL first.
+    assert names([{"field": "top_points", "value": 3}]) == {"王芳", "刘洋", "李娜"}
     store_b_top = [{"field": "home_store", "value": [chain.store_b.pk]}, {"field": "top_points", "value": 5}]
     assert names(store_b_top) == {"李娜"}
     assert newer.pk > people["wang"].pk
