@@ -91,18 +91,12 @@ class SegmentAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
     preview_template = "admin/campaigns/segment/preview.html"
 
     # --- who ----------------------------------------------------------------------------------
+    # The model permissions (HQ roles' groups) decide what the app list shows, without a query of
+    # their own; every segment page also asks staff_can, which costs the role's query there only.
 
-    def has_view_permission(self, request, obj=None):
-        return _may_manage(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return _may_manage(request) and super().has_add_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return _may_manage(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return _may_manage(request) and super().has_delete_permission(request, obj)
+    def _refuse_unless_manager(self, request) -> None:
+        if not _may_manage(request):
+            raise PermissionDenied
 
     # --- the list -----------------------------------------------------------------------------
 
@@ -139,6 +133,10 @@ class SegmentAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def changelist_view(self, request, extra_context=None):
+        self._refuse_unless_manager(request)
+        return super().changelist_view(request, extra_context)
+
     def add_view(self, request, form_url="", extra_context=None):
         return segment_builder_view(request, None, model_admin=self)
 
@@ -146,6 +144,7 @@ class SegmentAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
         return segment_builder_view(request, object_id, model_admin=self)
 
     def delete_view(self, request, object_id, extra_context=None):
+        self._refuse_unless_manager(request)
         segment = segment_by_id(unquote(object_id))
         if segment is not None and self.has_delete_permission(request, segment):
             used = segment_in_use(segment)
@@ -163,6 +162,7 @@ class SegmentAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
 
 
 def _segment_or_404(model_admin, request, object_id) -> Segment:
+    model_admin._refuse_unless_manager(request)
     segment = segment_by_id(unquote(object_id))
     if segment is None:
         raise Http404(_("No such segment."))
@@ -177,6 +177,7 @@ def _next_key(rows: list[Row]) -> int:
 
 def segment_builder_view(request, object_id, *, model_admin):
     """The rule builder: add (object_id None) or change a segment."""
+    model_admin._refuse_unless_manager(request)
     segment = _segment_or_404(model_admin, request, object_id) if object_id is not None else None
     if segment is not None:
         allowed = model_admin.has_change_permission(request, segment)

@@ -340,3 +340,17 @@ def test_the_preview_costs_a_fixed_number_of_queries(marketer, chain, members, d
     # session, user, role, the segment, counts by tier, the first members, 2 × permissions
     with django_assert_num_queries(8):
         assert marketer.get(preview_url(segment)).status_code == 200
+
+
+def test_a_staff_login_with_the_model_permissions_but_no_hq_role_is_refused(client, db):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("helper", password="x", is_staff=True)
+    segment_permissions = Permission.objects.filter(content_type__app_label="campaigns", codename__endswith="segment")
+    user.user_permissions.set(segment_permissions)
+    client.force_login(user)
+
+    assert client.get(SEGMENTS).status_code == 403
+    assert client.get(ADD).status_code == 403
+    assert client.post(COUNT, rows(SPEND_1000)).status_code == 403
