@@ -3,9 +3,9 @@
     python -m bench.segments --members 1000000
 
 Builds a bench database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/loyalty_bench_segments)
-with that many members and a purchase history (bench.generate: statistics, points accounts and lots
-that expire a year after each sale), gives members tiers by their spend, then counts typical segments
-two ways, each the median of --repeat runs:
+with that many members (bench.generate) and, for six in seven of them, purchase statistics, a tier by
+spend, a points balance and a lot expiring within the coming year; then counts typical segments two
+ways, each the median of --repeat runs:
 
 - through members_matching(rules).count(): compiling the rules, Django building the SQL, PostgreSQL
   running it (what the builder's live count, a campaign's launch and the preview pay);
@@ -32,27 +32,95 @@ def _median_ms(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(samples), result
 
 
-def _prepare(members: int, sales_per_member: int) -> None:
+def _history(seed: int = 11) -> dict:
+    """Statistics, tiers, points accounts and one open points lot (with its earn entry) for every member
+    without statistics, by COPY, streamed. (bench.generate's sale history would do, but segments read
+    only these tables; the lots expire over the coming year, as a year-old history's would.)"""
+    import random
+
     from django.db import connection
 
-    from bench.generate import bench_cashier, generate_history, generate_members
+    from loyalty.models import LoyaltySettings, Tier
+
+    LoyaltySettings.current()
+    if not Tier.objects.exists():
+        for rank, (code, name, threshold) in enumerate(
+            [("NORMAL", "普通", 0), ("SILVER", "银卡", 1000), ("GOLD", "金卡", 3000), ("DIAMOND", "钻石", 8000)]
+        ):
+            Tier.objects.create(code=code, name=name, rank=rank, threshold=threshold)
+    tiers = sorted(Tier.objects.values_list("threshold", "pk"))
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.id, m.home_store_id FROM members_member m WHERE NOT EXISTS "
+            "(SELECT 1 FROM loyalty_memberstats s WHERE s.member_id = m.id) ORDER BY m.id"
+        )
+        members = cursor.fetchall()
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM loyalty_pointsentry")
+        entry_id = cursor.fetchone()[0]
+    rows = {"stats": [], "accounts": [], "entries": [], "lots": []}
+    for member_id, store_id in members:
+        visits = rng.choice([0, 1, 1, 2, 3, 5, 8, 13])
+        if not visits:
+            continue
+        spend = round(visits * rng.uniform(20, 400), 2)
+        last = now - timedelta(seconds=rng.randrange(365 * 86400))
+        first = last - timedelta(seconds=rng.randrange(365 * 86400))
+        tier = max(pk for threshold, pk in tiers if threshold <= spend)
+        points = int(spend)
+        entry_id += 1
+        rows["stats"].append((member_id, tier, first, first, last, visits, spend, 0))
+        rows["accounts"].append((member_id, points, 0, 0, points, now))
+        rows["entries"].append((entry_id, member_id, "earn", points, 0, f"bench:{entry_id}", store_id, "", last))
+        if points:
+            expires = now + timedelta(seconds=rng.randrange(365 * 86400))
+            rows["lots"].append((entry_id, member_id, entry_id, points, points, last, expires, False, last))
+    tables = [
+        (
+            "loyalty_memberstats",
+            "member_id, tier_id, tier_since, first_purchase_at, last_purchase_at, purchase_count, "
+            "total_spend, total_refunded",
+            rows["stats"],
+        ),
+        ("loyalty_pointsaccount", "member_id, available, pending, debt, lifetime_earned, updated_at", rows["accounts"]),
+        (
+            "loyalty_pointsentry",
+            "id, member_id, kind, points, debt, idempotency_key, store_id, reason, created_at",
+            rows["entries"],
+        ),
+        (
+            "loyalty_pointslot",
+            "id, member_id, entry_id, points, remaining, available_at, expires_at, is_pending, created_at",
+            rows["lots"],
+        ),
+    ]
+    with raw.cursor() as cursor:
+        for table, columns, data in tables:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in data:
+                    copy.write_row(row)
+        for table in ("loyalty_pointsentry", "loyalty_pointslot"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+        for table, _columns, _data in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return {"members": len(rows["stats"]), "seconds": time.perf_counter() - started}
+
+
+def _prepare(members: int) -> None:
+    from bench.generate import generate_members
     from members.models import Member
 
     existing = Member.objects.count()
     if existing < members:
         result = generate_members(members - existing)
         print(f"generated {result['members']:,} members in {result['seconds']:.1f} s")
-        history = generate_history(sales_per_member=sales_per_member, cashier_id=bench_cashier().pk)
-        print(f"generated {history['sales']:,} sales of history in {history['seconds']:.1f} s")
-        with connection.cursor() as cursor:
-            # Tiers by spend, as the tier evaluation would give them (the history generator leaves none).
-            # A tenth of the tiers' thresholds: two sales of history reach silver (¥100) and gold (¥300).
-            cursor.execute(
-                "UPDATE loyalty_memberstats s SET tier_since = s.first_purchase_at, tier_id = (SELECT t.id "
-                "FROM loyalty_tier t WHERE t.threshold / 10 <= s.total_spend ORDER BY t.rank DESC LIMIT 1)"
-            )
-            for table in ("loyalty_memberstats", "loyalty_pointsaccount", "loyalty_pointslot"):
-                cursor.execute(f"VACUUM ANALYZE {table}")
+    history = _history()
+    if history["members"]:
+        print(f"gave {history['members']:,} members purchase statistics and points in {history['seconds']:.1f} s")
 
 
 def _scenarios(now: datetime):
@@ -127,7 +195,6 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--sales-per-member", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the bench database first")
     args = parser.parse_args()
@@ -137,7 +204,7 @@ def main() -> None:
     from campaigns.segments import members_matching
     from members.models import Member
 
-    _prepare(args.members, args.sales_per_member)
+    _prepare(args.members)
     now = datetime.now(UTC)
     raw = connection.connection
     total = Member.objects.count()
