@@ -188,7 +188,13 @@ def segment_builder_view(request, object_id, *, model_admin):
     general: list[str] = []
     checked_count = None
     if request.method == "POST":
-        form = SegmentForm(request.POST)
+        saving = not ({"_add_rule", "_remove", "_count"} & set(request.POST))
+        # Adding, removing or counting rules redraws the page: no "name required" before saving.
+        form = (
+            SegmentForm(request.POST)
+            if saving
+            else SegmentForm(initial={f: request.POST.get(f, "")[:2000] for f in ("name", "description")})
+        )
         drop = request.POST.get("_remove")
         rules, rows = rows_from_post(request.POST, drop=drop)
         if "_add_rule" in request.POST:

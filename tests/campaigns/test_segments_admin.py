@@ -121,8 +121,9 @@ def test_without_javascript_add_a_rule_and_remove_a_rule_redraw_the_page_without
 
     assert [row.key for row in added.context["rows"]] == ["0", "1"]
     assert added.context["rows"][0].spec["name"] == "spend"
-    removed = marketer.post(ADD, rows(SPEND_1000, {"field": "visits", "min": "2"}, _remove="0"))
+    removed = marketer.post(ADD, rows(SPEND_1000, {"field": "visits", "min": "2"}, _remove="0", name=""))
     assert [row.field.name for row in removed.context["rows"]] == ["visits"]
+    assert not removed.context["form"].errors and "errornote" not in removed.content.decode()
     assert not Segment.objects.exists()
 
 

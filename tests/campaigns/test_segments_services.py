@@ -200,3 +200,15 @@ def test_the_export_job_writes_the_segments_members(chain, spenders, django_capt
     job.refresh_from_db()
     text = job.file.open("rb").read().decode("utf-8-sig")
     assert job.rows_written == 1 and "王芳" in text and "李娜" not in text
+
+
+def test_a_count_of_rules_changed_meanwhile_does_not_overwrite_the_newer_count(chain, spenders):
+    segment = segment_create(actor=chain.marketer, name="高消费会员", rules=BIG_SPENDERS)
+    stale = Segment.objects.get(pk=segment.pk)
+    more = [{"field": "spend", "op": "between", "value": {"min": "50"}}]
+    segment_update(actor=chain.marketer, segment=segment, name="高消费会员", rules=more)
+
+    assert segment_count(segment=stale) == 1  # the old rules' count, for whoever asked with them
+
+    segment.refresh_from_db()
+    assert segment.member_count == 2
