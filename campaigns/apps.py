@@ -35,3 +35,8 @@ class CampaignsConfig(AppConfig):
         register_referral_rewarded_hook(journeys.automations_after_referral)
         register_after_topup_hook(journeys.automations_after_topup)
         register_demo_step("automations", demo_automations)
+        # The members list's "segment" filter (members cannot import campaigns).
+        from campaigns.admin.segments import SegmentMemberFilter
+        from members.admin import register_member_list_filter
+
+        register_member_list_filter(SegmentMemberFilter)

@@ -32,6 +32,16 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.filter(Exists(tagged))
 
 
+# Filters other apps add to the members list (campaigns: by segment); members cannot import them.
+_extra_list_filters: list = []
+
+
+def register_member_list_filter(list_filter) -> None:
+    """Call from AppConfig.ready()."""
+    if list_filter not in _extra_list_filters:
+        _extra_list_filters.append(list_filter)
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
@@ -93,6 +103,9 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
             {"fields": ["registration_store", "registered_by", "registration_channel", "registered_at", "updated_at"]},
         ),
     ]
+
+    def get_list_filter(self, request):
+        return [*super().get_list_filter(request), *_extra_list_filters]
 
     def get_search_results(self, request, queryset, search_term):
         condition = member_search_filter(search_term)

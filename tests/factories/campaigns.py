@@ -4,8 +4,18 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from campaigns.models import Automation, Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
+from campaigns.models import (
+    Automation,
+    Coupon,
+    CouponTemplate,
+    MallItem,
+    Message,
+    MessageChannel,
+    MessageTemplate,
+    Segment,
+)
 from campaigns.services.coupons import coupon_issue
+from tests.factories.stores import StaffFactory
 
 
 class MessageTemplateFactory(factory.django.DjangoModelFactory):
@@ -145,3 +155,14 @@ class AutomationFactory(factory.django.DjangoModelFactory):
             or get_user_model().objects.create_user(username="automation-owner")
         )
     )
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """A saved segment, written directly (segment_create is what the back office uses): all members."""
+
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"人群{n}")
+    rules = factory.LazyFunction(list)
+    created_by = factory.LazyFunction(lambda: StaffFactory(role="hq_marketer"))

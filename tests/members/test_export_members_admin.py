@@ -79,9 +79,9 @@ def test_the_export_page_shows_the_count_and_the_filters_with_pinned_queries(
     client, chain, members, django_assert_num_queries
 ):
     client.force_login(chain.hq_admin)
-    # session, user, role, the user's and the group's permissions, the list's store and tag filter
-    # choices, the count
-    with django_assert_num_queries(8):
+    # session, user, role, the user's and the group's permissions, the list's store, tag and segment
+    # (campaigns) filter choices, the count
+    with django_assert_num_queries(9):
         response = client.get(EXPORT, {"home_store__id__exact": chain.store_a.pk, "q": "王"})
     assert response.status_code == 200
     assert response.context["count"] == 2
@@ -199,15 +199,15 @@ def test_a_five_thousand_row_export_costs_queries_per_chunk_not_per_row(
     )
     monkeypatch.setattr("members.exports.CHUNK_SIZE", 1000)
     client.force_login(chain.hq_admin)
-    # The request (session, user, role, 2 × permissions, the list's 2 filters' choices, the count, the
+    # The request (session, user, role, 2 × permissions, the list's 3 filters' choices, the count, the
     # audit row) and the stream: the members once, then per chunk of 1,000 the tags.
-    with django_assert_num_queries(9 + 1 + 5):
+    with django_assert_num_queries(10 + 1 + 5):
         rows = csv_dicts(
             streamed(post_export(client, {"home_store__id__exact": chain.store_a.pk}, columns=["phone", "tags"]))
         )
     assert len(rows) == 5000
     # With the loyalty columns, three more per chunk (points, stored value, tier) and the entry tier once.
-    with django_assert_num_queries(9 + 1 + 5 * 4 + 1):
+    with django_assert_num_queries(10 + 1 + 5 * 4 + 1):
         rows = csv_dicts(
             streamed(post_export(client, columns=["phone", "tags", "points_balance", "stored_value_balance", "tier"]))
         )
