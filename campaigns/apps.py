@@ -24,3 +24,11 @@ class CampaignsConfig(AppConfig):
         register_member_registered_hook(coupons_on_registration)
         # The member summary's usable coupons (the placeholder in members.api.summary until now).
         register_member_summary()
+        # Campaign and automation points boosts at checkout: the best one counts, once per sale.
+        from campaigns.selectors.campaigns import points_boosts_for
+        from loyalty.services.earning import register_points_boost_source
+
+        register_points_boost_source(points_boosts_for)
+        from campaigns.demo import demo_campaigns
+
+        register_demo_step("campaigns", demo_campaigns)

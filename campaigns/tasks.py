@@ -33,3 +33,25 @@ def send_due_messages() -> dict[str, int]:
         summary,
     )
     return summary
+
+
+# Beat runs it every five minutes (migration 0005_campaigns): launches what is due, finishes what ended.
+@shared_task(
+    name="campaigns.tasks.run_due_campaigns",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def run_due_campaigns() -> dict[str, int]:
+    """Launch scheduled campaigns that have started and mark ended ones finished."""
+    from campaigns.services.campaigns import campaigns_run_due
+
+    summary = campaigns_run_due()
+    logger.info(
+        "run_due_campaigns: %(launched)d launched, %(failed)d could not be, %(finished)d finished, "
+        "%(points_awarded)d points awards",
+        summary,
+    )
+    return summary
