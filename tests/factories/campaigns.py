@@ -1,9 +1,19 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
-from campaigns.models import Coupon, CouponTemplate, MallItem, Message, MessageChannel, MessageTemplate
+from campaigns.models import (
+    Campaign,
+    Coupon,
+    CouponTemplate,
+    MallItem,
+    Message,
+    MessageChannel,
+    MessageTemplate,
+    Segment,
+)
 from campaigns.services.coupons import coupon_issue
 
 
@@ -124,3 +134,29 @@ class CouponMallItemFactory(MallItemFactory):
     points_price = 500
     stock = None
     coupon_template = factory.SubFactory(AmountOffTemplateFactory)
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """Every active member (no rules)."""
+
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"分群{n}")
+    rules = factory.LazyFunction(list)
+    created_by = factory.SubFactory("tests.factories.stores.StaffFactory", role="hq_marketer")
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A draft over a segment of every member, running from now for 14 days, 10 % held out, 100 points."""
+
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"活动{n}")
+    segment = factory.SubFactory(SegmentFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda c: c.starts_at + timedelta(days=14))
+    holdout_percent = Decimal("10.0")
+    points = 100
+    created_by = factory.SelfAttribute("segment.created_by")
