@@ -27,7 +27,7 @@ from stores.roles import Action
 
 REFRESH_SECONDS = 60
 _W, _H = 900, 260
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 16, 40
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 28, 16, 40
 TARGET_COLOUR = "#2f7ed8"
 HOLDOUT_COLOUR = "#e4572e"
 
