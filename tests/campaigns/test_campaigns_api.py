@@ -6,7 +6,6 @@ import pytest
 
 from campaigns.services.campaigns import campaign_launch
 from tests.api.conftest import assert_error
-from tests.campaigns.conftest import line
 from tests.factories import MemberFactory
 from tests.factories.campaigns import CampaignFactory, SegmentFactory
 
