@@ -215,7 +215,7 @@ def _not_measured(target: int, holdout: int) -> str:
     if not target:
         return _("No member was reached yet.")
     if not holdout:
-        return _("There is no holdout group (0 %): the effect cannot be measured against one.")
+        return _("There is no holdout group: the effect cannot be measured against one.")
     return ""
 
 
