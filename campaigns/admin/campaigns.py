@@ -120,6 +120,12 @@ class CampaignAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
             return FIELDS + launch
         return launch
 
+    def has_change_permission(self, request, obj=None):
+        # Launched, the campaign is what its members got: its page is read-only (its buttons stay).
+        if obj is not None and obj.status not in EDITABLE_STATUSES:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         # A launched campaign is the record of what its members got; a draft may go.
         if obj is not None and obj.status != Campaign.Status.DRAFT:

@@ -206,3 +206,14 @@ def test_an_hq_admin_opens_the_effect_page(client, chain, running):
     client.force_login(chain.hq_admin)
 
     assert client.get(effect_url(running)).status_code == 200
+
+
+def test_a_launched_campaign_cannot_be_changed_from_its_page(client, chain, running):
+    client.force_login(chain.marketer)
+    url = reverse("admin:campaigns_campaign_change", args=[running.pk])
+
+    response = client.post(url, {"name": "改名", "points": "999"})
+
+    assert response.status_code == 403
+    running.refresh_from_db()
+    assert running.name == "春季焕新"
