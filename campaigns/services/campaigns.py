@@ -135,7 +135,11 @@ def campaign_validate(fields: CampaignFields, *, campaign: Campaign | None = Non
         add("ends_at", _("The campaign must end after it starts."), "dates_unordered")
     holdout = fields.holdout_percent
     if holdout is None or not (Decimal("0") <= holdout <= HOLDOUT_MAX):
-        add("holdout_percent", _("The holdout group is between 0 and 50 percent of the segment."), "holdout_out_of_range")
+        add(
+            "holdout_percent",
+            _("The holdout group is between 0 and 50 percent of the segment."),
+            "holdout_out_of_range",
+        )
     if fields.points is None or fields.points < 0:
         add("points", _("Points to award cannot be negative."), "points_negative")
     if fields.multiplier is None or fields.multiplier < 1:
