@@ -40,3 +40,11 @@ class CampaignsConfig(AppConfig):
         from members.admin import register_member_list_filter
 
         register_member_list_filter(SegmentMemberFilter)
+        # Campaign and automation points boosts at checkout: the best one counts, once per sale.
+        from campaigns.selectors.campaigns import points_boosts_for
+        from loyalty.services.earning import register_points_boost_source
+
+        register_points_boost_source(points_boosts_for)
+        from campaigns.demo import demo_campaigns
+
+        register_demo_step("campaigns", demo_campaigns)

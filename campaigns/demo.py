@@ -2,6 +2,7 @@
 two automations (a birthday gift, a win-back by churn reason)."""
 
 from datetime import time
+from decimal import Decimal
 
 from campaigns.models import CouponTemplate, MessageChannel, MessageTemplate
 from campaigns.services.messaging import message_template_save
@@ -120,3 +121,53 @@ def demo_automations(ctx: DemoContext) -> None:
     for automation in (birthday, winback):
         automation_activate(automation=automation, actor=marketer)
     ctx.summary.append("2 automations (birthday gift, win-back by churn reason)")
+
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+DEMO_CAMPAIGN = "双十一会员回馈"
+
+
+def demo_campaigns(ctx: DemoContext) -> None:
+    """One finished campaign over the demo history, with a 20 % holdout group, so that its effect page
+    shows real figures: launched 40 days ago for two weeks, a coupon and 50 points each."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, CouponTemplate, Segment
+    from campaigns.services.campaigns import CampaignFields, campaign_create, campaign_launch, campaigns_run_due
+
+    if Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
+        ctx.summary.append("1 finished campaign (already there)")
+        return
+    marketer = ctx.staff["marketer"]
+    now = timezone.now()
+    starts = (now - timedelta(days=40)).replace(minute=0, second=0, microsecond=0)
+    segment, _created = Segment.objects.get_or_create(
+        name="全部会员", defaults={"rules": [], "description": "每一位有效会员", "created_by": marketer}
+    )
+    template = CouponTemplate.objects.create(
+        name="会员回馈满100减20",
+        kind=CouponTemplate.Kind.THRESHOLD_OFF,
+        amount="20.00",
+        threshold="100.00",
+        valid_days=14,
+    )
+    campaign = campaign_create(
+        actor=marketer,
+        fields=CampaignFields(
+            name=DEMO_CAMPAIGN,
+            segment=segment,
+            starts_at=starts,
+            ends_at=starts + timedelta(days=14),
+            holdout_percent=Decimal("20.0"),
+            coupon_template=template,
+            points=50,
+        ),
+    )
+    result = campaign_launch(actor=marketer, campaign=campaign, now=starts)
+    campaigns_run_due(now=now)
+    ctx.summary.append(
+        f"1 finished campaign ({result.target} members reached, {result.holdout} held out, {result.coupons} coupons)"
+    )

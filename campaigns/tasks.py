@@ -35,7 +35,7 @@ def send_due_messages() -> dict[str, int]:
     return summary
 
 
-# Beat runs it every hour (migration 0006_automations); "Run now" in the back office asks for one
+# Beat runs it every hour (migration 0005_automations); "Run now" in the back office asks for one
 # automation. Occurrence keys make a second run, or two at once, reach nobody twice.
 @shared_task(
     name="campaigns.tasks.run_automations",
@@ -76,3 +76,25 @@ def run_automation_event(trigger: str, member_id: int, occurrence: str) -> int:
     from campaigns.services.automations import automations_run_event
 
     return sum(r.reached for r in automations_run_event(trigger=trigger, member_id=member_id, occurrence=occurrence))
+
+
+# Beat runs it every five minutes (migration 0004_campaigns): launches what is due, finishes what ended.
+@shared_task(
+    name="campaigns.tasks.run_due_campaigns",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def run_due_campaigns() -> dict[str, int]:
+    """Launch scheduled campaigns that have started and mark ended ones finished."""
+    from campaigns.services.campaigns import campaigns_run_due
+
+    summary = campaigns_run_due()
+    logger.info(
+        "run_due_campaigns: %(launched)d launched, %(failed)d could not be, %(finished)d finished, "
+        "%(points_awarded)d points awards",
+        summary,
+    )
+    return summary

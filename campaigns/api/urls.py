@@ -1,5 +1,6 @@
 from django.urls import path
 
+from campaigns.api.effect import CampaignEffectApi
 from campaigns.api.messaging import MemberOptOutApi
 from campaigns.api.views import (
     CouponIssueApi,
@@ -16,4 +17,5 @@ urlpatterns = [
     path("mall/orders/", MallOrderApi.as_view(), name="mall-order"),
     path("mall/orders/<int:order_id>/hand-over/", MallOrderHandOverApi.as_view(), name="mall-order-hand-over"),
     path("mall/orders/<int:order_id>/cancel/", MallOrderCancelApi.as_view(), name="mall-order-cancel"),
+    path("campaigns/<int:campaign_id>/effect/", CampaignEffectApi.as_view(), name="campaign-effect"),
 ]

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -6,6 +7,7 @@ from django.utils import timezone
 
 from campaigns.models import (
     Automation,
+    Campaign,
     Coupon,
     CouponTemplate,
     MallItem,
@@ -166,3 +168,18 @@ class SegmentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"人群{n}")
     rules = factory.LazyFunction(list)
     created_by = factory.LazyFunction(lambda: StaffFactory(role="hq_marketer"))
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A draft over a segment of every member, running from now for 14 days, 10 % held out, 100 points."""
+
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"活动{n}")
+    segment = factory.SubFactory(SegmentFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda c: c.starts_at + timedelta(days=14))
+    holdout_percent = Decimal("10.0")
+    points = 100
+    created_by = factory.SelfAttribute("segment.created_by")

@@ -67,7 +67,7 @@ def delete_periodic_task(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0003_messaging"),
+        ("campaigns", "0004_campaigns"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
