@@ -1,6 +1,6 @@
 """Automations: a holdout share (deterministic by member, so the effect can be measured), an index for an
 automation's latest effects, and the beat schedule (django-celery-beat's DatabaseScheduler) of the task
-that runs the scheduled triggers every hour.
+that runs the scheduled triggers every hour (at five past, China time).
 
 The hourly run is idempotent: each effect is keyed by its occurrence (the birthday of 2026, the dormancy
 after the purchase of 2026-03-01), so running it again, or on two workers at once, reaches nobody twice.
@@ -27,19 +27,27 @@ def _schedules_changed(apps) -> None:
 
 
 def create_periodic_task(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    # IntervalSchedule has no unique constraint: reuse an identical schedule rather than add another.
-    fields = {"every": 1, "period": "hours"}
-    interval = IntervalSchedule.objects.filter(**fields).order_by("pk").first() or IntervalSchedule.objects.create(
+    # Five past every hour, China time; a crontab of its own rather than a shared "every hour" interval,
+    # so removing another app's hourly task never takes this schedule with it. Reused if identical.
+    fields = {
+        "minute": "5",
+        "hour": "*",
+        "day_of_week": "*",
+        "day_of_month": "*",
+        "month_of_year": "*",
+        "timezone": "Asia/Shanghai",
+    }
+    crontab = CrontabSchedule.objects.filter(**fields).order_by("pk").first() or CrontabSchedule.objects.create(
         **fields
     )
     PeriodicTask.objects.update_or_create(
         name=NAME,
         defaults={
             "task": TASK,
-            "interval": interval,
-            "crontab": None,
+            "interval": None,
+            "crontab": crontab,
             "solar": None,
             "clocked": None,
             "args": "[]",
@@ -55,13 +63,13 @@ def create_periodic_task(apps, schema_editor):
 
 
 def delete_periodic_task(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    interval_ids = set(
-        PeriodicTask.objects.filter(name=NAME, interval__isnull=False).values_list("interval_id", flat=True)
+    crontab_ids = set(
+        PeriodicTask.objects.filter(name=NAME, crontab__isnull=False).values_list("crontab_id", flat=True)
     )
     PeriodicTask.objects.filter(name=NAME).delete()
-    IntervalSchedule.objects.filter(pk__in=interval_ids, periodictask__isnull=True).delete()
+    CrontabSchedule.objects.filter(pk__in=crontab_ids, periodictask__isnull=True).delete()
     _schedules_changed(apps)
 
 

@@ -118,12 +118,30 @@ def test_the_hourly_beat_task_is_scheduled():
     from django_celery_beat.models import PeriodicTask
 
     task = PeriodicTask.objects.get(name="campaigns: run automations")
-    assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
+    assert (task.task, task.crontab.minute, task.crontab.hour, str(task.crontab.timezone), task.enabled) == (
         "campaigns.tasks.run_automations",
-        1,
-        "hours",
+        "5",
+        "*",
+        "Asia/Shanghai",
         True,
     )
+
+
+def test_the_schedule_migration_applies_twice_and_reverses(db):
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    migration = importlib.import_module("campaigns.migrations.0006_automations")
+    crontabs = CrontabSchedule.objects.count()
+    migration.create_periodic_task(apps, None)
+    migration.create_periodic_task(apps, None)
+    assert PeriodicTask.objects.filter(name=migration.NAME).count() == 1
+    assert CrontabSchedule.objects.count() == crontabs
+    migration.delete_periodic_task(apps, None)
+    assert not PeriodicTask.objects.filter(name=migration.NAME).exists()
+    assert not CrontabSchedule.objects.filter(minute="5", hour="*").exists()
 
 
 def test_the_beat_task_runs_the_active_automations(clock, policy, celery_broker):
