@@ -133,7 +133,7 @@ def test_the_schedule_migration_applies_twice_and_reverses(db):
     from django.apps import apps
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-    migration = importlib.import_module("campaigns.migrations.0006_automations")
+    migration = importlib.import_module("campaigns.migrations.0005_automations")
     crontabs = CrontabSchedule.objects.count()
     migration.create_periodic_task(apps, None)
     migration.create_periodic_task(apps, None)
