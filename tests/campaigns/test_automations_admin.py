@@ -175,6 +175,7 @@ def test_activate_and_deactivate_are_audited_once(marketer, chain):
     assert actions == ["automation.activated", "automation.deactivated"]
 
 
+@pytest.mark.usefixtures("celery_broker")
 def test_run_now_reaches_the_members_and_shows_its_effects(marketer, policy, django_capture_on_commit_callbacks):
     MemberFactory(name="王芳", phone="13800138000", birthday=date.today())
     automation = AutomationFactory(days=0)

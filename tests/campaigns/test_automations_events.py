@@ -16,7 +16,9 @@ from tests.factories import MemberFactory
 from tests.factories.campaigns import AutomationFactory, CouponTemplateFactory
 from tests.factories.loyalty import RechargePackageFactory
 
-pytestmark = pytest.mark.django_db
+# The events run as Celery tasks, eagerly here (also when CI points CELERY_BROKER_URL at a Redis no
+# worker listens to).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_broker")]
 
 Trigger = Automation.Trigger
 

@@ -76,9 +76,13 @@ def test_applying_the_schedules_again_updates_them_instead_of_adding_copies():
 
 
 def test_reversing_the_schedule_migration_deletes_the_tasks_and_their_schedules():
+    # Other apps' schedules (the automations' own crontab) stay; only the loyalty tasks' go.
+    own = set(PeriodicTask.objects.filter(name__in=EXPECTED).values_list("crontab_id", flat=True))
+    others = set(PeriodicTask.objects.exclude(name__in=EXPECTED).values_list("crontab_id", flat=True))
     schedule_migration.delete_periodic_tasks(django_apps, None)
     assert not PeriodicTask.objects.filter(name__in=EXPECTED).exists()
-    assert not CrontabSchedule.objects.filter(timezone="Asia/Shanghai").exists()
+    assert not CrontabSchedule.objects.filter(pk__in=own - others).exists()
+    assert set(PeriodicTask.objects.exclude(name__in=EXPECTED).values_list("crontab_id", flat=True)) == others
     schedule_migration.create_periodic_tasks(django_apps, None)
     assert scheduled() == EXPECTED
 
