@@ -18,7 +18,6 @@ coupon_issue, so a run and a till's single issue never wait on each other in a c
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.churn import ChurnReason, has_churn_source
+from campaigns.holdout import held_out
 from campaigns.messaging.render import TemplateRenderer
 from campaigns.messaging.variables import ids_in
 from campaigns.models import Automation, AutomationEffect, Coupon, CouponTemplate, Message, MessageTemplate, PointsBoost
@@ -52,6 +52,7 @@ from campaigns.selectors.automations import (
 )
 from campaigns.services.coupons import coupon_issue, coupons_issue_bulk
 from campaigns.services.messaging import messages_queue_bulk
+from config.errors import field_error as _error
 from loyalty.models import PointsEntry
 from loyalty.services import points as ledger
 from loyalty.services.locks import lock_points_account
@@ -79,10 +80,6 @@ ACTION_KEYS = ("coupon_template", "points", "message_template", "multiplier", "m
 
 HOLDOUT = "holdout"
 FREQUENCY_CAP = "frequency_cap"
-
-
-def _error(field_name: str, message: str, code: str) -> ValidationError:
-    return ValidationError({field_name: ValidationError(message, code=code)})
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -520,12 +517,7 @@ class RunResult:
 
 
 def is_held_out(automation: Automation, member_id: int) -> bool:
-    """The same members every run (a hash of automation and member), so the holdout group stays one group."""
-    percent = Decimal(automation.holdout_percent or 0)
-    if percent <= 0:
-        return False
-    digest = hashlib.sha256(f"automation:{automation.pk}:member:{member_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 1000 < percent * 10
+    return held_out("automation", automation.pk, member_id, automation.holdout_percent)
 
 
 def _insert_effects(automation: Automation, rows: list[tuple[int, str, str, str, int]], *, now: datetime):

@@ -14,7 +14,6 @@ tills); each award has the ledger key campaign:<id>:member:<id>, and the beat ta
 of a run that died between batches.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +26,12 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.holdout import held_out
 from campaigns.models import Campaign, CampaignMember, Coupon, CouponTemplate, MessageTemplate, PointsBoost, Segment
 from campaigns.segments import SegmentRuleError, members_matching
 from campaigns.services.coupons import coupons_issue_bulk
 from campaigns.services.messaging import messages_queue_bulk
+from config.errors import field_error as _error
 from loyalty.models import LoyaltySettings, PointsEntry
 from loyalty.services import points as ledger
 from loyalty.services.locks import lock_points_account
@@ -49,20 +50,8 @@ LIVE_STATUSES = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING)
 EDITABLE_STATUSES = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED)
 
 
-def _error(field_name: str | None, message: str, code: str) -> ValidationError:
-    if field_name is None:
-        return ValidationError(message, code=code)
-    return ValidationError({field_name: ValidationError(message, code=code)})
-
-
 def in_holdout(campaign_id: int, member_id: int, holdout_percent: Decimal) -> bool:
-    """Whether the member is held out: a hash of (campaign, member) in [0, 10,000) below the share in
-    hundredths of a percent. Stable across runs, processes and databases."""
-    if holdout_percent <= 0:
-        return False
-    digest = hashlib.sha256(f"campaign:{campaign_id}:member:{member_id}".encode()).digest()
-    bucket = int.from_bytes(digest[:8], "big") % 10_000
-    return bucket < int(holdout_percent * 100)
+    return held_out("campaign", campaign_id, member_id, holdout_percent)
 
 
 def points_key(campaign_id: int, member_id: int) -> str:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.codes import new_coupon_code, new_coupon_codes
 from campaigns.models import Automation, Campaign, Coupon, CouponTemplate
+from config.errors import field_error as _error
 from loyalty.services.checkout import validate_request_id
 from loyalty.services.locks import lock_points_account
 from loyalty.services.policy import as_replay
@@ -39,10 +40,6 @@ _CODE_ATTEMPTS = 5
 # A bulk issue that keeps colliding with existing codes (it never should: 60 random bits) gives up.
 _BULK_CODE_ROUNDS = 5
 _ANALYZE_AFTER = 10_000
-
-
-def _error(field: str, message: str, code: str, /, **params) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
 
 
 def _end_of_local_day(day) -> datetime:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import Coupon, MallItem, MallOrder
 from campaigns.selectors import mall_refusal, mall_shopper
 from campaigns.services.coupons import coupon_issue
+from config.errors import field_error as _error
 from loyalty.models import PointsEntry, PointsLot
 from loyalty.services import points as ledger
 from loyalty.services.checkout import validate_request_id
@@ -31,10 +32,6 @@ from stores.models import Store
 from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
 from stores.services import audit_record
-
-
-def _error(field: str, message: str, code: str, /, **params) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
 
 
 def _refusal(code: str, item: MallItem, *, available: int = 0, limit: int | None = None) -> ValidationError:

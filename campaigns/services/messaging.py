@@ -58,6 +58,7 @@ from campaigns.messaging.variables import (
     variable_values,
 )
 from campaigns.models import Automation, Campaign, Message, MessageChannel, MessageTemplate
+from config.errors import field_error as _error
 from members.models import Member
 from members.phones import normalize_phone
 from members.services import member_update
@@ -73,12 +74,6 @@ CLAIM_BATCH_SIZE = 100
 # A worker that holds a claim this long has died (or hangs): what it had not attempted is queued again.
 SENDING_TIMEOUT = timedelta(minutes=15)
 RETRY_MAX_DELAY = timedelta(hours=1)
-
-
-def _error(field: str | None, message: str, code: str) -> ValidationError:
-    if field is None:
-        return ValidationError(message, code=code)
-    return ValidationError({field: ValidationError(message, code=code)})
 
 
 def _names(names) -> str:

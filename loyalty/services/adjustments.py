@@ -2,13 +2,13 @@
 
 from datetime import datetime, time
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import field_error as _error
 from loyalty.models import LoyaltySettings, PointsEntry
 from loyalty.services import points as ledger
 from loyalty.services.checkout import validate_request_id
@@ -21,10 +21,6 @@ from stores.roles import Action, Role
 from stores.services import audit_record
 
 MAX_ADJUSTMENT = 10_000_000
-
-
-def _error(field: str, message: str, code: str, **params) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
 
 
 @transaction.atomic

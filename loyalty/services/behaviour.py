@@ -5,11 +5,11 @@ purchase, not at registration). Each reward has a unique ledger key, so it is gi
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import field_error as _error
 from loyalty.models import LoyaltySettings, PointsEntry, ReferralReward, Sale, SignIn
 from loyalty.services import points as ledger
 from loyalty.services.locks import lock_points_account
@@ -20,10 +20,6 @@ from stores.permissions import require_staff_can
 from stores.roles import Action
 
 EVENT_KINDS = ("review", "share")
-
-
-def _error(field: str, message: str, code: str) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code)})
 
 
 def _active(member: Member) -> None:

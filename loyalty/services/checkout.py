@@ -13,12 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import field_error as _error
 from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
 from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
@@ -85,10 +85,6 @@ def register_coupon_applier(applier: CouponApplier) -> None:
 
 def coupon_applier() -> CouponApplier | None:
     return _coupon_appliers[0] if _coupon_appliers else None
-
-
-def _error(field: str, message: str, code: str, **params) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
 
 
 def payload_hash(**payload) -> str:

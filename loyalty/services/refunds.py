@@ -10,12 +10,12 @@ them, the shortfall becomes debt that later earnings settle first.
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.errors import field_error as _error
 from loyalty.models import MemberDailySpend, PointsEntry, PointsLot, Refund, Sale, WalletEntry
 from loyalty.services import points as ledger
 from loyalty.services.checkout import coupon_applier, payload_hash, validate_request_id
@@ -33,10 +33,6 @@ from stores.services import audit_record
 class RefundLineInput:
     line_no: int
     quantity: Decimal
-
-
-def _error(field: str, message: str, code: str, **params) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params or None)})
 
 
 def _cumulative(total, refunded_after: Decimal, paid: Decimal, *, integer: bool = False):
