@@ -529,6 +529,12 @@ class Campaign(models.Model):
                 condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50), name="campaign_holdout_in_range"
             ),
             models.CheckConstraint(condition=Q(multiplier__gte=1), name="campaign_multiplier_at_least_one"),
+            # Launching is what snapshots the members and gives the actions: a running or finished
+            # campaign without a launch time would be one whose effect has nothing to measure.
+            models.CheckConstraint(
+                condition=~Q(status__in=["running", "finished"]) | Q(launched_at__isnull=False),
+                name="campaign_launched_when_running",
+            ),
         ]
 
     def __str__(self) -> str:
