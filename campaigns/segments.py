@@ -807,7 +807,3 @@ def members_matching(rules: Any, *, now: dt.datetime | None = None) -> QuerySet[
     for rule_field, value in post:
         queryset = rule_field.post(queryset, value)
     return queryset
-
-
-def member_ids_matching(rules: Any, *, now: dt.datetime | None = None) -> Iterable[int]:
-    return members_matching(rules, now=now).values_list("pk", flat=True).order_by("pk").iterator(chunk_size=10_000)
