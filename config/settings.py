@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "django_htmx",
     "stores",
     "members",
     "loyalty",
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -119,6 +121,11 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# The store tablet (templates/tablet/): members seen on a tablet stay findable offline this long, and
+# the sell page offers these categories for lines (they are what earning rules exclude or boost).
+TABLET_OFFLINE_MEMBER_HOURS = env.int("TABLET_OFFLINE_MEMBER_HOURS", default=12)
+TABLET_SALE_CATEGORIES = env.list("TABLET_SALE_CATEGORIES", default=["饮品", "零食", "烘焙", "日用品", "生鲜", "烟酒"])
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,12 +4,19 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from loyalty.urls import urlpatterns as loyalty_tablet
+from members.urls import urlpatterns as members_tablet
+from stores.urls import urlpatterns as stores_tablet
+
+# The store tablet is one namespace ("tablet:…") whose pages live in the app that owns each of them.
+tablet_urls = [*stores_tablet, *members_tablet, *loyalty_tablet]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("tablet/", include((tablet_urls, "tablet"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(("members.api.urls", "members-api"))),

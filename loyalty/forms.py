@@ -3,6 +3,7 @@
 import re
 import uuid
 from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy
+from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy, TopUp
 from members.codes import is_member_code, member_code_from_qr
 from members.models import Member
 from members.phones import normalize_phone
@@ -298,3 +299,58 @@ class DowngradeRiskForm(forms.Form):
     def clean_within_days(self) -> int:
         value = self.cleaned_data.get("within_days")
         return 30 if value is None else value
+
+
+# --- the store tablet ----------------------------------------------------------------------------
+
+
+def _new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+class TabletRequestForm(forms.Form):
+    """Every tablet write carries the request id rendered with its form: a double tap, a resubmit after
+    a timeout or the back button sends the same id, and the service answers the first result."""
+
+    request_id = forms.CharField(max_length=64, widget=forms.HiddenInput, initial=_new_request_id)
+
+
+class TabletRefundForm(TabletRequestForm):
+    WHOLE, LINES, AMOUNT = "whole", "lines", "amount"
+    how = forms.ChoiceField(
+        label=_("Refund"),
+        choices=[(WHOLE, _("The whole sale")), (LINES, _("Some lines")), (AMOUNT, _("An amount"))],
+        initial=WHOLE,
+        widget=forms.RadioSelect,
+    )
+    amount = forms.DecimalField(label=_("Amount (¥)"), required=False, min_value=Decimal("0.01"), decimal_places=2)
+    reason = forms.CharField(label=_("Reason"), max_length=255)
+    approver_username = forms.CharField(label=_("Manager's username"), required=False, max_length=150)
+    approver_password = forms.CharField(
+        label=_("Manager's password"), required=False, max_length=128, strip=False, widget=forms.PasswordInput
+    )
+
+
+class TabletTopUpForm(TabletRequestForm):
+    package = forms.ModelChoiceField(
+        label=_("Package"), queryset=RechargePackage.objects.filter(is_active=True), required=False
+    )
+    amount = forms.DecimalField(
+        label=_("Or an amount (¥)"), required=False, min_value=Decimal("0.01"), decimal_places=2, max_digits=9
+    )
+    tender = forms.ChoiceField(label=_("Paid with"), choices=TopUp.Tender.choices, initial=TopUp.Tender.CASH)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("package") is None) == (data.get("amount") is None):
+            raise ValidationError(_("Choose a package or enter an amount."), code="package_or_amount")
+        return data
+
+
+class TabletAdjustForm(TabletRequestForm):
+    points = forms.IntegerField(label=_("Points (negative to take away)"))
+    reason = forms.CharField(label=_("Reason"), max_length=255)
+
+
+class ReviewResolveForm(forms.Form):
+    note = forms.CharField(label=_("What was done"), max_length=500)

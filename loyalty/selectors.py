@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.models import (
     MemberStats,
@@ -19,6 +20,7 @@ from loyalty.models import (
     Wallet,
     WalletEntry,
 )
+from loyalty.services.earning import rule_for
 from loyalty.services.tiers import TierProgress, _values_by_member, tier_progress
 from members.models import Member
 
@@ -187,3 +189,48 @@ def recharge_package(package_id: int) -> RechargePackage | None:
 
 def sale_by_id(sale_id: int) -> Sale | None:
     return Sale.objects.filter(pk=sale_id).select_related("store", "member").first()
+
+
+# --- the store tablet ----------------------------------------------------------------------------
+
+
+def store_recent_sales(*, store_id: int, days: int = 7, search: str = "") -> QuerySet[Sale]:
+    """A store's sales of the last `days`, newest first, for the till's refund list; `search` is a sale
+    number or the member's code."""
+    since = timezone.now() - timedelta(days=days)
+    sales = Sale.objects.filter(store_id=store_id, created_at__gte=since).select_related("member", "cashier")
+    search = search.strip()
+    if search.isdigit():
+        sales = sales.filter(pk=int(search))
+    elif search:
+        sales = sales.filter(member__code=search)
+    return sales.order_by("-created_at", "-id")
+
+
+def sale_for_receipt(sale_id: int) -> Sale | None:
+    return (
+        Sale.objects.filter(pk=sale_id)
+        .select_related("store", "member", "cashier")
+        .prefetch_related("lines", "tenders", "refunds")
+        .first()
+    )
+
+
+def member_day_notes(member: Member, *, store_id: int, day) -> list[str]:
+    """What today means for this member at this store: birthday, birthday month, member day."""
+    notes = []
+    birthday = member.birthday
+    if birthday is not None and (birthday.month, birthday.day) == (day.month, day.day):
+        notes.append(_("Birthday today! Wish them a happy birthday."))
+    rule = rule_for(store_id=store_id, day=day)
+    if rule is not None:
+        if birthday is not None and birthday.month == day.month and rule.birthday_month_multiplier != 1:
+            notes.append(
+                _("Birthday month: points ×%(multiplier)s on today's purchases.")
+                % {"multiplier": rule.birthday_month_multiplier.normalize()}
+            )
+        if rule.member_day_weekday == day.weekday() and rule.member_day_multiplier != 1:
+            notes.append(
+                _("Member day: points ×%(multiplier)s today.") % {"multiplier": rule.member_day_multiplier.normalize()}
+            )
+    return notes

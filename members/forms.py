@@ -50,3 +50,40 @@ class MemberAdminForm(forms.ModelForm):
         if referrer is not None and self.instance.pk is not None and referrer.pk == self.instance.pk:
             raise forms.ValidationError(_("A member cannot refer themselves."), code="self_referral")
         return referrer
+
+
+class TabletRegisterForm(forms.Form):
+    """Registering at the till: what a cashier can ask in ten seconds. The service validates again."""
+
+    phone = forms.CharField(
+        label=_("Phone"), max_length=32, widget=forms.TextInput(attrs={"inputmode": "tel", "autofocus": True})
+    )
+    name = forms.CharField(label=_("Member's name"), max_length=64)
+    birthday = forms.DateField(
+        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    gender = forms.ChoiceField(
+        label=_("Gender"), choices=Member.Gender.choices, initial=Member.Gender.UNKNOWN, widget=forms.RadioSelect
+    )
+    referrer = forms.CharField(
+        label=_("Referred by"),
+        required=False,
+        max_length=64,
+        help_text=_("The referrer's member code or phone."),
+    )
+    terms = forms.BooleanField(
+        label=_("The customer agrees to the membership terms and the privacy policy"),
+        error_messages={"required": _("The customer must agree to the terms to become a member.")},
+    )
+    marketing_consent = forms.BooleanField(label=_("…and to receive offers by SMS"), required=False)
+
+    def clean_phone(self) -> str:
+        phone = normalize_phone(self.cleaned_data["phone"])
+        self.existing_member = member_with_phone(phone)
+        if self.existing_member is not None:
+            raise forms.ValidationError(
+                _("This phone number is already registered to member %(code)s."),
+                code="phone_taken",
+                params={"code": self.existing_member.code},
+            )
+        return phone

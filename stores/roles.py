@@ -33,6 +33,7 @@ class Action(StrEnum):
     APPROVE_REFUND = "approve_refund"
     ADJUST_POINTS = "adjust_points"
     VIEW_STORE_FIGURES = "view_store_figures"
+    REVIEW_SALES = "review_sales"
     # Back office (chain-wide).
     VIEW_MEMBERS = "view_members"
     EDIT_MEMBERS = "edit_members"
@@ -57,6 +58,7 @@ STORE_SCOPED_ACTIONS = frozenset(
         Action.APPROVE_REFUND,
         Action.ADJUST_POINTS,
         Action.VIEW_STORE_FIGURES,
+        Action.REVIEW_SALES,
     }
 )
 
@@ -78,7 +80,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.HQ_MARKETER: frozenset(
         {Action.VIEW_MEMBERS, Action.EXPORT_DATA, Action.MANAGE_CAMPAIGNS, Action.VIEW_ANALYTICS}
     ),
-    Role.STORE_MANAGER: _TILL | {Action.APPROVE_REFUND, Action.ADJUST_POINTS, Action.VIEW_STORE_FIGURES},
+    Role.STORE_MANAGER: _TILL
+    | {Action.APPROVE_REFUND, Action.ADJUST_POINTS, Action.VIEW_STORE_FIGURES, Action.REVIEW_SALES},
     Role.CASHIER: _TILL,
 }
 

@@ -85,3 +85,19 @@ def celery_broker(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = eager
+
+
+@pytest.fixture
+def at_till(client):
+    """at_till(user, store) → the test client logged in on a tablet working at `store`, in English."""
+
+    def _at(user, store=None):
+        client.force_login(user)
+        if store is not None:
+            session = client.session
+            session["tablet_store_id"] = store.pk
+            session.save()
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+        return client
+
+    return _at

@@ -93,6 +93,9 @@ class BalancesMixin(serializers.Serializer):
 class TierRefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
+    discount_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, help_text="The tier's discount at checkout: 5.00 means 5 % off."
+    )
 
 
 class TierProgressSerializer(serializers.Serializer):

@@ -1,0 +1,113 @@
+"""Tablet pages of the members app: find a member (typed, scanned or offline), register one."""
+
+import hashlib
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from members.api.summary import member_summaries, member_summary_serializer_class
+from members.forms import TabletRegisterForm
+from members.models import Member
+from members.phones import normalize_phone
+from members.selectors import member_by_reference, member_lookup
+from members.services import member_register
+from stores.permissions import staff_can
+from stores.roles import Action
+from stores.tablet import add_service_errors, render_tablet, tablet_view
+
+RESULTS_LIMIT = 20
+
+
+def _typed_phone(text: str) -> str | None:
+    try:
+        return normalize_phone(text)
+    except ValidationError:
+        return None
+
+
+def phone_key(phone: str) -> str:
+    """What the tablet's offline search matches a typed phone against: the device never stores the number."""
+    return hashlib.sha256(phone.encode()).hexdigest()
+
+
+def offline_records(request: HttpRequest, members: list[Member], *, typed_phone: str | None = None) -> list[dict]:
+    """The member summaries a page shows, as the tablet keeps them for offline lookup and selling."""
+    sees_full = staff_can(request.user, Action.VIEW_FULL_PHONE)
+    summaries = member_summaries(
+        members,
+        full_phone=lambda m: sees_full or m.phone == typed_phone,
+        context={"user": request.user, "store": getattr(request, "tablet_store", None)},
+    )
+    serializer = member_summary_serializer_class()
+    records = []
+    for summary in summaries:
+        data = json.loads(json.dumps(serializer(summary).data, default=str))
+        data["phone_key"] = phone_key(summary.member.phone)
+        data["frozen"] = summary.member.is_frozen
+        records.append(data)
+    return records
+
+
+def records_json(records: list[dict]) -> list[tuple[dict, str]]:
+    # "</" cannot end the <script> that carries the JSON.
+    return [(r, json.dumps(r, ensure_ascii=False).replace("</", "<\\/")) for r in records]
+
+
+@tablet_view(Action.LOOKUP_MEMBER)
+def find_member(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:64]
+    members: list[Member] = []
+    if query:
+        members = list(member_lookup(text=query)[:RESULTS_LIMIT])
+        exact = member_by_reference(query) if not query.startswith("MBR1.") else (members[0] if members else None)
+        # A scan or a full phone/code submitted with Enter goes straight to the card.
+        if request.GET.get("go") and exact is not None and len(members) == 1:
+            url = reverse("tablet:member", args=[exact.code])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    records = records_json(offline_records(request, members, typed_phone=_typed_phone(query)))
+    context = {"query": query, "records": records, "searched": bool(query)}
+    if request.htmx:
+        return render_tablet(request, "tablet/partials/find_results.html", context)
+    return render_tablet(request, "tablet/find.html", context)
+
+
+@tablet_view(Action.REGISTER_MEMBER)
+def register_member(request: HttpRequest) -> HttpResponse:
+    form = TabletRegisterForm(request.POST or None, initial={"phone": request.GET.get("phone", "")[:32]})
+    existing = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        referrer = None
+        if data["referrer"]:
+            referrer = member_by_reference(data["referrer"])
+            if referrer is None:
+                form.add_error("referrer", _("No member has this code or phone."))
+        if referrer is not None or not data["referrer"]:
+            try:
+                member = member_register(
+                    phone=data["phone"],
+                    name=data["name"],
+                    gender=data["gender"],
+                    birthday=data["birthday"],
+                    store=request.tablet_store,
+                    staff=request.user,
+                    channel=Member.Channel.STORE,
+                    referrer=referrer,
+                    marketing_consent=data["marketing_consent"],
+                    consent_source=Member.ConsentSource.TABLET,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request, _("%(name)s is a member now: %(code)s.") % {"name": member.name, "code": member.code}
+                )
+                return redirect("tablet:member", code=member.code)
+    existing = getattr(form, "existing_member", None)
+    return render_tablet(request, "tablet/register.html", {"form": form, "existing": existing})

@@ -1,0 +1,412 @@
+/* The sell page: lines → tier discount → coupon → points → stored value and one other tender.
+ *
+ * Online, every change asks the server for a quote (POST /api/v1/sales/quote/: checkout's own pricing,
+ * so what the confirmation shows is what the sale records) and the sale goes to POST /api/v1/sales/.
+ * Offline, the page estimates from the member kept on the tablet and queues the sale in IndexedDB
+ * with its request id; the server prices it again when it is sent.
+ * The draft (and its request id) lives in sessionStorage: a reload, a double tap or an expired session
+ * in the middle of a sale never rings it up twice. */
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("sell-config").textContent);
+  const words = JSON.parse(document.getElementById("sell-text").textContent);
+  const T = window.Tablet;
+  const S = window.TabletStore;
+  const DRAFT_KEY = "tablet.sale-draft";
+  const $ = function (id) { return document.getElementById(id); };
+
+  // Money in integer cents, rounded half up as the server's money() does.
+  function cents(text) {
+    const value = String(text == null ? "" : text).trim().replace(",", ".");
+    if (!/^\d{0,7}(\.\d{0,2})?$/.test(value) || value === "" || value === ".") return null;
+    return Math.round(parseFloat(value) * 100);
+  }
+  function yuan(amount) { return (amount / 100).toFixed(2); }
+  function quantityOf(text) {
+    const value = String(text || "").trim();
+    if (!/^\d{1,6}(\.\d{1,3})?$/.test(value)) return null;
+    return parseFloat(value);
+  }
+
+  const params = new URLSearchParams(location.search);
+  const memberCode = params.get("member") || "";
+  let member = config.member;
+  let quote = null;
+  let estimated = false;
+  let draft = loadDraft();
+
+  function loadDraft() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+      if (saved && saved.member === memberCode && saved.store === config.store) return saved;
+    } catch (error) { /* a broken draft is a new sale */ }
+    return { request_id: S.newRequestId(), member: memberCode, store: config.store, lines: [{ category: config.categories[0] || "", unit_price: "", quantity: "1" }], coupon: "", points: 0, stored_value: "0.00", tender: config.tenders[0].kind };
+  }
+  function saveDraft() { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); }
+  function clearDraft() { sessionStorage.removeItem(DRAFT_KEY); }
+
+  // --- lines -------------------------------------------------------------------------------------
+  function renderLines() {
+    const box = $("lines");
+    box.replaceChildren();
+    draft.lines.forEach(function (line, index) {
+      const row = $("line-template").content.firstElementChild.cloneNode(true);
+      const select = row.querySelector("select");
+      const categories = config.categories.includes(line.category) || !line.category ? config.categories : config.categories.concat([line.category]);
+      categories.forEach(function (name) { const option = new Option(name, name); select.add(option); });
+      select.value = line.category;
+      row.querySelector("[name=unit_price]").value = line.unit_price;
+      row.querySelector("[name=quantity]").value = line.quantity;
+      row.addEventListener("input", function (event) {
+        line[event.target.name] = event.target.value;
+        changed();
+      });
+      row.querySelector(".remove").addEventListener("click", function () {
+        if (draft.lines.length > 1) { draft.lines.splice(index, 1); renderLines(); changed(); }
+      });
+      box.appendChild(row);
+    });
+  }
+
+  function linesPayload() {
+    const lines = [];
+    for (const line of draft.lines) {
+      const price = cents(line.unit_price);
+      const quantity = quantityOf(line.quantity);
+      if (price === null || quantity === null || quantity <= 0) return null;
+      lines.push({ category: line.category, quantity: String(quantity), unit_price: yuan(price) });
+    }
+    return lines.length ? lines : null;
+  }
+
+  // --- member, coupons, points, stored value ------------------------------------------------------
+  function renderMember() {
+    const box = $("member-box");
+    if (!member) {
+      box.textContent = words.no_member;
+      $("member-tools").classList.add("hidden");
+      if (memberCode) $("member-missing").classList.remove("hidden");
+      return;
+    }
+    box.replaceChildren();
+    const link = document.createElement("a");
+    link.href = config.urls.member.replace("CODE", encodeURIComponent(member.code));
+    link.textContent = member.name + (member.tier ? " · " + member.tier.name : "");
+    box.appendChild(link);
+    $("member-tools").classList.remove("hidden");
+    const coupons = $("coupons");
+    coupons.replaceChildren();
+    [{ code: "", name: words.no_coupon }].concat(member.coupons || []).forEach(function (coupon) {
+      const label = document.createElement("label");
+      label.className = "coupon";
+      const radio = document.createElement("input");
+      radio.type = "radio"; radio.name = "coupon"; radio.value = coupon.code;
+      radio.checked = draft.coupon === coupon.code;
+      const usableOffline = !coupon.code || coupon.kind !== "gift";
+      label.dataset.offlineOk = usableOffline ? "1" : "";
+      radio.addEventListener("change", function () { draft.coupon = coupon.code; $("coupon-error").textContent = ""; changed(); });
+      label.appendChild(radio);
+      label.appendChild(document.createTextNode(coupon.name + (coupon.code ? " · " + coupon.code : "")));
+      coupons.appendChild(label);
+    });
+    $("sv-hint").textContent = T.format(words.sv_hint, { balance: member.stored_value.total });
+  }
+
+  // --- pricing ------------------------------------------------------------------------------------
+  function estimate(lines) {
+    // What the server would say, from what the tablet knows; only used offline.
+    const policy = config.policy;
+    const amounts = lines.map(function (line) { return Math.round(parseFloat(line.quantity) * parseFloat(line.unit_price) * 100); });
+    const subtotal = amounts.reduce(function (a, b) { return a + b; }, 0);
+    const percent = member && member.tier ? parseFloat(member.tier.discount_percent || 0) : 0;
+    const tier = Math.round(subtotal * percent / 100);
+    let due = subtotal - tier;
+    let coupon = 0;
+    const chosen = member && draft.coupon ? (member.coupons || []).find(function (c) { return c.code === draft.coupon; }) : null;
+    if (chosen && chosen.kind !== "gift") {
+      const eligible = lines.reduce(function (sum, line, i) {
+        return !chosen.categories.length || chosen.categories.includes(line.category) ? sum + Math.round(amounts[i] * (1 - percent / 100)) : sum;
+      }, 0);
+      const threshold = chosen.threshold ? cents(chosen.threshold) : 0;
+      if (eligible >= threshold) {
+        if (chosen.kind === "percent_off") {
+          coupon = Math.round(eligible * parseFloat(chosen.percent_off) / 100);
+          if (chosen.max_discount) coupon = Math.min(coupon, cents(chosen.max_discount));
+        } else {
+          coupon = Math.min(cents(chosen.amount) || 0, eligible);
+        }
+      }
+    }
+    due -= coupon;
+    const available = member ? member.points.available : 0;
+    const capValue = Math.floor(due * parseFloat(policy.max_share));
+    let maxPoints = Math.min(available, Math.floor(capValue * policy.points_per_yuan / 100));
+    maxPoints -= maxPoints % policy.step;
+    const points = Math.min(draft.points, Math.max(0, maxPoints));
+    const pointsValue = Math.floor(points * 100 / policy.points_per_yuan);
+    return {
+      subtotal: subtotal, tier_discount: tier, coupon_discount: coupon, points_to_redeem: points,
+      points_value: pointsValue, max_points: Math.max(0, maxPoints), total_due: due - pointsValue, points_earned: null,
+      stored_value_available: member ? cents(member.stored_value.total) : 0,
+    };
+  }
+
+  function fromServer(answer) {
+    return {
+      subtotal: cents(answer.subtotal), tier_discount: cents(answer.tier_discount), coupon_discount: cents(answer.coupon_discount),
+      points_to_redeem: answer.points_to_redeem, points_value: cents(answer.points_value), max_points: answer.max_points,
+      total_due: cents(answer.total_due), points_earned: answer.points_earned,
+      stored_value_available: cents(answer.stored_value_available || "0"),
+    };
+  }
+
+  function post(url, payload, timeoutMs) {
+    const controller = new AbortController();
+    const timer = setTimeout(function () { controller.abort(); }, timeoutMs || 10000);
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", signal: controller.signal,
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": S.csrfToken() },
+      body: JSON.stringify(payload),
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  function quotePayload(lines) {
+    return { store: config.store, member: member ? member.code : null, lines: lines, coupon_codes: draft.coupon ? [draft.coupon] : [], points: draft.points };
+  }
+
+  let quoteTimer = null;
+  let quoteSeq = 0;
+  function changed() {
+    saveDraft();
+    $("sell-error").textContent = "";
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(requote, 200);
+  }
+
+  async function requote() {
+    const lines = linesPayload();
+    if (!lines) { quote = null; render(); return; }
+    if (!T.isOnline()) { quote = estimate(lines); estimated = true; render(); return; }
+    const seq = ++quoteSeq;
+    let response;
+    try { response = await post(config.urls.quote, quotePayload(lines), 6000); } catch (error) {
+      T.setOnline(false);
+      quote = estimate(lines); estimated = true; render(); return;
+    }
+    if (seq !== quoteSeq) return;
+    const answer = await response.json().catch(function () { return {}; });
+    if (response.ok) { quote = fromServer(answer); estimated = false; render(); return; }
+    if (response.status === 401) { sessionExpired(); return; }
+    if (answer.field === "coupon" || (answer.code || "").startsWith("coupon")) {
+      $("coupon-error").textContent = answer.message; draft.coupon = ""; renderMember(); changed(); return;
+    }
+    if (answer.field === "points") {
+      $("points-error").textContent = answer.message; draft.points = 0; changed(); return;
+    }
+    $("sell-error").textContent = answer.message || "";
+    quote = null; render();
+  }
+
+  function tenders() {
+    if (!quote) return null;
+    const balance = member ? quote.stored_value_available : 0;
+    const wanted = cents(draft.stored_value) || 0;
+    const fromWallet = Math.max(0, Math.min(wanted, balance, quote.total_due));
+    const rest = quote.total_due - fromWallet;
+    const list = [];
+    if (fromWallet > 0) list.push({ kind: "stored_value", amount: yuan(fromWallet) });
+    if (rest > 0) list.push({ kind: draft.tender, amount: yuan(rest) });
+    return { list: list, fromWallet: fromWallet, rest: rest };
+  }
+
+  function render() {
+    const q = quote;
+    $("t-subtotal").textContent = "¥" + yuan(q ? q.subtotal : 0);
+    $("t-tier").textContent = "−¥" + yuan(q ? q.tier_discount : 0);
+    $("t-coupon").textContent = "−¥" + yuan(q ? q.coupon_discount : 0);
+    $("t-points").textContent = "−¥" + yuan(q ? q.points_value : 0);
+    $("t-due").textContent = "¥" + yuan(q ? q.total_due : 0);
+    const paid = tenders();
+    $("t-sv").textContent = "¥" + yuan(paid ? paid.fromWallet : 0);
+    $("t-rest").textContent = "¥" + yuan(paid ? paid.rest : 0);
+    const tender = config.tenders.find(function (t) { return t.kind === draft.tender; });
+    $("t-rest-label").textContent = tender ? tender.label : "";
+    $("t-earn").textContent = q && q.points_earned !== null && member ? "+" + q.points_earned : (member ? T.text.points_later : "—");
+    $("estimate-note").hidden = !estimated;
+    const slider = $("points");
+    if (member && q) {
+      slider.max = String(q.max_points);
+      slider.step = String(config.policy.step);
+      if (draft.points > q.max_points) { draft.points = q.max_points; saveDraft(); }
+      slider.value = String(draft.points);
+      $("points-number").value = String(draft.points);
+      $("points-hint").textContent = T.format(words.points_hint, { available: member.points.available, max: q.max_points });
+    }
+    document.querySelectorAll("#coupons .coupon").forEach(function (label) {
+      const off = estimated && !label.dataset.offlineOk;
+      label.classList.toggle("unusable", off);
+      label.querySelector("input").disabled = off;
+    });
+    $("checkout").disabled = !q;
+  }
+
+  // --- checkout -----------------------------------------------------------------------------------
+  function salePayload() {
+    const lines = linesPayload();
+    const paid = tenders();
+    return {
+      request_id: draft.request_id, store: config.store, member: member ? member.code : null, lines: lines,
+      coupon_code: draft.coupon || "", points: quote ? quote.points_to_redeem : 0, tenders: paid ? paid.list : [],
+      client_time: new Date().toISOString(),
+    };
+  }
+
+  function totalsRows(table, q, paid) {
+    table.replaceChildren();
+    const rows = [[words.subtotal, "¥" + yuan(q.subtotal)]];
+    if (q.tier_discount) rows.push([words.tier, "−¥" + yuan(q.tier_discount)]);
+    if (q.coupon_discount) rows.push([words.coupon + " " + draft.coupon, "−¥" + yuan(q.coupon_discount)]);
+    if (q.points_value) rows.push([words.points + " " + q.points_to_redeem, "−¥" + yuan(q.points_value)]);
+    rows.push([words.due, "¥" + yuan(q.total_due), "due"]);
+    if (paid.fromWallet) rows.push([words.sv, "¥" + yuan(paid.fromWallet)]);
+    const tender = config.tenders.find(function (t) { return t.kind === draft.tender; });
+    if (paid.rest) rows.push([tender ? tender.label : "", "¥" + yuan(paid.rest)]);
+    if (member) rows.push([words.earn, q.points_earned !== null ? "+" + q.points_earned : T.text.points_later, "earn"]);
+    rows.forEach(function (row) {
+      const tr = table.insertRow();
+      if (row[2]) tr.className = row[2];
+      tr.insertCell().textContent = row[0];
+      tr.insertCell().textContent = row[1];
+    });
+  }
+
+  function sessionExpired() {
+    saveDraft();
+    const message = T.text.session_expired;
+    const next = location.pathname + location.search;
+    $("sell-error").replaceChildren(document.createTextNode(message + " "));
+    const link = document.createElement("a");
+    link.href = config.urls.login + "?next=" + encodeURIComponent(next);
+    link.textContent = words.login;
+    link.id = "login-again";
+    $("sell-error").appendChild(link);
+    $("confirm-error").textContent = message;
+  }
+
+  async function queueSale(payload) {
+    const paid = tenders();
+    await S.Queue.add({
+      request_id: payload.request_id, payload: payload, user: config.user, store: config.store,
+      total: yuan(quote.total_due), member_name: member ? member.name : "",
+    });
+    document.dispatchEvent(new CustomEvent("tablet:queued"));
+    totalsRows($("queued-totals"), quote, paid);
+    clearDraft();
+    $("confirm").close();
+    $("sell").classList.add("hidden");
+    $("queued-receipt").classList.remove("hidden");
+  }
+
+  let sending = false;
+  async function confirmSale() {
+    if (sending) return;
+    sending = true;
+    $("confirm-sale").disabled = true;
+    const payload = salePayload();
+    try {
+      if (!T.isOnline()) { await queueSale(payload); return; }
+      let response;
+      try { response = await post(config.urls.checkout, payload, 10000); } catch (error) {
+        // No answer: the sale may or may not have reached the server; its request id makes sending it again safe.
+        T.setOnline(false);
+        await queueSale(payload);
+        return;
+      }
+      const answer = await response.json().catch(function () { return {}; });
+      if (response.ok) {
+        clearDraft();
+        location.replace(config.urls.receipt + answer.id + "/" + (response.status === 200 ? "?replayed=1" : ""));
+        return;
+      }
+      if (response.status === 401) { sessionExpired(); return; }
+      if (response.status >= 500) { await queueSale(payload); return; }
+      $("confirm-error").textContent = answer.message || String(response.status);
+      // Another till may have used the points or the coupon meanwhile: price it again.
+      if (answer.field === "points" || answer.field === "coupon" || answer.code === "tenders_mismatch") {
+        if (answer.field === "coupon") draft.coupon = "";
+        if (answer.field === "points") draft.points = 0;
+        renderMember();
+        changed();
+      }
+    } finally {
+      sending = false;
+      $("confirm-sale").disabled = false;
+    }
+  }
+
+  // --- wiring -------------------------------------------------------------------------------------
+  function init() {
+    const box = $("tenders");
+    config.tenders.forEach(function (tender) {
+      const label = document.createElement("label");
+      const radio = document.createElement("input");
+      radio.type = "radio"; radio.name = "tender"; radio.value = tender.kind; radio.checked = draft.tender === tender.kind;
+      radio.addEventListener("change", function () { draft.tender = tender.kind; saveDraft(); render(); });
+      const span = document.createElement("span");
+      span.textContent = tender.label;
+      label.appendChild(radio); label.appendChild(span);
+      box.appendChild(label);
+    });
+    $("add-line").addEventListener("click", function () {
+      draft.lines.push({ category: config.categories[0] || "", unit_price: "", quantity: "1" });
+      renderLines(); changed();
+      const prices = document.querySelectorAll("#lines [name=unit_price]");
+      prices[prices.length - 1].focus();
+    });
+    function setPoints(value) {
+      const step = config.policy.step;
+      let points = Math.max(0, parseInt(value, 10) || 0);
+      points -= points % step;
+      if (quote) points = Math.min(points, quote.max_points);
+      draft.points = points;
+      $("points-error").textContent = "";
+      changed();
+    }
+    $("points").addEventListener("input", function (event) { setPoints(event.target.value); });
+    $("points-number").addEventListener("change", function (event) { setPoints(event.target.value); });
+    $("stored-value").value = draft.stored_value;
+    $("stored-value").addEventListener("input", function (event) { draft.stored_value = event.target.value; saveDraft(); render(); });
+    $("sv-all").addEventListener("click", function () {
+      if (!quote) return;
+      draft.stored_value = yuan(Math.min(quote.stored_value_available, quote.total_due));
+      $("stored-value").value = draft.stored_value;
+      saveDraft(); render();
+    });
+    $("checkout").addEventListener("click", function () {
+      if (!quote) { $("sell-error").textContent = words.enter_price; return; }
+      totalsRows($("confirm-totals"), quote, tenders());
+      $("confirm-error").textContent = "";
+      $("confirm").showModal();
+    });
+    $("confirm-back").addEventListener("click", function () { $("confirm").close(); });
+    $("confirm-sale").addEventListener("click", confirmSale);
+    document.addEventListener("tablet:network", function () { changed(); });
+
+    renderLines();
+    renderMember();
+    const first = document.querySelector("#lines [name=unit_price]");
+    if (first) first.focus();
+    changed();
+  }
+
+  async function start() {
+    if (member) {
+      S.Members.remember(Object.assign({}, member));
+    } else if (memberCode) {
+      // Offline, the service worker served this page without the member: take them from the tablet's memory.
+      member = await S.Members.get(memberCode).catch(function () { return null; });
+    }
+    init();
+  }
+  start();
+})();
