@@ -252,8 +252,7 @@ def top_up(request: HttpRequest, code: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Topped up ¥%(principal)s (bonus ¥%(bonus)s).")
-                % {"principal": topup.principal, "bonus": topup.bonus},
+                _("Topped up ¥%(principal)s (bonus ¥%(bonus)s).") % {"principal": topup.amount, "bonus": topup.bonus},
             )
             return redirect("tablet:member", code=member.code)
     context = {

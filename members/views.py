@@ -70,8 +70,9 @@ def find_member(request: HttpRequest) -> HttpResponse:
         if request.GET.get("go") and exact is not None and len(members) == 1:
             url = reverse("tablet:member", args=[exact.code])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    records = records_json(offline_records(request, members, typed_phone=_typed_phone(query)))
-    context = {"query": query, "records": records, "searched": bool(query)}
+    typed_phone = _typed_phone(query)
+    records = records_json(offline_records(request, members, typed_phone=typed_phone))
+    context = {"query": query, "records": records, "searched": bool(query), "typed_phone": typed_phone}
     if request.htmx:
         return render_tablet(request, "tablet/partials/find_results.html", context)
     return render_tablet(request, "tablet/find.html", context)
@@ -83,12 +84,10 @@ def register_member(request: HttpRequest) -> HttpResponse:
     existing = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        referrer = None
-        if data["referrer"]:
-            referrer = member_by_reference(data["referrer"])
-            if referrer is None:
-                form.add_error("referrer", _("No member has this code or phone."))
-        if referrer is not None or not data["referrer"]:
+        referrer = member_by_reference(data["referrer"]) if data["referrer"] else None
+        if data["referrer"] and referrer is None:
+            form.add_error("referrer", _("No member has this code or phone."))
+        else:
             try:
                 member = member_register(
                     phone=data["phone"],

@@ -1,0 +1,228 @@
+"""The tablet's loyalty pages: the member card, receipts, refunds with a manager's approval, top-ups,
+points adjustments. Each is used the way a cashier or a manager uses it at the till."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from loyalty.models import PointsEntry, Refund, TopUp
+from loyalty.selectors import member_balances
+from stores.models import AuditEntry
+from tests.factories import MemberFactory
+from tests.factories.loyalty import RechargePackageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fang(db):
+    return MemberFactory(phone="13800138000", name="王芳", birthday=None)
+
+
+def test_the_member_card_shows_points_stored_value_and_last_purchases(at_till, chain, fang, sell):
+    sale = sell(fang, 120, cash=120)
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response = client.get(reverse("tablet:member", args=[fang.code]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "王芳" in page and "138****8000" in page
+    assert response.context["record"]["points"]["available"] == member_balances(fang.pk).available == 120
+    assert response.context["purchases"] == [sale]
+    assert reverse("tablet:receipt", args=[sale.pk]) in page
+    # A cashier may not adjust points: no button for it.
+    assert reverse("tablet:adjust", args=[fang.code]) not in page
+
+
+def test_the_member_card_costs_a_fixed_number_of_queries(at_till, chain, fang, sell, django_assert_num_queries):
+    for amount in (10, 20, 30, 40, 50, 60, 70):
+        sell(fang, amount, cash=amount)
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:member", args=[fang.code]))
+
+    with django_assert_num_queries(14):
+        client.get(reverse("tablet:member", args=[fang.code]))
+
+
+def test_an_unknown_member_code_is_a_clear_404(at_till, chain):
+    response = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:member", args=["0000000000"]))
+
+    assert response.status_code == 404
+    assert b"There is no member 0000000000." in response.content
+
+
+def test_the_receipt_shows_what_the_sale_recorded(at_till, chain, fang, sell, django_assert_num_queries):
+    sale = sell(fang, 88, cash=88)
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:receipt", args=[sale.pk]))
+
+    with django_assert_num_queries(10):
+        response = client.get(reverse("tablet:receipt", args=[sale.pk]))
+
+    assert response.status_code == 200
+    assert "¥88.00" in response.content.decode()
+    assert response.context["may_refund"] is True
+
+
+def test_a_cashier_of_another_store_cannot_see_the_receipt(at_till, chain, fang, sell):
+    sale = sell(fang, 88, cash=88)
+
+    response = at_till(chain.cashier_b, chain.store_b).get(reverse("tablet:receipt", args=[sale.pk]))
+
+    assert response.status_code == 404
+
+
+def test_the_sales_list_shows_this_stores_recent_sales_only(at_till, chain, fang, sell, django_assert_num_queries):
+    mine = [sell(fang, amount, cash=amount) for amount in (10, 20, 30)]
+    client = at_till(chain.cashier_b, chain.store_b)
+
+    assert list(client.get(reverse("tablet:sales")).context["page"].object_list) == []
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:sales"))
+    with django_assert_num_queries(7):
+        response = client.get(reverse("tablet:sales"))
+    assert list(response.context["page"].object_list) == mine[::-1]
+    assert list(client.get(reverse("tablet:sales"), {"q": str(mine[0].pk)}).context["page"].object_list) == [mine[0]]
+
+
+def _refund(client, sale, **fields):
+    form = client.get(reverse("tablet:refund", args=[sale.pk])).context["form"]
+    data = {"request_id": form["request_id"].value(), "how": "whole", "reason": "顾客退货", **fields}
+    return client.post(reverse("tablet:refund", args=[sale.pk]), data), data
+
+
+def test_a_cashier_refunds_with_the_managers_login(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response, _data = _refund(client, sale, approver_username="manager_a", approver_password="correct-horse-battery")
+
+    assert response.status_code == 302
+    assert response.url == reverse("tablet:receipt", args=[sale.pk])
+    refund = Refund.objects.get(sale=sale)
+    assert refund.amount == Decimal("100.00")
+    assert refund.approved_by == chain.manager_a
+    assert refund.created_by == chain.cashier_a
+    assert member_balances(fang.pk).available == 0
+
+
+def test_a_cashier_cannot_refund_without_a_manager(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response, _data = _refund(client, sale)
+
+    assert response.status_code == 200
+    assert b"A manager must approve this refund." in response.content
+    assert not Refund.objects.exists()
+
+
+def test_a_wrong_manager_password_refunds_nothing(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response, _data = _refund(client, sale, approver_username="manager_a", approver_password="nope")
+
+    assert b"username or password is wrong" in response.content
+    assert not Refund.objects.exists()
+
+
+def test_another_cashier_cannot_approve_a_refund(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response, _data = _refund(client, sale, approver_username="cashier_b", approver_password="correct-horse-battery")
+
+    assert b"may not approve refunds at this store" in response.content
+    assert not Refund.objects.exists()
+
+
+def test_a_manager_refunds_some_lines_and_a_double_tap_refunds_once(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.manager_a, chain.store_a)
+    form = client.get(reverse("tablet:refund", args=[sale.pk])).context["form"]
+    data = {"request_id": form["request_id"].value(), "how": "lines", "line_1": "1", "reason": "坏了"}
+
+    first = client.post(reverse("tablet:refund", args=[sale.pk]), data)
+    second = client.post(reverse("tablet:refund", args=[sale.pk]), data)
+
+    assert first.status_code == second.status_code == 302
+    assert Refund.objects.filter(sale=sale).count() == 1
+
+
+def test_refunding_an_amount_needs_the_amount(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    response, _data = _refund(client, sale, how="amount")
+
+    assert b"Enter the amount to refund." in response.content
+    assert not Refund.objects.exists()
+
+
+def test_a_refund_of_lines_with_nonsense_quantities_is_refused(at_till, chain, fang, sell):
+    sale = sell(fang, 100, cash=100)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    response, _data = _refund(client, sale, how="lines", line_1="abc")
+
+    assert response.status_code == 200
+    assert not Refund.objects.exists()
+
+
+def test_a_top_up_with_a_package_adds_principal_and_bonus(at_till, chain, fang, policy):
+    package = RechargePackageFactory()
+    client = at_till(chain.cashier_a, chain.store_a)
+    form = client.get(reverse("tablet:top-up", args=[fang.code])).context["form"]
+    data = {"request_id": form["request_id"].value(), "package": package.pk, "tender": "mobile"}
+
+    first = client.post(reverse("tablet:top-up", args=[fang.code]), data)
+    client.post(reverse("tablet:top-up", args=[fang.code]), data)
+
+    assert first.status_code == 302
+    assert TopUp.objects.filter(member=fang).count() == 1
+    stored = member_balances(fang.pk).stored_value
+    assert (stored.principal, stored.bonus) == (Decimal("500.00"), Decimal("50.00"))
+
+
+def test_a_top_up_needs_a_package_or_an_amount(at_till, chain, fang, policy):
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response = client.post(reverse("tablet:top-up", args=[fang.code]), {"request_id": "abcdefgh-1", "tender": "cash"})
+
+    assert b"Choose a package or enter an amount." in response.content
+    assert not TopUp.objects.exists()
+
+
+def test_a_manager_adjusts_points_with_a_reason_and_it_is_audited(at_till, chain, fang, policy):
+    client = at_till(chain.manager_a, chain.store_a)
+    form = client.get(reverse("tablet:adjust", args=[fang.code])).context["form"]
+
+    response = client.post(
+        reverse("tablet:adjust", args=[fang.code]),
+        {"request_id": form["request_id"].value(), "points": "80", "reason": "补录积分"},
+    )
+
+    assert response.status_code == 302
+    assert member_balances(fang.pk).available == 80
+    assert PointsEntry.objects.get(member=fang).kind == PointsEntry.Kind.ADJUST
+    assert AuditEntry.objects.filter(reason="补录积分").exists()
+
+
+def test_a_manager_cannot_adjust_beyond_the_limit(at_till, chain, fang, policy):
+    client = at_till(chain.manager_a, chain.store_a)
+
+    response = client.post(
+        reverse("tablet:adjust", args=[fang.code]), {"request_id": "abcdefgh-2", "points": "999999", "reason": "x"}
+    )
+
+    assert response.status_code == 200
+    assert member_balances(fang.pk).available == 0
+
+
+def test_a_cashier_cannot_open_the_adjustment_page(at_till, chain, fang):
+    response = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:adjust", args=[fang.code]))
+
+    assert response.status_code == 403
