@@ -338,7 +338,9 @@ class TabletTopUpForm(TabletRequestForm):
     amount = forms.DecimalField(
         label=_("Or an amount (¥)"), required=False, min_value=Decimal("0.01"), decimal_places=2, max_digits=9
     )
-    tender = forms.ChoiceField(label=_("Paid with"), choices=TopUp.Tender.choices, initial=TopUp.Tender.CASH)
+    tender = forms.ChoiceField(
+        label=_("Paid with"), choices=TopUp.Tender.choices, initial=TopUp.Tender.CASH, widget=forms.RadioSelect
+    )
 
     def clean(self):
         data = super().clean()

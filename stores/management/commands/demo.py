@@ -32,5 +32,6 @@ class Command(BaseCommand):
         for line in report.summary:
             self.stdout.write(f"  {line}")
         self.stdout.write("\nBack office: http://127.0.0.1:8000/admin/  (HQ roles; store roles work on the tablet)")
+        self.stdout.write("Store tablet: http://127.0.0.1:8000/tablet/  (store managers and cashiers; HQ admin too)")
         for login in report.logins:
             self.stdout.write(f"  {login.role:<14} {login.username:<12} {login.password:<20} {login.where}")

@@ -29,7 +29,7 @@
   }
 
   const params = new URLSearchParams(location.search);
-  const memberCode = params.get("member") || "";
+  let memberCode = params.get("member") || "";
   let member = config.member;
   let quote = null;
   let estimated = false;
@@ -389,6 +389,22 @@
       $("confirm").showModal();
     });
     $("confirm-back").addEventListener("click", function () { $("confirm").close(); });
+    // Offline there may be no page to load: the next sale starts here, with a new request id.
+    $("queued-new-sale").addEventListener("click", function (event) {
+      event.preventDefault();
+      memberCode = "";
+      member = null;
+      history.replaceState(null, "", config.urls.sell);
+      $("member-missing").classList.add("hidden");
+      draft = loadDraft();
+      quote = null;
+      $("queued-receipt").classList.add("hidden");
+      $("sell").classList.remove("hidden");
+      $("stored-value").value = draft.stored_value;
+      renderLines(); renderMember(); changed();
+      const first = document.querySelector("#lines [name=unit_price]");
+      if (first) first.focus();
+    });
     $("confirm-sale").addEventListener("click", confirmSale);
     document.addEventListener("tablet:network", function () { changed(); });
 

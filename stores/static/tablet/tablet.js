@@ -9,7 +9,11 @@
   let online = navigator.onLine;
 
   function format(message, values) {
-    return String(message || "").replace(/%\((\w+)\)s/g, function (_, name) { return values && name in values ? values[name] : ""; });
+    // Django's %(name)s, or {name} where a template's {% translate %} cannot hold a % sign.
+    return String(message || "").replace(/%\((\w+)\)s|\{(\w+)\}/g, function (_, a, b) {
+      const name = a || b;
+      return values && name in values ? values[name] : "";
+    });
   }
 
   function banner(message, bad) {
