@@ -20,7 +20,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import field_error as _error
-from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
+from loyalty.models import (
+    LoyaltySettings,
+    MemberDailySpend,
+    MemberStats,
+    PointsAccount,
+    PointsEntry,
+    Sale,
+    SaleLine,
+    SaleTender,
+    Wallet,
+    WalletEntry,
+)
 from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_boosts, points_for_sale, rule_for
@@ -618,3 +629,85 @@ def register_after_sale_hook(hook: Callable[[Sale], None]) -> None:
     """For rewards that follow a purchase (referral bonus on the first one); runs inside the sale's transaction."""
     if hook not in _after_sale_hooks:
         _after_sale_hooks.append(hook)
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    subtotal: Decimal
+    tier_discount: Decimal
+    coupon_discount: Decimal
+    points_to_redeem: int
+    points_value: Decimal
+    max_points: int
+    total_due: Decimal
+    points_earned: int
+    stored_value_available: Decimal
+    redeem_points_per_yuan: int
+    redeem_step: int
+
+
+def sale_quote(
+    *,
+    store: Store,
+    cashier,
+    member: Member | None,
+    lines: list[LineInput],
+    coupon_codes: list[str] | None = None,
+    points_to_redeem: int = 0,
+    channel: str = Sale.Channel.STORE,
+) -> SaleQuote:
+    """What checkout would charge and award, without writing or locking anything. `points_earned`
+    supposes the rest is paid with money (cash, card, mobile)."""
+    require_staff_can(cashier, Action.SELL, store)
+    codes = _coupon_codes("", coupon_codes)
+    amounts = _validate_lines(lines)
+    if not isinstance(points_to_redeem, int) or points_to_redeem < 0:
+        raise _error("points", _("Points to redeem cannot be negative."), "invalid_points")
+    if member is None and points_to_redeem:
+        raise _error("member", _("Points and stored value need a member."), "member_required")
+    if channel not in Sale.Channel.values:
+        raise _error("channel", _("Unknown channel “%(channel)s”."), "invalid_channel", channel=str(channel)[:16])
+    if codes and coupon_applier() is None:
+        raise _error("coupon", _("Coupons are not available."), "coupon_invalid")
+    now = timezone.now()
+    policy = LoyaltySettings.current()
+    account = stats = wallet = daily = None
+    if member is not None:
+        account = PointsAccount.objects.filter(pk=member.pk).first()
+        stats = MemberStats.objects.filter(pk=member.pk).first()
+        wallet = Wallet.objects.filter(pk=member.pk).first()
+        daily = MemberDailySpend.objects.filter(member=member, day=timezone.localdate(now)).first()
+    pricing = _price(
+        store=store,
+        member=member,
+        lines=lines,
+        amounts=amounts,
+        codes=codes,
+        points_to_redeem=points_to_redeem,
+        channel=channel,
+        available=account.available if account is not None else 0,
+        tier_id=stats.tier_id if stats is not None else None,
+        tiers=all_tiers() if member is not None else [],
+        policy=policy,
+        now=now,
+    )
+    earned = (
+        _earned(
+            member=member, store=store, lines=lines, pricing=pricing, money_paid=pricing.total_due, daily=daily, now=now
+        )
+        if member is not None
+        else None
+    )
+    return SaleQuote(
+        subtotal=pricing.subtotal,
+        tier_discount=pricing.tier_discount,
+        coupon_discount=pricing.coupon_discount,
+        points_to_redeem=pricing.points_to_redeem,
+        points_value=pricing.points_value,
+        max_points=pricing.max_points,
+        total_due=pricing.total_due,
+        points_earned=earned.points if earned else 0,
+        stored_value_available=wallet.balance if wallet is not None else Decimal("0.00"),
+        redeem_points_per_yuan=policy.redeem_points_per_yuan,
+        redeem_step=policy.redeem_step,
+    )
