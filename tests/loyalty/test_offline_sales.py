@@ -292,3 +292,17 @@ def test_a_stores_day_figures_in_five_queries(chain, sell, django_assert_num_que
     assert (figures.stored_value_topped_up, figures.stored_value_bonus_given) == (D("500.00"), D("50.00"))
     other = store_day_figures(store=chain.store_b, day=timezone.localdate())
     assert (other.sales_count, other.sales_amount, other.members_registered) == (0, D("0.00"), 0)
+
+
+def test_hq_marks_a_flagged_sale_reviewed_in_the_admin_with_a_note(chain, flagged, client):
+    client.force_login(chain.hq_admin)
+    url = "/admin/loyalty/sale/"
+    assert client.get(url, {"review_state": "pending"}).status_code == 200
+    asked = client.post(url, {"action": "mark_reviewed", "_selected_action": [flagged.pk]})
+    assert asked.status_code == 200 and b'name="note"' in asked.content
+    done = client.post(
+        url, {"action": "mark_reviewed", "_selected_action": [flagged.pk], "note": "已补收", "apply": "1"}
+    )
+    assert done.status_code == 302
+    flagged.refresh_from_db()
+    assert (flagged.review_state, flagged.review_note, flagged.reviewed_by) == ("resolved", "已补收", chain.hq_admin)
