@@ -166,6 +166,7 @@ SPECTACULAR_SETTINGS = {
     # Tenders and behaviour events both have a "kind"; name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "TenderKindEnum": "loyalty.models.SaleTender.Kind",
+        "SaleChannelEnum": "loyalty.models.Sale.Channel",
         "BehaviourEventKindEnum": ["review", "share"],
         # Coupons and mall items have a "kind" too, and coupons and mall orders a "status" and "source".
         "CouponKindEnum": "campaigns.models.CouponTemplate.Kind",

@@ -9,16 +9,17 @@ refunds, top-ups, the manual adjustment page below).
 from decimal import Decimal
 from functools import partial
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten, flatten_fieldsets
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import DateTimeField, QuerySet
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from config.pagination import EstimatedCountPaginator
@@ -51,6 +52,7 @@ from loyalty.models import (
     WalletEntry,
 )
 from loyalty.services.earning import combined_multiplier
+from loyalty.services.review import sale_review_resolve
 from members.imports.jobs import can_import
 from members.models import ImportJob, Member
 from members.selectors import member_search_filter
@@ -583,11 +585,20 @@ class SaleAdmin(ReadOnlyLedgerAdmin):
         "points_redeemed",
         "points_earned",
         "status",
+        "review_state",
+        "unsettled_amount",
         "store",
         "cashier",
     ]
     list_select_related = ["store", "cashier", "member"]
-    list_filter = ["status", "source", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status",
+        "review_state",
+        "source",
+        ("store", StoreFilter),
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    actions = ["mark_reviewed"]
     raw_id_fields = ["member"]
     inlines = [SaleLineInline, SaleTenderInline, RefundInline]
     fieldsets = [
@@ -611,7 +622,41 @@ class SaleAdmin(ReadOnlyLedgerAdmin):
             },
         ),
         (_("Points earned"), {"fields": ["points_earned", "points_eligible_amount"]}),
+        (
+            _("Review"),
+            {
+                "fields": [
+                    "review_state",
+                    "review_reasons",
+                    "unsettled_amount",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "review_note",
+                ]
+            },
+        ),
     ]
+
+    def has_review_permission(self, request) -> bool:
+        return staff_can(request.user, Action.REVIEW_SALES)
+
+    @admin.action(description=_("Mark reviewed"), permissions=["review"])
+    def mark_reviewed(self, request, queryset):
+        sales = list(queryset.filter(review_state=Sale.ReviewState.PENDING).select_related("store")[:500])
+        note, error = request.POST.get("note", ""), ""
+        if "apply" in request.POST:
+            try:
+                with transaction.atomic():
+                    for sale in sales:
+                        sale_review_resolve(sale=sale, actor=request.user, note=note)
+            except (ValidationError, PermissionDenied) as exc:
+                error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            else:
+                message = ngettext("%(count)d sale reviewed.", "%(count)d sales reviewed.", len(sales))
+                self.message_user(request, message % {"count": len(sales)}, messages.SUCCESS)
+                return None
+        context = {**self.admin_site.each_context(request), "sales": sales, "note": note, "error": error}
+        return TemplateResponse(request, "admin/loyalty/sale_review.html", context)
 
     def changelist_view(self, request, extra_context=None):
         extra = {"can_import_history": can_import(request.user, ImportJob.Kind.SALES), **(extra_context or {})}

@@ -652,6 +652,17 @@ class WalletEntry(models.Model):
 
 
 class Sale(models.Model):
+    class ReviewReason(models.TextChoices):
+        POINTS_UNAVAILABLE = "points_unavailable", _("Points no longer available")
+        COUPON_UNAVAILABLE = "coupon_unavailable", _("Coupon no longer usable")
+        STORED_VALUE_UNAVAILABLE = "stored_value_unavailable", _("Stored value short")
+        AMOUNT_DIFFERS = "amount_differs", _("Tenders differ from what was due")
+
+    class ReviewState(models.TextChoices):
+        NONE = "", _("No review needed")
+        PENDING = "pending", _("To review")
+        RESOLVED = "resolved", _("Reviewed")
+
     class Status(models.TextChoices):
         COMPLETED = "completed", _("Completed")
         PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
@@ -723,6 +734,36 @@ class Sale(models.Model):
         **MONEY,
     )
     refunded_amount = models.DecimalField(_("refunded"), default=ZERO, **MONEY)
+    unsettled_amount = models.DecimalField(
+        _("not collected"),
+        default=ZERO,
+        db_default=ZERO,
+        help_text=_(
+            "An offline sale's difference: what the store did not collect (positive) or collected beyond what was due"
+            " (negative)."
+        ),
+        **MONEY,
+    )
+    # Database defaults too: the history import and bench/generate insert sales with raw SQL.
+    review_reasons = models.JSONField(_("review reasons"), default=list, db_default=[], blank=True)
+    review_state = models.CharField(
+        _("review"),
+        max_length=8,
+        choices=ReviewState.choices,
+        default=ReviewState.NONE,
+        db_default=ReviewState.NONE,
+        blank=True,
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_note = models.CharField(_("review note"), max_length=500, blank=True, default="", db_default="")
     client_time = models.DateTimeField(_("time on the till"), null=True, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
@@ -733,6 +774,11 @@ class Sale(models.Model):
         indexes = [
             models.Index(fields=["member", "-created_at"], name="sale_member_idx"),
             models.Index(fields=["store", "-created_at"], name="sale_store_idx"),
+            models.Index(
+                fields=["store", "-created_at"],
+                condition=Q(review_state="pending"),
+                name="sale_review_pending_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["request_id"], name="sale_request_once"),
@@ -748,6 +794,24 @@ class Sale(models.Model):
             models.CheckConstraint(
                 condition=Q(total_due=Round(F("paid_money") + F("paid_principal") + F("paid_bonus"), 2)),
                 name="sale_tenders_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total_due=Round(
+                        F("subtotal")
+                        - F("tier_discount")
+                        - F("coupon_discount")
+                        - F("points_value")
+                        - F("unsettled_amount"),
+                        2,
+                    )
+                ),
+                name="sale_due_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=(Q(review_state="") & Q(review_reasons=[]))
+                | (Q(review_state__in=["pending", "resolved"]) & ~Q(review_reasons=[])),
+                name="sale_review_iff_reasons",
             ),
         ]
 

@@ -1,10 +1,10 @@
 """Reads of the loyalty app: balances, ledgers, expiring points. Constant queries per call."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,6 +14,7 @@ from loyalty.models import (
     PointsEntry,
     PointsLot,
     RechargePackage,
+    Refund,
     Sale,
     Tier,
     TierPolicy,
@@ -234,3 +235,72 @@ def member_day_notes(member: Member, *, store_id: int, day) -> list[str]:
                 _("Member day: points ×%(multiplier)s today.") % {"multiplier": rule.member_day_multiplier.normalize()}
             )
     return notes
+
+
+def sales_to_review(*, store_ids: list[int] | None) -> QuerySet[Sale]:
+    """Offline sales waiting for a manager, newest first; `store_ids` None for the whole chain."""
+    sales = Sale.objects.filter(review_state=Sale.ReviewState.PENDING).select_related("member", "store", "cashier")
+    if store_ids is not None:
+        sales = sales.filter(store_id__in=store_ids)
+    return sales.order_by("-created_at", "-id")
+
+
+def sales_to_review_count(store_ids: list[int] | None) -> int:
+    sales = Sale.objects.filter(review_state=Sale.ReviewState.PENDING)
+    if store_ids is not None:
+        sales = sales.filter(store_id__in=store_ids)
+    return sales.count()
+
+
+@dataclass(frozen=True)
+class StoreDayFigures:
+    day: date
+    sales_count: int
+    sales_amount: Decimal
+    points_value: Decimal
+    refunds_count: int
+    refunds_amount: Decimal
+    members_registered: int
+    points_issued: int
+    points_redeemed: int
+    stored_value_topped_up: Decimal
+    stored_value_bonus_given: Decimal
+
+
+# Points that come back (a refund's restore, a cancelled mall order) or move (unlock) are not issued.
+_NOT_ISSUED = [PointsEntry.Kind.RESTORE, PointsEntry.Kind.MALL_REFUND, PointsEntry.Kind.UNLOCK]
+
+
+def store_day_figures(*, store, day: date) -> StoreDayFigures:
+    """One store's business day (local midnight to midnight, Asia/Shanghai): five queries."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+    within = {"created_at__gte": start, "created_at__lt": end}
+    zero = Decimal("0.00")
+    sales = Sale.objects.filter(store=store, **within).aggregate(
+        count=Count("id"), amount=Sum("total_due"), points=Sum("points_value")
+    )
+    refunds = Refund.objects.filter(store=store, **within).aggregate(count=Count("id"), amount=Sum("amount"))
+    registered = Member.objects.filter(
+        registration_store=store, registered_at__gte=start, registered_at__lt=end
+    ).count()
+    points = PointsEntry.objects.filter(store=store, **within).aggregate(
+        issued=Sum("points", filter=Q(points__gt=0) & ~Q(kind__in=_NOT_ISSUED)),
+        redeemed=Sum("points", filter=Q(kind__in=[PointsEntry.Kind.REDEEM, PointsEntry.Kind.MALL])),
+    )
+    top_ups = WalletEntry.objects.filter(store=store, kind=WalletEntry.Kind.TOP_UP, **within).aggregate(
+        principal=Sum("principal"), bonus=Sum("bonus")
+    )
+    return StoreDayFigures(
+        day=day,
+        sales_count=sales["count"],
+        sales_amount=sales["amount"] or zero,
+        points_value=sales["points"] or zero,
+        refunds_count=refunds["count"],
+        refunds_amount=refunds["amount"] or zero,
+        members_registered=registered,
+        points_issued=points["issued"] or 0,
+        points_redeemed=-(points["redeemed"] or 0),
+        stored_value_topped_up=top_ups["principal"] or zero,
+        stored_value_bonus_given=top_ups["bonus"] or zero,
+    )

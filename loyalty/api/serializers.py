@@ -158,6 +158,43 @@ class SaleCheckoutInputSerializer(serializers.Serializer):
     client_time = TillTimeField(
         required=False, allow_null=True, default=None, help_text="When the till rang the sale up (offline queue)."
     )
+    offline = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Sent from the till's offline queue: never refused for points, coupons or stored value used up "
+        "meanwhile; recorded without them and flagged for review.",
+    )
+
+
+class SaleQuoteInputSerializer(serializers.Serializer):
+    store = serializers.CharField(help_text="Store code, e.g. SH001.")
+    member = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", help_text="Member code or phone."
+    )
+    lines = SaleLineInputSerializer(many=True, max_length=MAX_SALE_LINES_ACCEPTED)
+    coupon_codes = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=5
+    )
+    points = serializers.IntegerField(
+        required=False, default=0, min_value=-INT32_MAX, max_value=INT32_MAX, help_text="Points to pay with."
+    )
+    channel = CodedChoiceField(
+        choices=Sale.Channel.choices, invalid_code="invalid_channel", required=False, default=Sale.Channel.STORE
+    )
+
+
+class SaleQuoteOutputSerializer(serializers.Serializer):
+    subtotal = money_field()
+    tier_discount = money_field()
+    coupon_discount = money_field()
+    points_to_redeem = serializers.IntegerField()
+    points_value = money_field()
+    max_points = serializers.IntegerField(help_text="The most points this sale may take (balance, share cap, step).")
+    total_due = money_field(help_text="What the tenders must pay.")
+    points_earned = serializers.IntegerField(help_text="What checkout awards when the rest is paid with money.")
+    stored_value_available = money_field(help_text="Principal and bonus.")
+    redeem_points_per_yuan = serializers.IntegerField()
+    redeem_step = serializers.IntegerField()
 
 
 class SaleLineOutputSerializer(serializers.Serializer):
@@ -192,6 +229,11 @@ class SaleOutputSerializer(BalancesMixin):
     paid_principal = money_field()
     paid_bonus = money_field()
     points_earned = serializers.IntegerField()
+    unsettled_amount = money_field(
+        help_text="Offline sales: what the store did not collect (positive) or collected beyond what was due."
+    )
+    review_reasons = serializers.ListField(child=serializers.CharField())
+    review_state = serializers.CharField(help_text='"" none, pending, resolved.')
     lines = SaleLineOutputSerializer(many=True)
     tenders = TenderOutputSerializer(many=True)
     client_time = serializers.DateTimeField(allow_null=True)

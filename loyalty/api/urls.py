@@ -4,6 +4,7 @@ from loyalty.api.views import (
     BehaviourEventApi,
     PointsAdjustmentApi,
     SaleCheckoutApi,
+    SaleQuoteApi,
     SaleRefundApi,
     SignInApi,
     TopUpApi,
@@ -12,6 +13,7 @@ from loyalty.api.views import (
 
 urlpatterns = [
     path("sales/", SaleCheckoutApi.as_view(), name="sale-checkout"),
+    path("sales/quote/", SaleQuoteApi.as_view(), name="sale-quote"),
     path("sales/<int:sale_id>/refunds/", SaleRefundApi.as_view(), name="sale-refund"),
     path("wallet/topups/", TopUpApi.as_view(), name="wallet-topup"),
     path("wallet/refunds/", WalletRefundApi.as_view(), name="wallet-refund"),

@@ -33,6 +33,8 @@ from loyalty.api.serializers import (
     RefundOutputSerializer,
     SaleCheckoutInputSerializer,
     SaleOutputSerializer,
+    SaleQuoteInputSerializer,
+    SaleQuoteOutputSerializer,
     SaleRefundInputSerializer,
     SignInInputSerializer,
     SignInOutputSerializer,
@@ -54,6 +56,7 @@ from loyalty.services import (
     points_behaviour_event,
     points_sign_in,
     sale_checkout,
+    sale_quote,
     sale_refund,
     wallet_refund_principal,
     wallet_top_up,
@@ -104,9 +107,40 @@ class SaleCheckoutApi(ApiView):
             points_to_redeem=data["points"],
             client_time=data["client_time"],
             channel=data["channel"],
+            offline=data["offline"],
         )
         context = {"balances": _balances_of(sale.member_id)}
         return Response(self.OutputSerializer(sale, context=context).data, status=_status(sale))
+
+
+class SaleQuoteApi(ApiView):
+    """Price a sale without recording it: discounts, the points it may take, what is due and what it
+    earns. Writes and locks nothing; refuses what checkout would refuse."""
+
+    InputSerializer = SaleQuoteInputSerializer
+    OutputSerializer = SaleQuoteOutputSerializer
+    service_fields = {"coupon": "coupon_codes"}
+
+    @extend_schema(
+        operation_id="sales_quote",
+        summary="Price a sale before paying",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        quote = sale_quote(
+            store=store_from_code(data["store"]),
+            cashier=request.user,
+            member=member_from_reference(data["member"]) if data["member"] else None,
+            lines=[LineInput(**line) for line in data["lines"]],
+            coupon_codes=data["coupon_codes"],
+            points_to_redeem=data["points"],
+            channel=data["channel"],
+        )
+        return Response(self.OutputSerializer(quote).data)
 
 
 class SaleRefundApi(ApiView):

@@ -4,19 +4,23 @@ from loyalty.services.adjustments import points_adjust
 from loyalty.services.behaviour import points_behaviour_event, points_profile_completed, points_sign_in
 from loyalty.services.checkout import (
     LineInput,
+    SaleQuote,
     TenderInput,
     register_after_sale_hook,
     register_coupon_applier,
     sale_checkout,
+    sale_quote,
 )
 from loyalty.services.jobs import points_expire_due, points_unlock_due
 from loyalty.services.refunds import RefundLineInput, sale_refund
+from loyalty.services.review import sale_review_resolve
 from loyalty.services.tiers import tiers_evaluate
 from loyalty.services.wallet import wallet_refund_principal, wallet_top_up
 
 __all__ = [
     "LineInput",
     "RefundLineInput",
+    "SaleQuote",
     "TenderInput",
     "points_adjust",
     "points_behaviour_event",
@@ -27,7 +31,9 @@ __all__ = [
     "register_after_sale_hook",
     "register_coupon_applier",
     "sale_checkout",
+    "sale_quote",
     "sale_refund",
+    "sale_review_resolve",
     "tiers_evaluate",
     "wallet_refund_principal",
     "wallet_top_up",

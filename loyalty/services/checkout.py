@@ -13,13 +13,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import field_error as _error
-from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, Sale, SaleLine, SaleTender, WalletEntry
+from loyalty.models import (
+    LoyaltySettings,
+    MemberDailySpend,
+    MemberStats,
+    PointsAccount,
+    PointsEntry,
+    Sale,
+    SaleLine,
+    SaleTender,
+    Wallet,
+    WalletEntry,
+)
 from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_boosts, points_for_sale, rule_for
@@ -31,6 +43,7 @@ from members.models import Member
 from stores.models import Store
 from stores.permissions import require_staff_can
 from stores.roles import Action
+from stores.services import audit_record
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$")
 MAX_LINES = 200
@@ -213,8 +226,13 @@ def sale_checkout(
     points_to_redeem: int = 0,
     client_time: datetime | None = None,
     channel: str = Sale.Channel.STORE,
+    offline: bool = False,
 ) -> Sale:
-    """`coupon_code` for one coupon, `coupon_codes` for several (each must allow stacking)."""
+    """`coupon_code` for one coupon, `coupon_codes` for several (each must allow stacking).
+
+    `offline`: the till queued the sale while its network was down and the customer has left with the
+    goods, so what changed meanwhile never refuses it: points, coupons or stored value that can no
+    longer be used are left out, the tenders are taken as paid, and the sale is flagged for review."""
     validate_request_id(request_id)
     codes = _coupon_codes(coupon_code, coupon_codes)
     digest = payload_hash(
@@ -226,6 +244,7 @@ def sale_checkout(
         coupon=codes[0] if len(codes) == 1 else codes if codes else "",
         points=points_to_redeem,
         **({"channel": channel} if channel != Sale.Channel.STORE else {}),
+        **({"offline": True} if offline else {}),
     )
     existing = _existing_sale(request_id, digest)
     if existing is not None:
@@ -243,28 +262,159 @@ def sale_checkout(
         raise _error("channel", _("Unknown channel “%(channel)s”."), "invalid_channel", channel=str(channel)[:16])
     if codes and coupon_applier() is None:
         raise _error("coupon", _("Coupons are not available."), "coupon_invalid")
+    arguments = dict(
+        request_id=request_id,
+        digest=digest,
+        store=store,
+        cashier=cashier,
+        member=member,
+        lines=lines,
+        amounts=amounts,
+        by_kind=by_kind,
+        codes=codes,
+        points_to_redeem=points_to_redeem,
+        client_time=client_time,
+        channel=channel,
+        offline=offline,
+    )
     try:
         with transaction.atomic():
-            return _checkout(
-                request_id=request_id,
-                digest=digest,
-                store=store,
-                cashier=cashier,
-                member=member,
-                lines=lines,
-                amounts=amounts,
-                by_kind=by_kind,
-                codes=codes,
-                points_to_redeem=points_to_redeem,
-                client_time=client_time,
-                channel=channel,
-            )
+            if not (offline and codes):
+                return _checkout(**arguments)
+            try:
+                with transaction.atomic():
+                    return _checkout(**arguments)
+            except _CouponLost:
+                # Another sale claimed the coupon after it was priced: the same sale again, without it.
+                arguments.update(codes=[], extra_reasons=[Sale.ReviewReason.COUPON_UNAVAILABLE])
+                return _checkout(**arguments)
     except IntegrityError:
         # Two tills sent the same request at once: the other one's sale is the answer.
         existing = _existing_sale(request_id, digest)
         if existing is None:
             raise
         return existing
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a sale costs before its tenders: one computation for checkout, offline sales and the quote."""
+
+    subtotal: Decimal
+    tier: object
+    tier_discount: Decimal
+    line_dues: list[Decimal]
+    coupon_parts: list[Decimal]
+    coupon_discount: Decimal
+    codes: list[str]
+    max_points: int
+    points_to_redeem: int
+    points_value: Decimal
+    total_due: Decimal
+    reasons: list[str]
+
+    @property
+    def nets(self) -> list[Decimal]:
+        return [due - part for due, part in zip(self.line_dues, self.coupon_parts, strict=True)]
+
+
+def _price(
+    *,
+    store: Store,
+    member: Member | None,
+    lines: list[LineInput],
+    amounts: list[Decimal],
+    codes: list[str],
+    points_to_redeem: int,
+    channel: str,
+    available: int,
+    tier_id: int | None,
+    tiers: list,
+    policy: LoyaltySettings,
+    now: datetime,
+    offline: bool = False,
+) -> Pricing:
+    """Lines → tier discount → coupons → points. Offline, what can no longer be used is dropped whole
+    (with its reason) instead of refused: the customer has already left with the goods."""
+    reasons: list[str] = []
+    subtotal = sum(amounts, Decimal(0))
+    tier = next((t for t in tiers if t.pk == tier_id), None) if tier_id is not None else None
+    tier_discount = money(subtotal * tier.discount_percent / 100) if tier and tier.discount_percent else Decimal("0.00")
+    tier_parts = _allocate(tier_discount, amounts)
+    line_dues = [amount - part for amount, part in zip(amounts, tier_parts, strict=True)]
+    due = subtotal - tier_discount
+    coupon_parts = [Decimal("0.00")] * len(lines)
+    applier = coupon_applier()
+    if codes and applier is not None:
+        try:
+            discounts = applier.discount(
+                codes=codes, member=member, store=store, channel=channel, lines=lines, line_dues=line_dues, now=now
+            )
+        except ValidationError:
+            if not offline:
+                raise
+            codes, discounts = [], coupon_parts
+            reasons.append(Sale.ReviewReason.COUPON_UNAVAILABLE)
+        coupon_parts = [min(d, money(part)) for d, part in zip(line_dues, discounts, strict=True)]
+    coupon_discount = sum(coupon_parts, Decimal("0.00"))
+    due -= coupon_discount
+
+    max_points = max_redeemable_points(due=due, available=available, policy=policy) if member is not None else 0
+    points_paid = Decimal("0.00")
+    if points_to_redeem:
+        if points_to_redeem % policy.redeem_step:
+            raise _error("points", _("Redeem points in steps of %(step)d."), "invalid_points", step=policy.redeem_step)
+        if offline and points_to_redeem > max_points:
+            reasons.append(Sale.ReviewReason.POINTS_UNAVAILABLE)
+            points_to_redeem = 0
+        elif points_to_redeem > available:
+            raise _error(
+                "points",
+                _("Not enough points: %(available)d available, %(wanted)d asked."),
+                "insufficient_points",
+                available=available,
+                wanted=points_to_redeem,
+            )
+        elif points_to_redeem > max_points:
+            raise _error(
+                "points",
+                _("Points may pay at most %(share)s%% of this sale."),
+                "points_cap_exceeded",
+                share=int(policy.redeem_max_share * 100),
+            )
+        points_paid = points_value(points_to_redeem, policy)
+    return Pricing(
+        subtotal=subtotal,
+        tier=tier,
+        tier_discount=tier_discount,
+        line_dues=line_dues,
+        coupon_parts=coupon_parts,
+        coupon_discount=coupon_discount,
+        codes=codes,
+        max_points=max_points,
+        points_to_redeem=points_to_redeem,
+        points_value=points_paid,
+        total_due=due - points_paid,
+        reasons=reasons,
+    )
+
+
+def _earned(*, member: Member, store: Store, lines, pricing: Pricing, money_paid: Decimal, daily, now: datetime):
+    today = timezone.localdate(now)
+    return points_for_sale(
+        rule=rule_for(store_id=store.pk, day=today),
+        lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, pricing.nets, strict=True)],
+        money_paid=money_paid,
+        day=today,
+        birthday=member.birthday,
+        tier=pricing.tier,
+        earned_today=daily.points_earned if daily else 0,
+        boosts=points_boosts(member=member, at=now),
+    )
+
+
+class _CouponLost(Exception):
+    """Offline: the coupon was taken by another sale between pricing and claiming it."""
 
 
 def _checkout(
@@ -281,6 +431,8 @@ def _checkout(
     points_to_redeem,
     client_time,
     channel,
+    offline=False,
+    extra_reasons=(),
 ) -> Sale:
     now = timezone.now()
     policy = LoyaltySettings.current()
@@ -293,85 +445,60 @@ def _checkout(
             wallet = lock_wallet(member)
         stats = stats_for_update(member)
 
-    subtotal = sum(amounts, Decimal(0))
     tiers = all_tiers() if member is not None else []
-    tier = next((t for t in tiers if t.pk == stats.tier_id), None) if stats is not None else None
-    tier_discount = money(subtotal * tier.discount_percent / 100) if tier and tier.discount_percent else Decimal("0.00")
-    tier_parts = _allocate(tier_discount, amounts)
-    line_dues = [amount - part for amount, part in zip(amounts, tier_parts, strict=True)]
-    due = subtotal - tier_discount
-    coupon_parts = [Decimal("0.00")] * len(lines)
+    pricing = _price(
+        store=store,
+        member=member,
+        lines=lines,
+        amounts=amounts,
+        codes=codes,
+        points_to_redeem=points_to_redeem,
+        channel=channel,
+        available=account.available if account is not None else 0,
+        tier_id=stats.tier_id if stats is not None else None,
+        tiers=tiers,
+        policy=policy,
+        now=now,
+        offline=offline,
+    )
+    reasons = [*extra_reasons, *pricing.reasons]
+    asked = {"points": points_to_redeem, "coupons": codes, "stored_value": str(by_kind.get("stored_value", "0.00"))}
+    codes, points_to_redeem = pricing.codes, pricing.points_to_redeem
+    subtotal, tier_discount, coupon_discount = pricing.subtotal, pricing.tier_discount, pricing.coupon_discount
+    coupon_parts, points_paid = pricing.coupon_parts, pricing.points_value
     applier = coupon_applier()
-    if codes and applier is not None:
-        coupon_parts = [
-            min(due_of_line, money(part))
-            for due_of_line, part in zip(
-                line_dues,
-                applier.discount(
-                    codes=codes,
-                    member=member,
-                    store=store,
-                    channel=channel,
-                    lines=lines,
-                    line_dues=line_dues,
-                    now=now,
-                ),
-                strict=True,
-            )
-        ]
-    coupon_discount = sum(coupon_parts, Decimal("0.00"))
-    due -= coupon_discount
-
-    points_paid = Decimal("0.00")
-    if points_to_redeem:
-        if points_to_redeem % policy.redeem_step:
-            raise _error("points", _("Redeem points in steps of %(step)d."), "invalid_points", step=policy.redeem_step)
-        if points_to_redeem > account.available:
-            raise _error(
-                "points",
-                _("Not enough points: %(available)d available, %(wanted)d asked."),
-                "insufficient_points",
-                available=account.available,
-                wanted=points_to_redeem,
-            )
-        if points_to_redeem > max_redeemable_points(due=due, available=account.available, policy=policy):
-            raise _error(
-                "points",
-                _("Points may pay at most %(share)s%% of this sale."),
-                "points_cap_exceeded",
-                share=int(policy.redeem_max_share * 100),
-            )
-        points_paid = points_value(points_to_redeem, policy)
-    total_due = due - points_paid
-    tendered = sum(by_kind.values(), Decimal(0))
+    by_kind = dict(by_kind)
+    if offline and wallet is not None and by_kind[SaleTender.Kind.STORED_VALUE] > wallet.balance:
+        del by_kind[SaleTender.Kind.STORED_VALUE]
+        reasons.append(Sale.ReviewReason.STORED_VALUE_UNAVAILABLE)
+    total_due = pricing.total_due
+    tendered = sum(by_kind.values(), Decimal("0.00"))
+    unsettled = Decimal("0.00")
     if tendered != total_due:
-        raise _error(
-            "tenders",
-            _("The tenders add up to ¥%(tendered)s but ¥%(due)s is due."),
-            "tenders_mismatch",
-            tendered=tendered,
-            due=total_due,
-        )
+        if not offline:
+            raise _error(
+                "tenders",
+                _("The tenders add up to ¥%(tendered)s but ¥%(due)s is due."),
+                "tenders_mismatch",
+                tendered=tendered,
+                due=total_due,
+            )
+        # What was tendered is what the store has; the rest is for the manager to settle.
+        unsettled, total_due = total_due - tendered, tendered
+        reasons.append(Sale.ReviewReason.AMOUNT_DIFFERS)
     paid_principal = paid_bonus = Decimal("0.00")
     if SaleTender.Kind.STORED_VALUE in by_kind:
         paid_principal, paid_bonus = split_spend(wallet, by_kind[SaleTender.Kind.STORED_VALUE], policy)
     paid_money = total_due - paid_principal - paid_bonus
 
-    nets = [line_due - part for line_due, part in zip(line_dues, coupon_parts, strict=True)]
+    nets = pricing.nets
     today = timezone.localdate(now)
     daily = earned = None
     if member is not None:
         daily = MemberDailySpend.objects.filter(member=member, day=today).first()
         money_paid = paid_money + (paid_principal if policy.wallet_earns_points else Decimal("0.00"))
-        earned = points_for_sale(
-            rule=rule_for(store_id=store.pk, day=today),
-            lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, nets, strict=True)],
-            money_paid=money_paid,
-            day=today,
-            birthday=member.birthday,
-            tier=tier,
-            earned_today=daily.points_earned if daily else 0,
-            boosts=points_boosts(member=member, at=now),
+        earned = _earned(
+            member=member, store=store, lines=lines, pricing=pricing, money_paid=money_paid, daily=daily, now=now
         )
 
     sale = Sale.objects.create(
@@ -393,6 +520,9 @@ def _checkout(
         paid_bonus=paid_bonus,
         points_earned=earned.points if earned else 0,
         points_eligible_amount=earned.eligible_amount if earned else Decimal("0.00"),
+        unsettled_amount=unsettled,
+        review_reasons=list(dict.fromkeys(reasons)),
+        review_state=Sale.ReviewState.PENDING if reasons else Sale.ReviewState.NONE,
         client_time=client_time,
     )
     sale_lines = SaleLine.objects.bulk_create(
@@ -415,7 +545,27 @@ def _checkout(
     )
     _known_children(sale, lines=sale_lines, tenders=sale_tenders)
     if codes and applier is not None:
-        applier.redeem(codes=codes, sale=sale, line_discounts=coupon_parts)
+        try:
+            applier.redeem(codes=codes, sale=sale, line_discounts=coupon_parts)
+        except ValidationError:
+            if offline:
+                raise _CouponLost from None
+            raise
+    if reasons:
+        audit_record(
+            actor=cashier,
+            action="sale.offline_flagged",
+            target=sale,
+            store=store,
+            data={
+                "reasons": sale.review_reasons,
+                "asked": asked,
+                "points_redeemed": points_to_redeem,
+                "coupons": codes,
+                "total_due": str(total_due),
+                "unsettled": str(unsettled),
+            },
+        )
     if member is None:
         return sale
 
@@ -479,3 +629,85 @@ def register_after_sale_hook(hook: Callable[[Sale], None]) -> None:
     """For rewards that follow a purchase (referral bonus on the first one); runs inside the sale's transaction."""
     if hook not in _after_sale_hooks:
         _after_sale_hooks.append(hook)
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    subtotal: Decimal
+    tier_discount: Decimal
+    coupon_discount: Decimal
+    points_to_redeem: int
+    points_value: Decimal
+    max_points: int
+    total_due: Decimal
+    points_earned: int
+    stored_value_available: Decimal
+    redeem_points_per_yuan: int
+    redeem_step: int
+
+
+def sale_quote(
+    *,
+    store: Store,
+    cashier,
+    member: Member | None,
+    lines: list[LineInput],
+    coupon_codes: list[str] | None = None,
+    points_to_redeem: int = 0,
+    channel: str = Sale.Channel.STORE,
+) -> SaleQuote:
+    """What checkout would charge and award, without writing or locking anything. `points_earned`
+    supposes the rest is paid with money (cash, card, mobile)."""
+    require_staff_can(cashier, Action.SELL, store)
+    codes = _coupon_codes("", coupon_codes)
+    amounts = _validate_lines(lines)
+    if not isinstance(points_to_redeem, int) or points_to_redeem < 0:
+        raise _error("points", _("Points to redeem cannot be negative."), "invalid_points")
+    if member is None and points_to_redeem:
+        raise _error("member", _("Points and stored value need a member."), "member_required")
+    if channel not in Sale.Channel.values:
+        raise _error("channel", _("Unknown channel “%(channel)s”."), "invalid_channel", channel=str(channel)[:16])
+    if codes and coupon_applier() is None:
+        raise _error("coupon", _("Coupons are not available."), "coupon_invalid")
+    now = timezone.now()
+    policy = LoyaltySettings.current()
+    account = stats = wallet = daily = None
+    if member is not None:
+        account = PointsAccount.objects.filter(pk=member.pk).first()
+        stats = MemberStats.objects.filter(pk=member.pk).first()
+        wallet = Wallet.objects.filter(pk=member.pk).first()
+        daily = MemberDailySpend.objects.filter(member=member, day=timezone.localdate(now)).first()
+    pricing = _price(
+        store=store,
+        member=member,
+        lines=lines,
+        amounts=amounts,
+        codes=codes,
+        points_to_redeem=points_to_redeem,
+        channel=channel,
+        available=account.available if account is not None else 0,
+        tier_id=stats.tier_id if stats is not None else None,
+        tiers=all_tiers() if member is not None else [],
+        policy=policy,
+        now=now,
+    )
+    earned = (
+        _earned(
+            member=member, store=store, lines=lines, pricing=pricing, money_paid=pricing.total_due, daily=daily, now=now
+        )
+        if member is not None
+        else None
+    )
+    return SaleQuote(
+        subtotal=pricing.subtotal,
+        tier_discount=pricing.tier_discount,
+        coupon_discount=pricing.coupon_discount,
+        points_to_redeem=pricing.points_to_redeem,
+        points_value=pricing.points_value,
+        max_points=pricing.max_points,
+        total_due=pricing.total_due,
+        points_earned=earned.points if earned else 0,
+        stored_value_available=wallet.balance if wallet is not None else Decimal("0.00"),
+        redeem_points_per_yuan=policy.redeem_points_per_yuan,
+        redeem_step=policy.redeem_step,
+    )
