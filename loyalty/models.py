@@ -824,6 +824,11 @@ class Sale(models.Model):
         """Everything the customer paid for the goods: money, stored value and points at their value."""
         return self.total_due + self.points_value
 
+    @property
+    def review_reason_labels(self) -> list[str]:
+        labels = dict(self.ReviewReason.choices)
+        return [str(labels.get(reason, reason)) for reason in self.review_reasons]
+
 
 class SaleLine(models.Model):
     # No index of its own: sale_line_once starts with it.

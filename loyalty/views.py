@@ -28,12 +28,15 @@ from loyalty.selectors import (
     member_day_notes,
     sale_for_receipt,
     sales_for_member,
+    sales_to_review,
+    store_day_figures,
     store_recent_sales,
 )
 from loyalty.services import (
     RefundLineInput,
     points_adjust,
     sale_refund,
+    sale_review_resolve,
     wallet_top_up,
 )
 from members.models import Member
@@ -293,8 +296,6 @@ def adjust_points(request: HttpRequest, code: str) -> HttpResponse:
 
 @tablet_view(Action.VIEW_STORE_FIGURES)
 def today(request: HttpRequest) -> HttpResponse:
-    from loyalty.selectors import store_day_figures  # TEMP until helper-offline lands
-
     day = timezone.localdate()
     figures = store_day_figures(store=request.tablet_store, day=day)
     return render_tablet(request, "tablet/today.html", {"figures": figures, "day": day})
@@ -303,9 +304,6 @@ def today(request: HttpRequest) -> HttpResponse:
 @never_cache
 @tablet_view(Action.REVIEW_SALES)
 def reviews(request: HttpRequest) -> HttpResponse:
-    from loyalty.selectors import sales_to_review  # TEMP until helper-offline lands
-    from loyalty.services import sale_review_resolve  # TEMP
-
     store = request.tablet_store
     form = ReviewResolveForm(request.POST or None)
     if request.method == "POST":

@@ -93,6 +93,11 @@ class BalancesMixin(serializers.Serializer):
 class TierRefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
+
+
+class MemberTierSerializer(TierRefSerializer):
+    """The member's own tier in the summary, with what it takes off at checkout (the tablet's offline estimate)."""
+
     discount_percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, help_text="The tier's discount at checkout: 5.00 means 5 % off."
     )

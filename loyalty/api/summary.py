@@ -4,9 +4,9 @@ from typing import Any
 
 from loyalty.api.serializers import (
     MemberPointsSerializer,
+    MemberTierSerializer,
     StoredValueSerializer,
     TierProgressSerializer,
-    TierRefSerializer,
 )
 from loyalty.selectors import StoredValue, member_points_summaries, member_tier_progresses, member_wallet_balances
 from members.api.summary import register_member_summary_section
@@ -15,7 +15,7 @@ from members.models import Member
 
 def _fields() -> dict:
     return {
-        "tier": TierRefSerializer(allow_null=True),
+        "tier": MemberTierSerializer(allow_null=True),
         "tier_progress": TierProgressSerializer(),
         "points": MemberPointsSerializer(),
         "stored_value": StoredValueSerializer(),

@@ -244,7 +244,8 @@ def sale_checkout(
         coupon=codes[0] if len(codes) == 1 else codes if codes else "",
         points=points_to_redeem,
         **({"channel": channel} if channel != Sale.Channel.STORE else {}),
-        **({"offline": True} if offline else {}),
+        # Not `offline`: a till whose request timed out queues it and sends it again with offline set;
+        # if the first one got through, the resend must be its replay, not a conflict.
     )
     existing = _existing_sale(request_id, digest)
     if existing is not None:

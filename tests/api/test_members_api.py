@@ -237,7 +237,7 @@ def test_the_summary_shows_tier_progress_points_expiring_and_stored_value(chain,
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["code"] == regular.code and body["name"] == "王芳"
-    assert body["tier"] == {"code": "GOLD", "name": "金卡"}
+    assert body["tier"] == {"code": "GOLD", "name": "金卡", "discount_percent": "0.00"}
     assert body["tier_progress"] == {"next_tier": None, "value": "1200.00", "missing": "0.00"}
     assert body["points"]["available"] == 1200
     assert body["points"]["expiring_soon"] == 300
@@ -251,7 +251,7 @@ def test_the_summary_says_how_much_is_missing_to_the_next_tier(chain, as_user, m
 
     body = summary(as_user(chain.cashier_a), member.code).json()
 
-    assert body["tier"] == {"code": "NORMAL", "name": "普卡"}
+    assert body["tier"] == {"code": "NORMAL", "name": "普卡", "discount_percent": "0.00"}
     assert body["tier_progress"] == {
         "next_tier": {"code": "GOLD", "name": "金卡"},
         "value": "250.00",
@@ -262,7 +262,7 @@ def test_the_summary_says_how_much_is_missing_to_the_next_tier(chain, as_user, m
 def test_a_member_who_has_not_bought_yet_is_in_the_entry_tier(chain, as_user, member, tiers):
     body = summary(as_user(chain.cashier_a), member.code).json()
 
-    assert body["tier"] == {"code": "NORMAL", "name": "普卡"}
+    assert body["tier"] == {"code": "NORMAL", "name": "普卡", "discount_percent": "0.00"}
     assert body["tier_progress"] == {
         "next_tier": {"code": "GOLD", "name": "金卡"},
         "value": "0.00",

@@ -142,9 +142,19 @@ def test_an_offline_sale_is_still_refused_for_what_the_till_got_wrong(chain, mem
     with pytest.raises(ValidationError) as excinfo:
         offline_sale(chain, member, "100.00", cash="99.00", request_id="offline-0002")
     assert error_code(excinfo) == "request_id_reused"
-    # An offline request differs from the same sale sent online
-    with pytest.raises(ValidationError):
-        sell(member, "100.00", cash="100.00", request_id=sale.request_id)
+    # The same sale sent online under that request id is the same sale.
+    assert sell(member, "100.00", cash="100.00", request_id=sale.request_id).pk == sale.pk
+
+
+def test_a_sale_that_timed_out_online_and_comes_again_from_the_offline_queue_is_one_sale(chain, member, sell):
+    sell(member, "1000.00", cash="1000.00")
+    first = sell(member, "100.00", points=100, cash="99.00", request_id="timed-out-0001")
+
+    again = offline_sale(chain, member, "100.00", points=100, cash="99.00", request_id="timed-out-0001")
+
+    assert again.pk == first.pk
+    assert again.review_state == ""
+    assert ledger_mismatches() == []
 
 
 def test_a_flagged_offline_sale_can_be_refunded_in_full(chain, member, sell):

@@ -1,6 +1,7 @@
 """The tablet's loyalty pages: the member card, receipts, refunds with a manager's approval, top-ups,
 points adjustments. Each is used the way a cashier or a manager uses it at the till."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -226,3 +227,39 @@ def test_a_cashier_cannot_open_the_adjustment_page(at_till, chain, fang):
     response = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:adjust", args=[fang.code]))
 
     assert response.status_code == 403
+
+
+def test_the_sell_page_carries_the_member_and_the_redeem_policy_for_its_script(
+    at_till, chain, fang, sell, django_assert_num_queries
+):
+    sell(fang, 300, cash=300)
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:sell"), {"member": fang.code})
+
+    with django_assert_num_queries(13):
+        response = client.get(reverse("tablet:sell"), {"member": fang.code})
+
+    config = json.loads(response.context["config"])
+    assert config["store"] == chain.store_a.code
+    assert config["member"]["code"] == fang.code
+    assert config["member"]["points"]["available"] == 300
+    assert config["policy"] == {"points_per_yuan": 100, "step": 100, "max_share": "0.50"}
+    assert [t["kind"] for t in config["tenders"]] == ["cash", "card", "mobile"]
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_the_sell_page_without_a_member_is_the_shell_the_tablet_keeps_offline(at_till, chain):
+    response = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:sell"))
+
+    assert response.status_code == 200
+    assert json.loads(response.context["config"])["member"] is None
+
+
+def test_a_cashier_of_store_b_cannot_sell_at_store_a(at_till, chain, fang):
+    client = at_till(chain.cashier_b, chain.store_a)  # a session that says store A
+
+    response = client.get(reverse("tablet:sell"))
+
+    # Store A is not one of theirs: the tablet asks which of their stores it is at.
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("tablet:choose-store"))

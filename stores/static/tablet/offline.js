@@ -165,7 +165,7 @@
         if (response.status === 401 || response.status === 403) { report.needLogin = true; break; }
         if (response.ok) {
           const sale = await response.json();
-          if (sale.review && sale.review.reasons && sale.review.reasons.length) report.flagged += 1;
+          if (sale.review_reasons && sale.review_reasons.length) report.flagged += 1;
           await Queue.remove(entry.request_id);
           report.sent += 1;
           continue;

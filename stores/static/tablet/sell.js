@@ -201,7 +201,11 @@
       $("coupon-error").textContent = answer.message; draft.coupon = ""; renderMember(); changed(); return;
     }
     if (answer.field === "points") {
-      $("points-error").textContent = answer.message; draft.points = 0; changed(); return;
+      // Held to what the last quote allowed; with none yet, priced again without points to learn the most.
+      $("points-error").textContent = answer.message;
+      draft.points = quote && quote.max_points < draft.points ? quote.max_points : 0;
+      changed();
+      return;
     }
     $("sell-error").textContent = answer.message || "";
     quote = null; render();
@@ -282,6 +286,7 @@
 
   function sessionExpired() {
     saveDraft();
+    if ($("confirm").open) $("confirm").close();
     const message = T.text.session_expired;
     const next = location.pathname + location.search;
     $("sell-error").replaceChildren(document.createTextNode(message + " "));
@@ -367,6 +372,7 @@
       const step = config.policy.step;
       let points = Math.max(0, parseInt(value, 10) || 0);
       points -= points % step;
+      if (member) points = Math.min(points, member.points.available - (member.points.available % step));
       if (quote) points = Math.min(points, quote.max_points);
       draft.points = points;
       $("points-error").textContent = "";
