@@ -17,6 +17,7 @@ class LoyaltyConfig(AppConfig):
             register_member_export_columns,
         )
         from loyalty.resources import sales_columns, sales_template_csv
+        from loyalty.selectors import sales_to_review_count
         from loyalty.services.behaviour import points_reward_completed_profile
         from loyalty.services.opening import OpeningBalancesImport
         from loyalty.services.sales_import import sales_import
@@ -27,9 +28,12 @@ class LoyaltyConfig(AppConfig):
         from members.services import register_profile_saved_hook
         from stores.demo import register_demo_step
         from stores.roles import Action
+        from stores.tablet import register_menu_badge
 
         # Tier, points and stored value in the API's member summary (members cannot import loyalty).
         register_member_summary()
+        # The tablet's "To review" entry shows how many queued sales wait for the store's manager.
+        register_menu_badge("tablet:reviews", lambda request, store: sales_to_review_count([store.pk]))
         # ... and in the members export (积分余额, 储值余额, 会员等级).
         register_member_export_columns()
         # ... which the members import recognises when such a file comes back (会员等级 is read past).

@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from loyalty.models import PointsEntry, Refund, TopUp
+from loyalty.models import PointsEntry, Refund, Sale, TopUp
 from loyalty.selectors import member_balances
+from loyalty.services import LineInput, TenderInput, sale_checkout
 from stores.models import AuditEntry
 from tests.factories import MemberFactory
 from tests.factories.loyalty import RechargePackageFactory
@@ -263,3 +265,94 @@ def test_a_cashier_of_store_b_cannot_sell_at_store_a(at_till, chain, fang):
     # Store A is not one of theirs: the tablet asks which of their stores it is at.
     assert response.status_code == 302
     assert response.url.startswith(reverse("tablet:choose-store"))
+
+
+def _flagged_sale(chain, member, sell):
+    from loyalty.services import points_adjust
+
+    sell(member, 1000, cash=1000)
+    points_adjust(request_id="spent-elsewhere", member=member, points=-1000, reason="x", actor=chain.hq_admin)
+    return sale_checkout(
+        request_id="queued-0001",
+        store=chain.store_a,
+        cashier=chain.cashier_a,
+        member=member,
+        lines=[LineInput("饮品", Decimal("1"), Decimal("100.00"))],
+        tenders=[TenderInput("cash", Decimal("95.00"))],
+        points_to_redeem=500,
+        offline=True,
+    )
+
+
+def test_the_manager_sees_the_flagged_sales_counted_in_the_menu_and_resolves_one(
+    at_till, chain, fang, sell, django_assert_num_queries
+):
+    flagged = _flagged_sale(chain, fang, sell)
+    client = at_till(chain.manager_a, chain.store_a)
+    client.get(reverse("tablet:reviews"))
+
+    with django_assert_num_queries(7):
+        page = client.get(reverse("tablet:reviews"))
+
+    [entry] = [item for item in page.context["tablet"]["menu"] if item["url"] == reverse("tablet:reviews")]
+    assert entry["badge"] == 1
+    assert page.context["pending"] == [flagged]
+    assert "Points no longer available" in page.content.decode()
+    response = client.post(reverse("tablet:reviews"), {"sale": flagged.pk, "note": "会员补付现金 ¥5"})
+    assert response.status_code == 302
+    flagged.refresh_from_db()
+    assert (flagged.review_state, flagged.reviewed_by) == ("resolved", chain.manager_a)
+
+
+def test_resolving_needs_a_note_and_a_sale_of_this_store(at_till, chain, fang, sell):
+    flagged = _flagged_sale(chain, fang, sell)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    no_note = client.post(reverse("tablet:reviews"), {"sale": flagged.pk, "note": ""})
+    unknown = client.post(reverse("tablet:reviews"), {"sale": "nonsense", "note": "x"})
+
+    assert b"Say what was done about the sale." in no_note.content
+    assert b"That sale is not at your stores." in unknown.content
+    flagged.refresh_from_db()
+    assert flagged.review_state == "pending"
+
+
+def test_the_receipt_of_a_flagged_sale_says_why(at_till, chain, fang, sell):
+    flagged = _flagged_sale(chain, fang, sell)
+
+    page = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:receipt", args=[flagged.pk]))
+
+    assert b'id="review-flag"' in page.content
+    assert "Not collected (offline)" in page.content.decode()
+
+
+def test_todays_figures_for_the_manager(at_till, chain, fang, sell, django_assert_num_queries):
+    sell(fang, 100, cash=100)
+    MemberFactory(phone="13900001234", name="李娜", store=chain.store_a)
+    client = at_till(chain.manager_a, chain.store_a)
+    client.get(reverse("tablet:today"))
+
+    with django_assert_num_queries(11):
+        figures = client.get(reverse("tablet:today")).context["figures"]
+
+    assert (figures.sales_count, figures.sales_amount, figures.points_issued) == (1, Decimal("100.00"), 100)
+    assert figures.members_registered == 1
+
+
+def test_a_devices_wrong_clock_does_not_move_the_sale_to_another_day(at_till, chain, fang, sell):
+    client = at_till(chain.cashier_a, chain.store_a)
+    payload = {
+        "request_id": "clock-wrong-0001",
+        "store": chain.store_a.code,
+        "member": fang.code,
+        "lines": [{"category": "饮品", "quantity": "1", "unit_price": "10.00"}],
+        "tenders": [{"kind": "cash", "amount": "10.00"}],
+        "client_time": "2019-01-01T08:00:00+08:00",
+    }
+
+    response = client.post("/api/v1/sales/", payload, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    sale = Sale.objects.get(request_id="clock-wrong-0001")
+    assert sale.client_time.year == 2019
+    assert timezone.localdate(sale.created_at) == timezone.localdate()
