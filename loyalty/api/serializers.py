@@ -6,6 +6,8 @@ price may be negative or a quantity zero is the service's rule, answered with it
 (invalid_price, invalid_quantity, invalid_amount).
 """
 
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -183,6 +185,9 @@ class SaleQuoteInputSerializer(serializers.Serializer):
     points = serializers.IntegerField(
         required=False, default=0, min_value=-INT32_MAX, max_value=INT32_MAX, help_text="Points to pay with."
     )
+    stored_value = money_field(
+        required=False, default=Decimal("0.00"), help_text="What the member pays from stored value (for points_earned)."
+    )
     channel = CodedChoiceField(
         choices=Sale.Channel.choices, invalid_code="invalid_channel", required=False, default=Sale.Channel.STORE
     )
@@ -196,7 +201,9 @@ class SaleQuoteOutputSerializer(serializers.Serializer):
     points_value = money_field()
     max_points = serializers.IntegerField(help_text="The most points this sale may take (balance, share cap, step).")
     total_due = money_field(help_text="What the tenders must pay.")
-    points_earned = serializers.IntegerField(help_text="What checkout awards when the rest is paid with money.")
+    points_earned = serializers.IntegerField(
+        help_text="What checkout awards when `stored_value` comes from the wallet and the rest is paid with money."
+    )
     stored_value_available = money_field(help_text="Principal and bonus.")
     redeem_points_per_yuan = serializers.IntegerField()
     redeem_step = serializers.IntegerField()

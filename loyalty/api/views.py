@@ -138,6 +138,7 @@ class SaleQuoteApi(ApiView):
             lines=[LineInput(**line) for line in data["lines"]],
             coupon_codes=data["coupon_codes"],
             points_to_redeem=data["points"],
+            stored_value=data["stored_value"],
             channel=data["channel"],
         )
         return Response(self.OutputSerializer(quote).data)

@@ -655,17 +655,20 @@ def sale_quote(
     lines: list[LineInput],
     coupon_codes: list[str] | None = None,
     points_to_redeem: int = 0,
+    stored_value: Decimal = Decimal("0.00"),
     channel: str = Sale.Channel.STORE,
 ) -> SaleQuote:
     """What checkout would charge and award, without writing or locking anything. `points_earned`
-    supposes the rest is paid with money (cash, card, mobile)."""
+    supposes `stored_value` (at most what is due) comes from the wallet and the rest is paid with money."""
     require_staff_can(cashier, Action.SELL, store)
     codes = _coupon_codes("", coupon_codes)
     amounts = _validate_lines(lines)
     if not isinstance(points_to_redeem, int) or points_to_redeem < 0:
         raise _error("points", _("Points to redeem cannot be negative."), "invalid_points")
-    if member is None and points_to_redeem:
+    if member is None and (points_to_redeem or stored_value):
         raise _error("member", _("Points and stored value need a member."), "member_required")
+    if stored_value < 0 or stored_value != money(stored_value):
+        raise _error("stored_value", _("Tender amounts must be above zero, in cents."), "invalid_amount")
     if channel not in Sale.Channel.values:
         raise _error("channel", _("Unknown channel “%(channel)s”."), "invalid_channel", channel=str(channel)[:16])
     if codes and coupon_applier() is None:
@@ -692,10 +695,13 @@ def sale_quote(
         policy=policy,
         now=now,
     )
+    money_paid = pricing.total_due
+    if stored_value and member is not None:
+        # Checkout's own split of a wallet payment: bonus value (and principal, where the settings say so) earns nothing.
+        principal, bonus = split_spend(wallet or Wallet(member=member), min(stored_value, pricing.total_due), policy)
+        money_paid -= bonus + (Decimal("0.00") if policy.wallet_earns_points else principal)
     earned = (
-        _earned(
-            member=member, store=store, lines=lines, pricing=pricing, money_paid=pricing.total_due, daily=daily, now=now
-        )
+        _earned(member=member, store=store, lines=lines, pricing=pricing, money_paid=money_paid, daily=daily, now=now)
         if member is not None
         else None
     )

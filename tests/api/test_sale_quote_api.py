@@ -1,5 +1,7 @@
 """POST /api/v1/sales/quote/ and the offline flag of POST /api/v1/sales/."""
 
+from decimal import Decimal
+
 import pytest
 
 from loyalty.models import Sale
@@ -138,3 +140,34 @@ def test_a_quote_costs_a_fixed_number_of_queries(chain, api, member, sell, tiers
             response = api.post("/api/v1/sales/quote/", quote_payload(member.code, points=100), format="json")
         assert response.status_code == 200, response.content
         sell(member.code, "50.00")
+
+
+def test_the_quote_counts_the_points_a_stored_value_payment_earns_as_checkout_does(chain, as_user, member, sell):
+    from loyalty.services import wallet_top_up
+    from tests.factories.loyalty import RechargePackageFactory
+
+    wallet_top_up(
+        request_id="quote-topup-0001",
+        member=member,
+        store=chain.store_a,
+        staff=chain.cashier_a,
+        tender="cash",
+        package=RechargePackageFactory(pay_amount=Decimal("100.00"), bonus_amount=Decimal("100.00")),
+    )
+    client = as_user(chain.cashier_a)
+
+    quote = client.post(
+        "/api/v1/sales/quote/", quote_payload(member.code, "100.00", stored_value="60.00"), format="json"
+    ).json()
+    sale = sell(
+        member.code,
+        "100.00",
+        tenders=[{"kind": "stored_value", "amount": "60.00"}, {"kind": "cash", "amount": "40.00"}],
+    ).json()
+
+    assert quote["points_earned"] == sale["points_earned"] < 100
+    assert_error(
+        client.post("/api/v1/sales/quote/", quote_payload(member.code, "500.00", stored_value="300.00"), format="json"),
+        400,
+        "insufficient_stored_value",
+    )

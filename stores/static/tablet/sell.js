@@ -171,7 +171,12 @@
   }
 
   function quotePayload(lines) {
-    return { store: config.store, member: member ? member.code : null, lines: lines, coupon_codes: draft.coupon ? [draft.coupon] : [], points: draft.points };
+    // What the wallet pays changes the points earned (bonus value earns none): the quote needs it.
+    const wallet = member ? Math.min(cents(draft.stored_value) || 0, cents(member.stored_value.total) || 0) : 0;
+    return {
+      store: config.store, member: member ? member.code : null, lines: lines,
+      coupon_codes: draft.coupon ? [draft.coupon] : [], points: draft.points, stored_value: yuan(wallet),
+    };
   }
 
   let quoteTimer = null;
@@ -381,12 +386,12 @@
     $("points").addEventListener("input", function (event) { setPoints(event.target.value); });
     $("points-number").addEventListener("change", function (event) { setPoints(event.target.value); });
     $("stored-value").value = draft.stored_value;
-    $("stored-value").addEventListener("input", function (event) { draft.stored_value = event.target.value; saveDraft(); render(); });
+    $("stored-value").addEventListener("input", function (event) { draft.stored_value = event.target.value; changed(); });
     $("sv-all").addEventListener("click", function () {
       if (!quote) return;
       draft.stored_value = yuan(Math.min(quote.stored_value_available, quote.total_due));
       $("stored-value").value = draft.stored_value;
-      saveDraft(); render();
+      changed();
     });
     $("checkout").addEventListener("click", function () {
       if (!quote) { $("sell-error").textContent = words.enter_price; return; }
