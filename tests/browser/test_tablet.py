@@ -303,3 +303,30 @@ def test_the_manager_sees_todays_figures(live_server, chain, shop, tablet_page, 
     screenshot(page, "tablet-today-zh")
     assert page.inner_text("#f-sales") == "1"
     assert page.inner_text("#f-issued") == "1000"
+
+
+def test_two_tablets_spending_the_same_points_at_once_one_is_told_and_nothing_is_spent_twice(
+    live_server, chain, shop, tablet_page, screenshot
+):
+    first, second = tablet_page("en-US"), tablet_page("en-US")
+    for page in (first, second):
+        log_in_at_till(page, live_server, "cashier_a")
+        page.goto(f"{live_server.url}/tablet/sell/?member={shop.code}")
+        page.wait_for_selector("#member-tools:not(.hidden)")
+        ring_up(page, "100", points=1000 if page is first else 500)
+        page.click("#checkout")
+        page.wait_for_selector("#confirm[open]")
+
+    first.click("#confirm-sale")
+    first.wait_for_selector("#receipt")
+    second.click("#confirm-sale")
+    second.wait_for_function("() => document.getElementById('sell-error').textContent.includes('Not enough points')")
+    # Priced again without the points: the cashier sees the new total and confirms that.
+    second.wait_for_function("() => document.getElementById('t-due').textContent === '¥100.00'")
+    screenshot(second, "tablet-sell-points-gone-en")
+    second.click("#checkout")
+    second.click("#confirm-sale")
+    second.wait_for_selector("#receipt")
+
+    assert points(shop) == 190  # 1,000 spent once (¥10), 90 + 100 earned on what was paid in cash
+    assert Sale.objects.count() == 3

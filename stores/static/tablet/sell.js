@@ -341,12 +341,18 @@
       if (response.status === 401) { sessionExpired(); return; }
       if (response.status >= 500) { await queueSale(payload); return; }
       $("confirm-error").textContent = answer.message || String(response.status);
-      // Another till may have used the points or the coupon meanwhile: price it again.
-      if (answer.field === "points" || answer.field === "coupon" || answer.code === "tenders_mismatch") {
-        if (answer.field === "coupon") draft.coupon = "";
-        if (answer.field === "points") draft.points = 0;
+      // Another till may have used the points, the coupon or the stored value meanwhile: price it again
+      // and let the cashier confirm the new totals, never the ones this dialog showed.
+      const field = answer.field || "";
+      if (field === "points" || field.startsWith("coupon") || field === "tenders") {
+        if (field.startsWith("coupon")) draft.coupon = "";
+        if (field === "points") draft.points = 0;
+        if (field === "tenders") draft.stored_value = "0.00";
+        $("stored-value").value = draft.stored_value;
+        $("confirm").close();
         renderMember();
         changed();
+        setTimeout(function () { $("sell-error").textContent = answer.message; }, 250);
       }
     } finally {
       sending = false;
