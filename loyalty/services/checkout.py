@@ -697,7 +697,7 @@ def sale_quote(
     )
     money_paid = pricing.total_due
     if stored_value and member is not None:
-        # Checkout's own split of a wallet payment: bonus value (and principal, where the settings say so) earns nothing.
+        # Checkout's own split of a wallet payment: bonus (and principal, where the settings say so) earns nothing.
         principal, bonus = split_spend(wallet or Wallet(member=member), min(stored_value, pricing.total_due), policy)
         money_paid -= bonus + (Decimal("0.00") if policy.wallet_earns_points else principal)
     earned = (

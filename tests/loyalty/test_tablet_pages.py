@@ -356,3 +356,20 @@ def test_a_devices_wrong_clock_does_not_move_the_sale_to_another_day(at_till, ch
     sale = Sale.objects.get(request_id="clock-wrong-0001")
     assert sale.client_time.year == 2019
     assert timezone.localdate(sale.created_at) == timezone.localdate()
+
+
+@pytest.mark.parametrize(
+    "page, user, queries",
+    [("refund", "manager_a", 10), ("top-up", "cashier_a", 8), ("adjust", "manager_a", 8)],
+)
+def test_the_form_pages_cost_a_fixed_number_of_queries(
+    at_till, chain, fang, sell, policy, django_assert_num_queries, page, user, queries
+):
+    sale = sell(fang, 100, cash=100)
+    RechargePackageFactory()
+    client = at_till(getattr(chain, user), chain.store_a)
+    url = reverse(f"tablet:{page}", args=[sale.pk if page == "refund" else fang.code])
+    client.get(url)
+
+    with django_assert_num_queries(queries):
+        assert client.get(url).status_code == 200

@@ -177,3 +177,11 @@ def test_a_double_tap_on_register_makes_one_member(at_till, chain):
 
     assert Member.objects.count() == 1
     assert b"already registered" in second.content
+
+
+def test_the_register_page_costs_a_fixed_number_of_queries(at_till, chain, django_assert_num_queries):
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:register"))
+
+    with django_assert_num_queries(5):
+        assert client.get(reverse("tablet:register")).status_code == 200
