@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django_htmx.http import HttpResponseClientRedirect
 
 from stores.models import Store
 from stores.permissions import staff_can
@@ -77,7 +78,9 @@ def tablet_view(action: Action, *, store_required: bool = True):
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if not request.user.is_authenticated:
-                return redirect(_to("tablet:login", request.get_full_path()))
+                # An htmx request (find-as-you-type) would swap the login page into the results.
+                login = _to("tablet:login", request.headers.get("HX-Current-URL", "") or request.get_full_path())
+                return HttpResponseClientRedirect(login) if getattr(request, "htmx", False) else redirect(login)
             if not staff_can(request.user, Action.USE_TABLET):
                 return refuse(request, _("Your role does not use the store tablet."))
             store = tablet_store(request)
