@@ -132,21 +132,17 @@ def _script_text() -> str:
     """The messages tablet.js, offline.js and sell.js show, in the page's language."""
     return json.dumps(
         {
-            "offline": _("Offline"),
-            "queued": _("Queued on this tablet: it is sent when the network is back."),
             "synced": _("%(count)s queued sale(s) sent."),
             "flagged": _("A queued sale could not be honoured in full and waits for the manager."),
             "failed": _("A queued sale was refused: %(message)s"),
             "login_to_sync": _("Log in again to send the %(count)s queued sale(s)."),
             "other_staff": _("%(count)s sale(s) queued by another staff member wait for them to log in."),
             "session_expired": _("Your session has expired. Log in again; the sale you were ringing up is kept."),
-            "network_error": _("No answer from the server. Try again, or the sale is queued if the network is down."),
             "no_results": _("No member found."),
             "offline_results": _("Offline: members seen on this tablet in the last hours."),
             "camera_unavailable": _("This tablet cannot read QR codes with its camera; type the code instead."),
             "points_later": _("Points earned are counted when the sale is sent."),
-            "already_recorded": _("This sale was already recorded; here it is."),
-            "sale": _("Sale"),
+            "retry": _("Send again"),
         },
         ensure_ascii=False,
     ).replace("</", "<\\/")

@@ -330,3 +330,31 @@ def test_two_tablets_spending_the_same_points_at_once_one_is_told_and_nothing_is
 
     assert points(shop) == 190  # 1,000 spent once (¥10), 90 + 100 earned on what was paid in cash
     assert Sale.objects.count() == 3
+
+
+def test_a_queued_sale_the_server_refuses_stays_on_the_tablet_to_send_again(
+    live_server, chain, shop, tablet_page, screenshot
+):
+    from members.services import member_set_status
+
+    page = tablet_page("en-US")
+    log_in_at_till(page, live_server, "cashier_a")
+    page.goto(f"{live_server.url}/tablet/sell/?member={shop.code}")
+    page.wait_for_selector("#member-tools:not(.hidden)")
+    page.context.set_offline(True)
+    page.wait_for_selector("#net-banner", state="visible")
+    ring_up(page, "30")
+    page.click("#checkout")
+    page.click("#confirm-sale")
+    page.wait_for_selector("#queued-receipt:not(.hidden)")
+    member_set_status(member=shop, actor=chain.hq_admin, status=Member.Status.FROZEN, reason="lost card")
+
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.getElementById('sync-banner').textContent.includes('refused')")
+    assert page.inner_text("#queue-count") == "1"
+    page.click("#queue-button")
+    screenshot(page, "tablet-queue-refused-en")
+    member_set_status(member=shop, actor=chain.hq_admin, status=Member.Status.ACTIVE, reason="card found")
+    page.click("#queue-list button")
+    page.wait_for_selector("#queue-button", state="hidden")
+    assert Sale.objects.filter(member=shop).count() == 2

@@ -49,6 +49,19 @@
         const when = new Date(entry.queued_at).toLocaleTimeString();
         item.textContent = when + " · ¥" + entry.total + (entry.member_name ? " · " + entry.member_name : "") +
           (entry.state === "refused" ? " · " + format(text.failed, { message: entry.error }) : "");
+        if (entry.state === "refused") {
+          // Kept, never dropped: once the cause is fixed (a member unfrozen, say) it can be sent again.
+          const retry = document.createElement("button");
+          retry.type = "button";
+          retry.textContent = text.retry;
+          retry.addEventListener("click", async function () {
+            entry.state = "waiting";
+            delete entry.error;
+            await store.Queue.update(entry);
+            syncNow();
+          });
+          item.appendChild(retry);
+        }
         list.appendChild(item);
       });
     }
