@@ -188,6 +188,10 @@ def recharge_package(package_id: int) -> RechargePackage | None:
     return RechargePackage.objects.filter(pk=package_id).first()
 
 
+def recharge_packages_on_offer() -> QuerySet[RechargePackage]:
+    return RechargePackage.objects.filter(is_active=True).order_by("pay_amount")
+
+
 def sale_by_id(sale_id: int) -> Sale | None:
     return Sale.objects.filter(pk=sale_id).select_related("store", "member").first()
 

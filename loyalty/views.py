@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from loyalty.forms import ReviewResolveForm, TabletAdjustForm, TabletRefundForm, TabletTopUpForm
-from loyalty.models import LoyaltySettings, RechargePackage, Sale, SaleTender
+from loyalty.models import LoyaltySettings, Sale, SaleTender
 from loyalty.selectors import (
     member_balances,
     member_day_notes,
+    recharge_packages_on_offer,
     sale_for_receipt,
     sales_for_member,
     sales_to_review,
@@ -57,6 +58,10 @@ def _not_found(request: HttpRequest, message: str) -> HttpResponse:
     return refuse(request, message, status=404)
 
 
+def _unknown_member(request: HttpRequest, code: str) -> HttpResponse:
+    return _not_found(request, _("There is no member %(code)s.") % {"code": code[:32]})
+
+
 def _may(request: HttpRequest, action: Action) -> bool:
     return staff_can(request.user, action, request.tablet_store)
 
@@ -65,7 +70,7 @@ def _may(request: HttpRequest, action: Action) -> bool:
 def member_card(request: HttpRequest, code: str) -> HttpResponse:
     member = _member_or_none(code)
     if member is None:
-        return _not_found(request, _("There is no member %(code)s.") % {"code": code[:32]})
+        return _unknown_member(request, code)
     [(record, record_json)] = records_json(offline_records(request, [member]))
     progress = record["tier_progress"]
     value, missing = Decimal(progress["value"]), Decimal(progress["missing"])
@@ -123,7 +128,7 @@ def sell(request: HttpRequest) -> HttpResponse:
     if code:
         member = _member_or_none(code)
         if member is None:
-            return _not_found(request, _("There is no member %(code)s.") % {"code": code[:32]})
+            return _unknown_member(request, code)
         [record] = offline_records(request, [member])
     return render_tablet(request, "tablet/sell.html", {"config": _sell_config(request, record), "record": record})
 
@@ -236,7 +241,7 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
 def top_up(request: HttpRequest, code: str) -> HttpResponse:
     member = _member_or_none(code)
     if member is None:
-        return _not_found(request, _("There is no member %(code)s.") % {"code": code[:32]})
+        return _unknown_member(request, code)
     form = TabletTopUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -261,7 +266,7 @@ def top_up(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "member": member,
         "form": form,
-        "packages": list(RechargePackage.objects.filter(is_active=True).order_by("pay_amount")),
+        "packages": list(recharge_packages_on_offer()),
         "balances": member_balances(member.pk),
     }
     return render_tablet(request, "tablet/top_up.html", context)
@@ -272,7 +277,7 @@ def top_up(request: HttpRequest, code: str) -> HttpResponse:
 def adjust_points(request: HttpRequest, code: str) -> HttpResponse:
     member = _member_or_none(code)
     if member is None:
-        return _not_found(request, _("There is no member %(code)s.") % {"code": code[:32]})
+        return _unknown_member(request, code)
     form = TabletAdjustForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
