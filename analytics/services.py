@@ -113,15 +113,15 @@ def _score(*, as_of: dt.date, progress) -> ScoringResult:
         MemberDailySpend.objects.filter(day__lte=as_of, visits__gt=0)
         .values("member_id")
         .annotate(
-            first=Min("day"),
-            last=Max("day"),
-            days=Count("pk"),
-            visits=Sum("visits"),
-            spend=Sum("spend"),
-            recent=Sum("spend", filter=Q(day__gt=window_start)),
+            first_day=Min("day"),
+            last_day=Max("day"),
+            purchase_days=Count("pk"),
+            purchases=Sum("visits"),
+            net_spend=Sum("spend"),
+            recent_spend=Sum("spend", filter=Q(day__gt=window_start)),
         )
         .order_by("member_id")
-        .values_list("member_id", "first", "last", "days", "visits", "spend", "recent")
+        .values_list("member_id", "first_day", "last_day", "purchase_days", "purchases", "net_spend", "recent_spend")
     )
     progress(_("read purchase statistics"))
     result = ScoringResult(as_of=as_of)
