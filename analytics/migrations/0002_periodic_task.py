@@ -62,10 +62,18 @@ def delete_periodic_task(apps, schema_editor):
     _schedules_changed(apps)
 
 
+def create_settings(apps, schema_editor):
+    # The churn rules' one settings row, with its defaults, for HQ to edit in the admin.
+    apps.get_model("analytics", "ScoreSettings").objects.get_or_create(pk=1)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0001_scores"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_periodic_task, delete_periodic_task)]
+    operations = [
+        migrations.RunPython(create_periodic_task, delete_periodic_task),
+        migrations.RunPython(create_settings, migrations.RunPython.noop),
+    ]
