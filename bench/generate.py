@@ -206,6 +206,8 @@ def generate_history(*, sales_per_member: int = 3, seed: int = 11, cashier_id: i
                     0,
                     None,
                     at,
+                    "till",
+                    "store",
                 )
             )
             lines.append((sale_id, sale_id, 1, category, "", quantity, price, amount, amount, 0))
@@ -244,7 +246,8 @@ def generate_history(*, sales_per_member: int = 3, seed: int = 11, cashier_id: i
             "loyalty_sale",
             "id, request_id, payload_hash, store_id, cashier_id, member_id, status, subtotal, tier_discount, "
             "coupon_discount, coupon_code, points_redeemed, points_value, total_due, paid_money, paid_principal, "
-            "paid_bonus, points_earned, points_eligible_amount, refunded_amount, client_time, created_at",
+            "paid_bonus, points_earned, points_eligible_amount, refunded_amount, client_time, created_at, "
+            "source, channel",
             sales,
         ),
         (
