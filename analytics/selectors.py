@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from analytics.models import MemberScore, ScoringRun
 
@@ -42,3 +42,42 @@ def churn_source(*, now: dt.datetime, member_ids: list[int] | None = None):
 
 def churn_report():
     return MemberScore.objects.select_related("member").order_by("-churn_level", "member_id")
+
+
+def winback_outcomes(*, within_days: int = 30) -> dict:
+    """Of the members at risk at the latest run (as of its date), how many bought again within
+    `within_days`, split by whether an automation reached them (an AutomationEffect not skipped) in
+    that time. Two grouped queries; counts only."""
+    from django.db.models import Exists, OuterRef
+    from django.utils import timezone
+
+    from campaigns.models import AutomationEffect
+    from loyalty.models import MemberDailySpend
+
+    run = ScoringRun.objects.filter(finished_at__isnull=False).order_by("-as_of", "-id").first()
+    empty = {"with_action": {"members": 0, "came_back": 0}, "without_action": {"members": 0, "came_back": 0}}
+    if run is None:
+        return empty
+    start, end = run.as_of, run.as_of + dt.timedelta(days=within_days)
+    start_at = timezone.make_aware(dt.datetime.combine(start, dt.time()))
+    end_at = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    flagged = MemberScore.objects.filter(churn_level__in=AT_RISK, as_of=run.as_of).annotate(
+        acted=Exists(
+            AutomationEffect.objects.filter(
+                member_id=OuterRef("member_id"), skipped="", created_at__gte=start_at, created_at__lt=end_at
+            )
+        ),
+        came_back=Exists(
+            MemberDailySpend.objects.filter(member_id=OuterRef("member_id"), day__gt=start, day__lte=end, visits__gt=0)
+        ),
+    )
+    counts = flagged.aggregate(
+        acted=Count("pk", filter=Q(acted=True)),
+        acted_back=Count("pk", filter=Q(acted=True, came_back=True)),
+        alone=Count("pk", filter=Q(acted=False)),
+        alone_back=Count("pk", filter=Q(acted=False, came_back=True)),
+    )
+    return {
+        "with_action": {"members": counts["acted"], "came_back": counts["acted_back"]},
+        "without_action": {"members": counts["alone"], "came_back": counts["alone_back"]},
+    }

@@ -151,3 +151,13 @@ def test_the_nightly_task_has_a_beat_schedule():
     from django_celery_beat.models import PeriodicTask
 
     assert PeriodicTask.objects.filter(task="analytics.tasks.score_members", enabled=True).exists()
+
+
+def test_win_back_tracking_counts_who_came_back_after_being_flagged(shoppers, today):
+    from analytics.selectors import winback_outcomes
+
+    score_members(as_of=today - dt.timedelta(days=10))
+    purchase_history(shoppers["lapsed"], as_of=today, days_ago=[3])
+    outcome = winback_outcomes(within_days=30)
+    assert outcome["without_action"]["came_back"] >= 1
+    assert outcome["with_action"] == {"members": 0, "came_back": 0}
