@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from analytics.models import MemberScore, ScoringRun
 
@@ -55,9 +55,8 @@ def winback_outcomes(*, within_days: int = 30) -> dict:
     from loyalty.models import MemberDailySpend
 
     run = ScoringRun.objects.filter(finished_at__isnull=False).order_by("-as_of", "-id").first()
-    empty = {"with_action": {"members": 0, "came_back": 0}, "without_action": {"members": 0, "came_back": 0}}
     if run is None:
-        return empty
+        return {"with_action": {"members": 0, "came_back": 0}, "without_action": {"members": 0, "came_back": 0}}
     start, end = run.as_of, run.as_of + dt.timedelta(days=within_days)
     start_at = timezone.make_aware(dt.datetime.combine(start, dt.time()))
     end_at = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
@@ -71,13 +70,11 @@ def winback_outcomes(*, within_days: int = 30) -> dict:
             MemberDailySpend.objects.filter(member_id=OuterRef("member_id"), day__gt=start, day__lte=end, visits__gt=0)
         ),
     )
-    counts = flagged.aggregate(
-        acted=Count("pk", filter=Q(acted=True)),
-        acted_back=Count("pk", filter=Q(acted=True, came_back=True)),
-        alone=Count("pk", filter=Q(acted=False)),
-        alone_back=Count("pk", filter=Q(acted=False, came_back=True)),
-    )
-    return {
-        "with_action": {"members": counts["acted"], "came_back": counts["acted_back"]},
-        "without_action": {"members": counts["alone"], "came_back": counts["alone_back"]},
-    }
+    result = {"with_action": {"members": 0, "came_back": 0}, "without_action": {"members": 0, "came_back": 0}}
+    for acted, came_back, members in (
+        flagged.values("acted", "came_back").annotate(n=Count("pk")).values_list("acted", "came_back", "n")
+    ):
+        bucket = result["with_action" if acted else "without_action"]
+        bucket["members"] += members
+        bucket["came_back"] += members if came_back else 0
+    return result
