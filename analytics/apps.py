@@ -6,3 +6,12 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "analytics"
     verbose_name = _("Analytics")
+
+    def ready(self):
+        from analytics.selectors import churn_risk_source, churn_source, rfm_segment_source
+        from campaigns.churn import register_churn_source
+        from campaigns.segments import register_score_source
+
+        register_score_source("rfm_segment", rfm_segment_source)
+        register_score_source("churn_risk", churn_risk_source)
+        register_churn_source(churn_source)

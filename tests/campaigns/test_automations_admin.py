@@ -211,7 +211,9 @@ def test_the_dry_run_says_how_many_it_would_reach_and_writes_nothing(marketer, p
     assert not AutomationEffect.objects.exists()
 
 
-def test_the_dry_run_of_a_churn_automation_without_scores_says_why(marketer, policy):
+def test_the_dry_run_of_a_churn_automation_without_scores_says_why(marketer, policy, monkeypatch):
+    # As before the analytics app registers its scoring: no churn source at all.
+    monkeypatch.setattr("campaigns.churn._sources", [])
     automation = AutomationFactory(trigger="churn_risk", days=0)
 
     response = marketer.get(reverse("admin:campaigns_automation_dry_run", args=[automation.pk]))

@@ -1,0 +1,55 @@
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from tqdm import tqdm
+
+from analytics.report import write_churn_report
+from analytics.services import ScoringError, score_members
+
+STEPS = 4
+
+
+class Command(BaseCommand):
+    help = "Recompute RFM and churn scores as of a date (today by default); --report writes the churn report CSV."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", help="YYYY-MM-DD (local business day); today by default")
+        parser.add_argument("--report", help="write the churn report (CSV, UTF-8 with BOM) to this file")
+
+    def handle(self, *args, as_of=None, report=None, **options):
+        day = None
+        if as_of:
+            try:
+                day = dt.date.fromisoformat(as_of)
+            except ValueError:
+                raise CommandError(_("--as-of must be a date such as 2026-12-01.")) from None
+        bar = tqdm(total=STEPS, disable=options.get("verbosity", 1) < 1, file=self.stderr)
+
+        def progress(step):
+            bar.set_description(str(step))
+            bar.update(1)
+
+        try:
+            result = score_members(as_of=day, progress=progress)
+        except ScoringError as error:
+            raise CommandError(str(error)) from None
+        finally:
+            bar.close()
+        if result.skipped:
+            raise CommandError(result.note)
+        if result.note:
+            self.stdout.write(result.note)
+        self.stdout.write(
+            _("Scored %(members)d members as of %(date)s; %(risk)d at risk.")
+            % {"members": result.members, "date": result.as_of, "risk": result.at_risk}
+        )
+        if result.fit:
+            f = result.fit
+            self.stdout.write(f"BG/NBD: r={f.r:.3f} alpha={f.alpha:.3f} a={f.a:.3f} b={f.b:.3f}")
+        for segment, count in sorted(result.segments.items()):
+            self.stdout.write(f"  {segment}: {count}")
+        if report:
+            with open(report, "w", encoding="utf-8", newline="") as handle:
+                rows = write_churn_report(handle)
+            self.stdout.write(_("Wrote %(rows)d rows to %(file)s.") % {"rows": rows, "file": report})
