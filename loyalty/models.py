@@ -813,6 +813,17 @@ class Sale(models.Model):
                 | (Q(review_state__in=["pending", "resolved"]) & ~Q(review_reasons=[])),
                 name="sale_review_iff_reasons",
             ),
+            # A resolved review says who resolved it, when and what was done; nothing else carries those.
+            models.CheckConstraint(
+                condition=(
+                    Q(review_state="resolved")
+                    & Q(reviewed_by__isnull=False)
+                    & Q(reviewed_at__isnull=False)
+                    & ~Q(review_note="")
+                )
+                | (~Q(review_state="resolved") & Q(reviewed_by__isnull=True) & Q(reviewed_at__isnull=True)),
+                name="sale_review_resolved_by_whom",
+            ),
         ]
 
     def __str__(self) -> str:

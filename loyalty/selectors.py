@@ -250,10 +250,7 @@ def sales_to_review(*, store_ids: list[int] | None) -> QuerySet[Sale]:
 
 
 def sales_to_review_count(store_ids: list[int] | None) -> int:
-    sales = Sale.objects.filter(review_state=Sale.ReviewState.PENDING)
-    if store_ids is not None:
-        sales = sales.filter(store_id__in=store_ids)
-    return sales.count()
+    return sales_to_review(store_ids=store_ids).order_by().count()
 
 
 @dataclass(frozen=True)
