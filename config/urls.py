@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics.urls import urlpatterns as analytics_dashboards
 from config.health import healthz
 from loyalty.urls import urlpatterns as loyalty_tablet
 from members.urls import urlpatterns as members_tablet
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/analytics/dashboards/", include(analytics_dashboards)),
     path("admin/", admin.site.urls),
     path("tablet/", include((tablet_urls, "tablet"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
