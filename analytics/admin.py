@@ -1,12 +1,15 @@
-import io
-
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnapshot
-from analytics.report import write_churn_report
+from analytics.report import churn_report_export
+from config import tabular
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.services import audit_record
@@ -68,17 +71,28 @@ class ChurnReportAdmin(_ReadOnly):
     def download(self, request):
         if not self.has_view_permission(request) or not staff_can(request.user, Action.EXPORT_DATA):
             return HttpResponse(status=403)
-        changelist = self.get_changelist_instance(request)
-        buffer = io.StringIO()
-        rows = write_churn_report(buffer, changelist.get_queryset(request))
+        query = request.GET.copy()
+        wanted = query.pop("format", [tabular.CSV])[-1]
+        request.GET = query  # the list's own filters, without the export's
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            messages.error(request, _("The report's filters are not valid; choose them again from the list."))
+            return redirect("admin:analytics_memberscore_changelist")
+        try:
+            fmt = tabular.export_format(wanted or tabular.CSV)
+            export = churn_report_export(
+                changelist.get_queryset(request), fmt=fmt, filename=f"churn-report-{timezone.localdate()}.{fmt}"
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("admin:analytics_memberscore_changelist")
         audit_record(
             actor=request.user,
             action=CHURN_REPORT_EXPORTED,
-            data={"rows": rows, "filters": dict(request.GET.lists())},
+            data={"rows": export.count, "format": fmt, "filters": dict(request.GET.lists())},
         )
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="churn-report-{timezone.localdate()}.csv"'
-        return response
+        return export.http_response()
 
 
 @admin.register(ScoringRun)

@@ -1,11 +1,13 @@
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from analytics.report import write_churn_report
+from analytics.report import churn_report_export
 from analytics.services import ScoringError, score_members
+from config import tabular
 
 STEPS = 4
 
@@ -15,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="YYYY-MM-DD (local business day); today by default")
-        parser.add_argument("--report", help="write the churn report (CSV, UTF-8 with BOM) to this file")
+        parser.add_argument(
+            "--report", help="write the churn report to this file: CSV (UTF-8 with BOM), or XLSX when it ends in .xlsx"
+        )
 
     def handle(self, *args, as_of=None, report=None, **options):
         day = None
@@ -50,6 +54,11 @@ class Command(BaseCommand):
         for segment, count in sorted(result.segments.items()):
             self.stdout.write(f"  {segment}: {count}")
         if report:
-            with open(report, "w", encoding="utf-8", newline="") as handle:
-                rows = write_churn_report(handle)
+            fmt = tabular.XLSX if str(report).lower().endswith(".xlsx") else tabular.CSV
+            try:
+                export = churn_report_export(fmt=fmt)
+                export.write_to(report)
+            except (ValidationError, OSError) as error:
+                raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from error
+            rows = export.count
             self.stdout.write(_("Wrote %(rows)d rows to %(file)s.") % {"rows": rows, "file": report})
