@@ -85,7 +85,7 @@ def register() -> None:
     register_section(
         "purchases",
         order=60,
-        title=_("Purchases"),
+        title=_("Purchase history"),
         template="admin/loyalty/member360/purchases.html",
         loader=purchases_section,
         wide=True,

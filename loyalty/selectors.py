@@ -332,7 +332,7 @@ def member_360_points(member: Member, *, limit: int, within_days: int = 30) -> M
         account=PointsAccount.objects.filter(pk=member.pk).first(),
         expiring_soon=soon["points"] or 0,
         expiring_at=soon["first"],
-        entries=list(ledger_for_member(member).select_related("sale")[:limit]),
+        entries=list(ledger_for_member(member)[:limit]),
     )
 
 
@@ -357,7 +357,7 @@ def member_360_tier(member: Member, *, limit: int) -> Member360Tier:
 
 
 def member_360_wallet(member: Member, *, limit: int) -> tuple[Wallet | None, list[WalletEntry]]:
-    entries = wallet_ledger_for_member(member).select_related("topup__package", "sale")[:limit]
+    entries = wallet_ledger_for_member(member).select_related("topup__package")[:limit]
     return Wallet.objects.filter(pk=member.pk).first(), list(entries)
 
 

@@ -260,9 +260,7 @@ def test_the_member_page_and_the_list_link_to_the_360_page(client, chain, fang):
 PAGE_QUERIES = 28
 
 
-def test_the_page_costs_a_fixed_number_of_queries_whatever_the_history(
-    client, chain, fang, django_assert_num_queries
-):
+def test_the_page_costs_a_fixed_number_of_queries_whatever_the_history(client, chain, fang, django_assert_num_queries):
     client.force_login(chain.hq_admin)
     client.get(page_of(fang))  # the session's first look at the user
 
