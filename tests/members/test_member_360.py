@@ -141,6 +141,8 @@ def test_the_hq_admin_sees_every_section_of_a_member_with_history(client, chain,
     assert points.account.available == 150 - 30 + 200 + 100 + 100
     assert sorted(e.points for e in points.entries) == [-30, 100, 100, 150, 200]
     assert "Clawed back by a refund" in html and "+150" in html
+    ledger = client.get(section(response, "points")["see_all_url"]).context["cl"].result_list
+    assert {entry.member_id for entry in ledger} == {fang.pk} and len(ledger) == 5
     assert f"?member__id__exact={fang.pk}" in section(response, "points")["see_all_url"]
     # Tier: upgraded by the purchase.
     tier = section(response, "tier")["tier"]
@@ -163,6 +165,7 @@ def test_the_hq_admin_sees_every_section_of_a_member_with_history(client, chain,
     assert {row["member"].name: row["purchases"] for row in referrals["referred"]} == {"张伟": 1, "刘洋": 0}
     assert (referrals["referred_total"], referrals["referred_buyers"]) == (2, 1)
     assert "1 of them bought" in html
+    assert {m.name for m in client.get(referrals["see_all_url"]).context["cl"].result_list} == {"张伟", "刘洋"}
     # Campaigns received: the group and what the message did.
     [row] = CampaignMember.objects.filter(member=fang)
     [message] = Message.objects.filter(member=fang, campaign=row.campaign)
