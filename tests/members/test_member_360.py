@@ -297,3 +297,35 @@ def test_each_list_shows_the_most_recent_twenty(client, chain, fang):
     assert sales[0].pk == Sale.objects.filter(member=fang).latest("created_at", "id").pk
     assert f"{reverse('admin:loyalty_sale_changelist')}?member__id__exact={fang.pk}" in response.content.decode()
     assert timezone.now() - sales[0].created_at < timedelta(minutes=5)
+
+
+def test_another_app_adds_a_section_and_extends_one_it_does_not_own(client, chain, fang, monkeypatch):
+    from members import member360
+
+    monkeypatch.setattr(member360, "_sections", dict(member360._sections))
+    monkeypatch.setattr(member360, "_extenders", {k: list(v) for k, v in member360._extenders.items()})
+    member360.register_section(
+        "notes", order=12, title="Store notes", template="admin/members/member360/profile.html", loader=lambda m, r: {}
+    )
+    member360.extend_section("profile", lambda member, request, data: {"phone": f"{data['phone']} (checked)"})
+    client.force_login(chain.hq_admin)
+
+    response = client.get(page_of(fang))
+
+    assert [s.key for s in response.context["sections"]][:3] == ["profile", "notes", "scores"]
+    assert "13812345678 (checked)" in response.content.decode()
+
+
+def test_the_members_app_imports_none_of_the_apps_above_it():
+    import ast
+    from pathlib import Path
+
+    import members
+
+    above = ("loyalty", "campaigns", "analytics")
+    for source in Path(members.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.split(".")[0] in above], f"{source} imports {names}"
