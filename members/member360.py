@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -97,5 +98,8 @@ def member_changelist_url(
 
 def may_view(request: HttpRequest, model: type[Model]) -> bool:
     """Whether the reader may open `model`'s admin pages (marketers see members, not the ledgers)."""
-    model_admin = admin.site._registry.get(model)
-    return model_admin is not None and model_admin.has_view_permission(request)
+    try:
+        model_admin = admin.site.get_model_admin(model)
+    except NotRegistered:
+        return False
+    return model_admin.has_view_permission(request)
