@@ -15,3 +15,7 @@ class AnalyticsConfig(AppConfig):
         register_score_source("rfm_segment", rfm_segment_source)
         register_score_source("churn_risk", churn_risk_source)
         register_churn_source(churn_source)
+        # RFM and churn scores on the member's 360 page.
+        from analytics.member360 import register as register_member_360
+
+        register_member_360()

@@ -78,3 +78,8 @@ def winback_outcomes(*, within_days: int = 30) -> dict:
         bucket["members"] += members
         bucket["came_back"] += members if came_back else 0
     return result
+
+
+def member_score(member_id: int) -> MemberScore | None:
+    """The member's scores at the latest run, or None when they have not been scored (one query)."""
+    return MemberScore.objects.filter(pk=member_id).first()

@@ -24,6 +24,10 @@ class CampaignsConfig(AppConfig):
         register_member_registered_hook(coupons_on_registration)
         # The member summary's usable coupons (the placeholder in members.api.summary until now).
         register_member_summary()
+        # Coupons and the campaigns received on the member's 360 page.
+        from campaigns.member360 import register as register_member_360
+
+        register_member_360()
         # Automations: event triggers from loyalty (each enqueues a task after the event's commit) and a demo.
         from campaigns.demo import demo_automations
         from campaigns.services import automations as journeys

@@ -32,6 +32,10 @@ class LoyaltyConfig(AppConfig):
 
         # Tier, points and stored value in the API's member summary (members cannot import loyalty).
         register_member_summary()
+        # Points, tier, stored value and purchases on the member's 360 page.
+        from loyalty.member360 import register as register_member_360
+
+        register_member_360()
         # The tablet's "To review" entry shows how many queued sales wait for the store's manager.
         register_menu_badge("tablet:reviews", lambda request, store: sales_to_review_count([store.pk]))
         # ... and in the members export (积分余额, 储值余额, 会员等级).

@@ -17,6 +17,7 @@ from loyalty.models import (
     Refund,
     Sale,
     Tier,
+    TierChange,
     TierPolicy,
     Wallet,
     WalletEntry,
@@ -305,3 +306,70 @@ def store_day_figures(*, store, day: date) -> StoreDayFigures:
         stored_value_topped_up=top_ups["principal"] or zero,
         stored_value_bonus_given=top_ups["bonus"] or zero,
     )
+
+
+# --- the member's 360 page (members.member360 sections registered by loyalty.member360) -------------
+
+
+@dataclass
+class Member360Points:
+    account: PointsAccount | None
+    expiring_soon: int
+    expiring_at: datetime | None
+    entries: list[PointsEntry]
+
+
+def member_360_points(member: Member, *, limit: int, within_days: int = 30) -> Member360Points:
+    """The points account, what expires soon and the latest ledger entries: three queries."""
+    now = timezone.now()
+    soon = PointsLot.objects.filter(
+        member_id=member.pk,
+        remaining__gt=0,
+        expires_at__gt=now,
+        expires_at__lte=now + timedelta(days=within_days),
+    ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
+    return Member360Points(
+        account=PointsAccount.objects.filter(pk=member.pk).first(),
+        expiring_soon=soon["points"] or 0,
+        expiring_at=soon["first"],
+        entries=list(ledger_for_member(member)[:limit]),
+    )
+
+
+@dataclass
+class Member360Tier:
+    stats: MemberStats | None
+    progress: TierProgress
+    changes: list[TierChange]
+
+
+def member_360_tier(member: Member, *, limit: int) -> Member360Tier:
+    """The tier, the way to the next one and the latest tier changes: at most six queries."""
+    stats = MemberStats.objects.filter(pk=member.pk).select_related("tier").first()
+    changes = (
+        TierChange.objects.filter(member_id=member.pk)
+        .select_related("from_tier", "to_tier")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return Member360Tier(
+        stats=stats, progress=tier_progress(member.pk, current=stats.tier if stats else None), changes=list(changes)
+    )
+
+
+def member_360_wallet(member: Member, *, limit: int) -> tuple[Wallet | None, list[WalletEntry]]:
+    entries = wallet_ledger_for_member(member).select_related("topup__package")[:limit]
+    return Wallet.objects.filter(pk=member.pk).first(), list(entries)
+
+
+def member_360_purchases(member: Member, *, limit: int) -> tuple[MemberStats | None, list[Sale]]:
+    stats = MemberStats.objects.filter(pk=member.pk).first()
+    return stats, list(sales_for_member(member)[:limit])
+
+
+def purchase_counts(member_ids: list[int]) -> dict[int, int]:
+    return dict(MemberStats.objects.filter(pk__in=member_ids).values_list("member_id", "purchase_count"))
+
+
+def referred_buyers_count(member: Member) -> int:
+    """How many of the members `member` referred have bought at least once."""
+    return MemberStats.objects.filter(member__referrer_id=member.pk, purchase_count__gt=0).count()

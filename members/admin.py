@@ -1,5 +1,8 @@
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -8,6 +11,7 @@ import members.admin_export_jobs  # registers the pages of exports written in th
 import members.admin_imports  # noqa: F401  (registers the member import pages)
 from config.pagination import EstimatedCountPaginator
 from members import services
+from members.admin_360 import member_360_view
 from members.admin_exports import MemberExportAdminMixin
 from members.forms import MemberAdminForm
 from members.models import Member, Tag
@@ -59,6 +63,8 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "name",
+        # Next to the name: on a 1024-pixel screen the list's last columns are scrolled out of sight.
+        "view_360",
         "phone_masked",
         "home_store",
         "status",
@@ -103,6 +109,14 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
             {"fields": ["registration_store", "registered_by", "registration_channel", "registered_at", "updated_at"]},
         ),
     ]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(partial(member_360_view, model_admin=self))
+        return [path("<path:object_id>/360/", view, name="members_member_360"), *super().get_urls()]
+
+    @admin.display(description=_("360° view"))
+    def view_360(self, member: Member) -> str:
+        return format_html('<a href="{}">360°</a>', reverse("admin:members_member_360", args=[member.pk]))
 
     def get_list_filter(self, request):
         return [*super().get_list_filter(request), *_extra_list_filters]

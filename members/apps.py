@@ -19,6 +19,10 @@ class MembersConfig(AppConfig):
         from stores.roles import Action
 
         register_demo_step("members", demo_members)
+        # The 360 page's own sections; loyalty, campaigns and analytics register theirs.
+        from members.admin_360 import register as register_member_360
+
+        register_member_360()
         register_import_kind(
             ImportKindSpec(
                 kind=ImportJob.Kind.MEMBERS,

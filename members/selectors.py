@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 
 from members.codes import is_member_code, member_code_from_qr
 from members.models import Member
@@ -61,3 +61,33 @@ def member_by_reference(text: str) -> Member | None:
     except ValidationError:
         return None
     return Member.objects.filter(phone=phone).first()
+
+
+# --- the 360 page -------------------------------------------------------------------------------
+
+
+def member_for_360(pk) -> Member | None:
+    """The member with what the profile shows (stores, who registered them, referrer, tags): two queries."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk < 2**63:  # a bigint: larger ids would be a database error, not "no such member"
+        return None
+    return (
+        Member.objects.select_related("home_store", "registration_store", "registered_by", "referrer")
+        .prefetch_related("tags")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def members_referred_by(member: Member, *, limit: int) -> tuple[list[Member], int]:
+    """The most recent members `member` referred, and how many in all (one query: a window count)."""
+    rows = list(
+        Member.objects.filter(referrer_id=member.pk)
+        .select_related("home_store")
+        .annotate(referred_total=Window(Count("pk")))
+        .order_by("-registered_at", "-id")[:limit]
+    )
+    return rows, (rows[0].referred_total if rows else 0)

@@ -1,12 +1,13 @@
 """Reads of campaigns: the back office's list and the points boosts checkout asks for."""
 
+from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from campaigns.models import Campaign, PointsBoost
+from campaigns.models import Campaign, CampaignMember, Message, PointsBoost
 
 
 def campaign_list() -> QuerySet[Campaign]:
@@ -33,3 +34,23 @@ def points_boosts_for(*, member, at: datetime) -> list[tuple[Decimal, str]]:
     multiplier, campaign_name, automation_name = best
     label = campaign_name or automation_name or _("points boost")
     return [(Decimal(multiplier), str(label))]
+
+
+def member_campaigns_received(member_id: int, *, limit: int) -> list[CampaignMember]:
+    """The latest campaigns that drew the member, target or holdout (one query)."""
+    return list(
+        CampaignMember.objects.filter(member_id=member_id)
+        .select_related("campaign")
+        .order_by("-campaign__starts_at", "-campaign_id")[:limit]
+    )
+
+
+def member_campaign_messages(member_id: int, campaign_ids: list[int]) -> dict[int, list[Message]]:
+    """The messages each of these campaigns queued for the member (one query)."""
+    found: dict[int, list[Message]] = defaultdict(list)
+    rows = Message.objects.filter(member_id=member_id, campaign_id__in=campaign_ids).only(
+        "pk", "campaign_id", "channel", "status", "sent_at", "created_at"
+    )
+    for message in rows.order_by("created_at", "pk"):
+        found[message.campaign_id].append(message)
+    return found

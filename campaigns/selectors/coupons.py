@@ -4,7 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -55,6 +55,25 @@ def usable_coupons(member_ids: list[int], *, now: datetime | None = None) -> dic
     for coupon in ranked:
         found[coupon.member_id].append(coupon)
     return found
+
+
+def member_coupons_recent(member_id: int, *, limit: int) -> list[Coupon]:
+    """The member's latest coupons with their templates (one query)."""
+    return list(
+        Coupon.objects.filter(member_id=member_id).select_related("template").order_by("-issued_at", "-id")[:limit]
+    )
+
+
+def member_coupon_counts(member_id: int, *, now: datetime | None = None) -> dict[str, int]:
+    """How many of the member's coupons are usable, expired unused, used and voided (one query)."""
+    now = now or timezone.now()
+    issued = Q(status=Coupon.Status.ISSUED)
+    return Coupon.objects.filter(member_id=member_id).aggregate(
+        usable=Count("pk", filter=issued & Q(valid_until__gt=now)),
+        expired=Count("pk", filter=issued & Q(valid_until__lte=now)),
+        used=Count("pk", filter=Q(status=Coupon.Status.USED)),
+        void=Count("pk", filter=Q(status=Coupon.Status.VOID)),
+    )
 
 
 # --- points mall ---------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""The member's 360 page (/admin/members/member/<pk>/360/) and the two sections the members app owns:
+the profile and the referrals. The other sections come from members.member360's registry."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from members.member360 import RECENT_ROWS, member_360_sections, member_changelist_url, register_section
+from members.models import Member
+from members.selectors import member_for_360, members_referred_by
+from stores.permissions import staff_can
+from stores.roles import Action
+
+
+def member_360_view(request, object_id, *, model_admin):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    member = member_for_360(object_id)
+    if member is None:
+        raise Http404(_("No member with this id."))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("360° view"),
+        "subtitle": str(member),
+        "opts": model_admin.opts,
+        "app_label": model_admin.opts.app_label,
+        "original": member,
+        "member": member,
+        "sections": member_360_sections(member, request),
+        # The page needs the width of a 1024-pixel screen more than the app list.
+        "is_nav_sidebar_enabled": False,
+    }
+    return TemplateResponse(request, "admin/members/member/member_360.html", context)
+
+
+def shown_phone(request, member: Member) -> tuple[str, bool]:
+    """The phone as this reader may see it, and whether it is masked."""
+    if staff_can(request.user, Action.VIEW_FULL_PHONE):
+        return member.phone_digits, False
+    return member.masked_phone, True
+
+
+def profile_section(member: Member, request) -> dict:
+    phone, masked = shown_phone(request, member)
+    return {"phone": phone, "phone_masked": masked, "tags": list(member.tags.all())}
+
+
+def referrals_section(member: Member, request) -> dict:
+    referred, total = members_referred_by(member, limit=RECENT_ROWS)
+    referrer_phone = shown_phone(request, member.referrer)[0] if member.referrer_id else ""
+    return {
+        "referrer": member.referrer,
+        "referrer_phone": referrer_phone,
+        # Rows as dicts: loyalty's extender adds each one's purchase count.
+        "referred": [{"member": m, "phone": shown_phone(request, m)[0]} for m in referred],
+        "referred_total": total,
+        "see_all_url": member_changelist_url(request, Member, member, path="referrer") if total else None,
+    }
+
+
+def register() -> None:
+    register_section(
+        "profile",
+        order=10,
+        title=gettext_lazy("Profile"),
+        template="admin/members/member360/profile.html",
+        loader=profile_section,
+    )
+    register_section(
+        "referrals",
+        order=70,
+        title=gettext_lazy("Referrals"),
+        template="admin/members/member360/referrals.html",
+        loader=referrals_section,
+        wide=True,
+    )
