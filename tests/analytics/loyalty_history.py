@@ -4,8 +4,6 @@ repeat (access, export, a query count that does not grow with the rows)."""
 import uuid
 from decimal import Decimal
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkout, sale_refund, wallet_top_up
@@ -82,13 +80,16 @@ def rows(board, key) -> list[list]:
     return board.table(key).rows
 
 
-def count_queries(client, user, slug, start, end) -> int:
+# The page's own queries: the session, the user, their groups, the stores of the filter.
+PAGE_QUERIES = 4
+
+
+def assert_page_queries(client, assert_num_queries, user, slug, start, end, build_queries):
+    """The page costs its own queries and the build's `build_queries`, whatever the history."""
     client.force_login(user)
     url = reverse("analytics_dashboard", args=[slug])
-    client.get(url, {"start": start, "end": end})  # the session is warm
-    with CaptureQueriesContext(connection) as queries:
+    with assert_num_queries(PAGE_QUERIES + build_queries):
         assert client.get(url, {"start": start, "end": end}).status_code == 200
-    return len(queries)
 
 
 def assert_marketer_exports_and_others_may_not(client, chain, slug, table, start, end):
