@@ -95,7 +95,7 @@ class RfmDashboard(Dashboard):
                 Column("share", _("Share"), PERCENT),
                 Column("stayed", _("Stayed")),
                 Column("moved_in", _("Came from another segment")),
-                Column("new", _("New")),
+                Column("new", _("Not scored last month")),
             ],
             rows=[
                 [
@@ -112,7 +112,7 @@ class RfmDashboard(Dashboard):
             ],
             note=_(
                 "Stayed, came from another segment and new compare each member's segment at the latest run "
-                "with their segment at the last run of the month before; new: not scored then."
+                "with their segment at the last run of the month before."
             ),
         )
         segments.total = [

@@ -33,6 +33,14 @@ from loyalty.models import Tier, TierChange
 from members.models import Member
 
 REASONS = TierChange.Reason
+# The reasons' own labels are sentences; the table's columns want a word.
+REASON_COLUMNS = {
+    REASONS.UPGRADE: gettext_lazy("By a purchase"),
+    REASONS.EVALUATION: gettext_lazy("By evaluation"),
+    REASONS.REFUND: gettext_lazy("By a refund"),
+    REASONS.MANUAL: gettext_lazy("By HQ"),
+    REASONS.IMPORT: gettext_lazy("By import"),
+}
 
 
 @register
@@ -114,7 +122,7 @@ class TiersDashboard(Dashboard):
                 Column("to", _("To"), TEXT),
                 Column("direction", _("Direction"), TEXT),
                 Column("changes", _("Changes")),
-                *(Column(code, label) for code, label in REASONS.choices),
+                *(Column(code, str(REASON_COLUMNS.get(code, label))) for code, label in REASONS.choices),
             ],
             rows=movement_rows,
         )
