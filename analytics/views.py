@@ -2,6 +2,8 @@
 export (CSV or XLSX, audited). HQ admins and marketers read the whole chain and filter by store or
 region; the views only check, read the filters and render."""
 
+import dataclasses
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -63,6 +65,10 @@ def dashboard_view(request, slug: str):
     board = None
     if form.is_valid():
         scope = form.scope()
+        if not dashboard.uses_stores:
+            # The store filter is hidden: a store or region carried over from another tab's link does
+            # not narrow a chain-wide dashboard (a reader limited to some stores keeps their limit).
+            scope = dataclasses.replace(scope, store_ids=form.allowed_store_ids)
         board = dashboard.build(scope)
         fmt = request.GET.get("format")
         if fmt:
