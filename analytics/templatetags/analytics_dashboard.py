@@ -1,5 +1,6 @@
+from decimal import Decimal
+
 from django import template
-from django.utils.formats import number_format
 
 from analytics.dashboards.base import DECIMAL, INT, MONEY, PERCENT
 
@@ -8,15 +9,20 @@ register = template.Library()
 
 @register.filter
 def cell(value, kind: str = ""):
-    """A table cell or a figure in its kind: grouped numbers, two-place money, a percent, — for nothing."""
+    """A table cell or a figure in its kind: numbers grouped by thousands with commas in both languages
+    (as Chinese financial reports do; Django's zh-hans format groups nothing), two-place money, a
+    percent, — for nothing."""
     if value is None or value == "":
         return "—"
-    if kind == INT:
-        return number_format(value, force_grouping=True)
-    if kind in (MONEY, DECIMAL):
-        return number_format(value, 2, force_grouping=True)
-    if kind == PERCENT:
-        return f"{number_format(value, 2, force_grouping=True)}%"
+    try:
+        if kind == INT:
+            return f"{int(value):,}"
+        if kind in (MONEY, DECIMAL):
+            return f"{Decimal(value):,.2f}"
+        if kind == PERCENT:
+            return f"{Decimal(value):,.2f}%"
+    except (TypeError, ValueError, ArithmeticError):
+        return value
     return value
 
 
