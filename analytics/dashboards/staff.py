@@ -56,13 +56,13 @@ def _grouped(queryset, user: str, store: str, **aggregates) -> list[dict]:
     return list(
         queryset.filter(**{f"{user}__isnull": False})
         .values(
-            staff_id=_f(user, "id"),
-            first=_f(user, "first_name"),
-            last=_f(user, "last_name"),
-            username=_f(user, "username"),
-            store_pk=_f(store, "id"),
-            store_code=_f(store, "code"),
-            store_name=_f(store, "name"),
+            person_id=_f(user, "id"),
+            person_first=_f(user, "first_name"),
+            person_last=_f(user, "last_name"),
+            person_username=_f(user, "username"),
+            at_store=_f(store, "id"),
+            at_store_code=_f(store, "code"),
+            at_store_name=_f(store, "name"),
         )
         .annotate(**aggregates)
         .order_by()
@@ -119,12 +119,12 @@ class StaffDashboard(Dashboard):
         people: dict[tuple, dict] = {}
         for source in sources:
             for row in source:
-                key = (row["staff_id"], row["store_pk"])
+                key = (row["person_id"], row["at_store"])
                 person = people.setdefault(
                     key,
                     {
-                        "name": staff_name(row["first"], row["last"], row["username"]),
-                        "store": f"{row['store_code']} {row['store_name']}" if row["store_pk"] else "",
+                        "name": staff_name(row["person_first"], row["person_last"], row["person_username"]),
+                        "store": f"{row['at_store_code']} {row['at_store_name']}" if row["at_store"] else "",
                         **dict.fromkeys(FIGURES, 0),
                     },
                 )

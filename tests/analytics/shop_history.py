@@ -74,7 +74,7 @@ def read(client, user, slug: str, **params):
     return client.get(reverse("analytics_dashboard", args=[slug]), {**MARCH, **params}, HTTP_ACCEPT_LANGUAGE="en")
 
 
-def rows_by(table, key: str = None) -> dict:
+def rows_by(table) -> dict:
     """The table's rows by their first cell."""
     return {row[0]: dict(zip([c.key for c in table.columns], row, strict=True)) for row in table.rows}
 

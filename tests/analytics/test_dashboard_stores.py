@@ -5,15 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.analytics.shop_history import (  # noqa: F401  (fixtures)
-    clock,
+from tests.analytics import shop_history
+from tests.analytics.shop_history import (
     exports_are_audited,
     join,
     read,
     refund,
     refused,
     rows_by,
-    rules,
     sell,
     top_up,
     total_of,
@@ -22,6 +21,7 @@ from tests.factories import MemberFactory, StaffFactory, StoreFactory
 from tests.loyalty.clock import local
 
 pytestmark = pytest.mark.django_db
+clock, rules = shop_history.clock, shop_history.rules  # the fixtures
 
 
 @pytest.fixture
@@ -101,9 +101,7 @@ def test_a_closed_store_shows_only_when_it_did_something(client, march):
     assert "ZZ999 已关闭门店" not in rows
 
 
-def test_the_page_costs_the_same_queries_with_more_stores_and_sales(
-    client, march, clock, django_assert_num_queries
-):
+def test_the_page_costs_the_same_queries_with_more_stores_and_sales(client, march, clock, django_assert_num_queries):
     read(client, march.marketer, "stores")
     with django_assert_num_queries(6):  # session, user, groups, the form's stores + the dashboard's two
         read(client, None, "stores")
