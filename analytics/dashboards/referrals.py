@@ -7,7 +7,7 @@ The ranking names members by name and member code only: the board is the same fo
 shows no phone number, masked or not."""
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -41,14 +41,12 @@ MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 
 
 def _spend(prefix: str = ""):
-    """A member's lifetime spend net of refunds from their statistics (0 for who never bought)."""
-    return Coalesce(
-        ExpressionWrapper(
-            F(f"{prefix}stats__total_spend") - F(f"{prefix}stats__total_refunded"), output_field=MONEY_FIELD
-        ),
-        0,
-        output_field=MONEY_FIELD,
+    """A member's lifetime spend net of refunds from their statistics: 0 for who never bought, and never
+    below 0 (refunds of what points paid, or of history imported without its sales, can exceed it)."""
+    net = ExpressionWrapper(
+        F(f"{prefix}stats__total_spend") - F(f"{prefix}stats__total_refunded"), output_field=MONEY_FIELD
     )
+    return Greatest(Coalesce(net, 0, output_field=MONEY_FIELD), 0, output_field=MONEY_FIELD)
 
 
 @register
@@ -83,11 +81,7 @@ class ReferralsDashboard(Dashboard):
                 brought=Count("pk"),
                 bought=Count("pk", filter=Q(stats__purchase_count__gt=0)),
                 their_spend=Sum(_spend()),
-                own_spend=Coalesce(
-                    F("referrer__stats__total_spend") - F("referrer__stats__total_refunded"),
-                    0,
-                    output_field=MONEY_FIELD,
-                ),
+                own_spend=_spend("referrer__"),
             )
             .order_by("-brought", "-their_spend", "referrer_id")[:TOP]
         )

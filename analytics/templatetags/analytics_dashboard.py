@@ -1,7 +1,7 @@
 from django import template
 from django.utils.formats import number_format
 
-from analytics.dashboards.base import DECIMAL, INT, MONEY, PERCENT
+from analytics.dashboards.base import DATE, DECIMAL, INT, MONEY, PERCENT
 
 register = template.Library()
 
@@ -17,6 +17,8 @@ def cell(value, kind: str = ""):
         return number_format(value, 2, force_grouping=True)
     if kind == PERCENT:
         return f"{number_format(value, 2, force_grouping=True)}%"
+    if kind == DATE and hasattr(value, "isoformat"):
+        return value.isoformat()  # 2026-03-14 in both languages, as the period labels
     return value
 
 
