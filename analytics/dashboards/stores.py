@@ -1,7 +1,7 @@
 """Store comparison: per store in scope, its sales and revenue, refunds, members' share of revenue, average
-ticket, the members registered there, stored value topped up and points issued. Two queries: the stores
-with their other figures as per-store subqueries (each by an index that starts with the store), and the
-period's sales grouped by store."""
+ticket, the members registered there, stored value topped up and points issued. Four queries: the stores
+with their refunds and top-ups as per-store subqueries, and the period's sales, registrations and points
+each grouped by store."""
 
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
@@ -48,21 +48,16 @@ class StoresDashboard(Dashboard):
     )
 
     def build(self, scope: Scope) -> Board:
+        # Refunds and top-ups are few: a subquery per store, by their store index. New members and
+        # points are many, and have no index by store and time: one pass over the period's rows each
+        # (by member_registered_idx and the ledger's time index), grouped by store.
         stores = (
             Store.objects.filter(scope.stores("pk"))
             .select_related("region")
             .annotate(
                 refunds=per_row(Refund.objects.filter(scope.period()), "store_id", Sum("amount"), money=True),
                 refund_count=per_row(Refund.objects.filter(scope.period()), "store_id", Count("pk")),
-                new_members=per_row(
-                    Member.objects.filter(scope.period("registered_at")), "registration_store_id", Count("pk")
-                ),
                 topups=per_row(TopUp.objects.filter(scope.period()), "store_id", Sum("amount"), money=True),
-                points_issued=per_row(
-                    PointsEntry.objects.filter(scope.period(), points__gt=0).exclude(kind__in=POINTS_NOT_ISSUED),
-                    "store_id",
-                    Sum("points"),
-                ),
             )
             .order_by("code")
         )
@@ -78,6 +73,23 @@ class StoresDashboard(Dashboard):
             )
             .order_by()
         }
+        new_members = dict(
+            Member.objects.filter(
+                scope.period("registered_at"), scope.stores("registration_store_id"), registration_store__isnull=False
+            )
+            .values("registration_store_id")
+            .annotate(n=Count("pk"))
+            .values_list("registration_store_id", "n")
+            .order_by()
+        )
+        points = dict(
+            PointsEntry.objects.filter(scope.period(), scope.stores(), points__gt=0, store__isnull=False)
+            .exclude(kind__in=POINTS_NOT_ISSUED)
+            .values("store_id")
+            .annotate(n=Sum("points"))
+            .values_list("store_id", "n")
+            .order_by()
+        )
 
         rows, sums = (
             [],
@@ -93,9 +105,9 @@ class StoresDashboard(Dashboard):
                 "member_revenue": money(figures.get("member_revenue")),
                 "refunds": money(store.refunds),
                 "refund_count": store.refund_count,
-                "new_members": store.new_members,
+                "new_members": new_members.get(store.pk, 0),
                 "topups": money(store.topups),
-                "points": store.points_issued,
+                "points": points.get(store.pk) or 0,
             }
             if not store.is_active and not any(values.values()):
                 continue  # a closed store with nothing in the period

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty.models import MemberStats
 from tests.analytics import shop_history
 from tests.analytics.shop_history import exports_are_audited, join, read, refund, refused, rows_by, sell, total_of
 from tests.loyalty.clock import local
@@ -127,3 +128,14 @@ def test_the_marketer_exports_the_ranking_and_each_export_is_audited(client, mar
 def test_store_staff_cannot_read_it(client, march):
     refused(client, march["chain"].manager_a, "referrals")
     refused(client, march["chain"].cashier_a, "referrals")
+
+
+def test_refunds_beyond_the_recorded_spend_never_make_a_spend_negative(client, march):
+    # Imported history can refund more than the statistics saw spent.
+    MemberStats.objects.filter(member=march["zhang"]).update(total_refunded=Decimal("900.00"))
+    MemberStats.objects.filter(member__name="甲").update(total_refunded=Decimal("150.00"))
+
+    koc = read(client, march["chain"].marketer, "referrals").context["board"].table("koc")
+
+    zhang = dict(zip([c.key for c in koc.columns], koc.rows[0], strict=True))
+    assert (zhang["name"], zhang["their_spend"], zhang["own_spend"]) == ("老张", Decimal("0.00"), Decimal("0.00"))
