@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from analytics.urls import tablet_urlpatterns as analytics_tablet
 from analytics.urls import urlpatterns as analytics_dashboards
 from config.health import healthz
 from loyalty.urls import urlpatterns as loyalty_tablet
@@ -10,7 +11,7 @@ from members.urls import urlpatterns as members_tablet
 from stores.urls import urlpatterns as stores_tablet
 
 # The store tablet is one namespace ("tablet:…") whose pages live in the app that owns each of them.
-tablet_urls = [*stores_tablet, *members_tablet, *loyalty_tablet]
+tablet_urls = [*stores_tablet, *members_tablet, *loyalty_tablet, *analytics_tablet]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

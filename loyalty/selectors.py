@@ -269,8 +269,10 @@ class StoreDayFigures:
     stored_value_bonus_given: Decimal
 
 
-# Points that come back (a refund's restore, a cancelled mall order) or move (unlock) are not issued.
-_NOT_ISSUED = [PointsEntry.Kind.RESTORE, PointsEntry.Kind.MALL_REFUND, PointsEntry.Kind.UNLOCK]
+# Points that come back (a refund's restore, a cancelled mall order) or move (unlock) are not issued;
+# the analytics dashboards count points issued the same way.
+POINTS_NOT_ISSUED = (PointsEntry.Kind.RESTORE, PointsEntry.Kind.MALL_REFUND, PointsEntry.Kind.UNLOCK)
+_NOT_ISSUED = list(POINTS_NOT_ISSUED)
 
 
 def store_day_figures(*, store, day: date) -> StoreDayFigures:

@@ -107,6 +107,26 @@ MENU = (
     ("tablet:reviews", _lazy("To review"), Action.REVIEW_SALES),
 )
 
+# Apps above stores add their own pages to the menu (analytics: the staff figures) through this.
+_menu_entries: list[tuple[tuple, str | None]] = []
+
+
+def register_menu_entry(url_name: str, label, action: Action, *, after: str | None = None) -> None:
+    """Add a page to the menu, after the entry named `after` (at the end without one); once per name."""
+    if any(entry[0] == url_name for entry, _after in _menu_entries):
+        return
+    _menu_entries.append(((url_name, label, action), after))
+
+
+def menu_entries() -> list[tuple]:
+    """MENU with the entries apps registered, each after the one it named."""
+    entries = list(MENU)
+    for entry, after in _menu_entries:
+        names = [name for name, _label, _action in entries]
+        entries.insert(names.index(after) + 1 if after in names else len(entries), entry)
+    return entries
+
+
 # Apps above stores put a count on a menu entry (the sales waiting for review) through this.
 _menu_badges: dict[str, Callable[[HttpRequest, Store], int]] = {}
 
@@ -120,7 +140,7 @@ def _menu(request: HttpRequest, store: Store | None) -> list[dict]:
         return []
     current = request.resolver_match.view_name if request.resolver_match else ""
     items = []
-    for url_name, label, action in MENU:
+    for url_name, label, action in menu_entries():
         if not staff_can(request.user, action, store):
             continue
         badge = _menu_badges[url_name](request, store) if url_name in _menu_badges else 0

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from analytics.dashboards.base import DECIMAL, INT, MONEY, PERCENT
+from analytics.dashboards.base import DATE, DECIMAL, INT, MONEY, PERCENT
 
 register = template.Library()
 
@@ -23,6 +23,8 @@ def cell(value, kind: str = ""):
             return f"{Decimal(value):,.2f}%"
     except (TypeError, ValueError, ArithmeticError):
         return value
+    if kind == DATE and hasattr(value, "isoformat"):
+        return value.isoformat()  # 2026-03-14 in both languages, as the period labels
     return value
 
 

@@ -16,8 +16,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -148,22 +165,26 @@ _REVENUE = ExpressionWrapper(
 )
 
 
-def _sales_by_group(exposures: QuerySet, *, group_field: str, window: Q, boost_end=None) -> dict:
-    """One grouped query: per group, sales, buyers, net revenue (and points earned before `boost_end`)
-    of the exposures' members within each one's window. `exposures` are CampaignMember or
-    AutomationEffect rows; the sales are joined once, by the one filter."""
+def _sales_by_group(
+    exposures: QuerySet, *, group_field: str, window: Q, boost_end=None, boosted=None, extra_groups=()
+) -> dict:
+    """One grouped query: per group, sales, buyers, net revenue (and points earned before `boost_end`,
+    or the `boosted` expression's sum) of the exposures' members within each one's window. `exposures`
+    are CampaignMember or AutomationEffect rows; the sales are joined once, by the one filter. With
+    `extra_groups` (e.g. ["campaign_id"]) the rows are keyed by (those fields…, group)."""
     aggregates = {
         "sales": Count("member__sales"),
         "buyers": Count("member_id", distinct=True),
         "revenue": Coalesce(Sum(_REVENUE), ZERO, output_field=_MONEY),
     }
     if boost_end is not None:
-        aggregates["boosted_points"] = Coalesce(
-            Sum("member__sales__points_earned", filter=Q(member__sales__created_at__lt=boost_end)),
-            0,
-            output_field=IntegerField(),
-        )
-    rows = exposures.filter(window).values(group_field).annotate(**aggregates).order_by()
+        boosted = Sum("member__sales__points_earned", filter=Q(member__sales__created_at__lt=boost_end))
+    if boosted is not None:
+        aggregates["boosted_points"] = Coalesce(boosted, 0, output_field=IntegerField())
+    fields = [*extra_groups, group_field]
+    rows = exposures.filter(window).values(*fields).annotate(**aggregates).order_by()
+    if extra_groups:
+        return {tuple(row[f] for f in fields): row for row in rows}
     return {row[group_field]: row for row in rows}
 
 
@@ -207,8 +228,12 @@ def _series(daily, *, first: date, last: date, target_members: int, holdout_memb
     return series
 
 
-def _point_value() -> Decimal:
+def point_value() -> Decimal:
+    """What a point is worth at the till (¥), the value the effects cost points at: one query."""
     return Decimal(1) / Decimal(LoyaltySettings.current().redeem_points_per_yuan)
+
+
+_point_value = point_value
 
 
 def _not_measured(target: int, holdout: int) -> str:
@@ -238,67 +263,54 @@ def _boost_extra(points_earned: int, multiplier: Decimal) -> int:
     return int((Decimal(points_earned) * (1 - 1 / multiplier)).to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def campaign_effect(campaign: Campaign, *, now: datetime | None = None) -> Effect:
-    """The campaign's effect over [starts_at, min(now, ends_at)), live while it runs."""
-    now = now or timezone.now()
-    target_members, holdout_members = campaign.target_count, campaign.holdout_count
-    point_value = _point_value()
+def _not_launched(campaign: Campaign, point_value: Decimal) -> Effect:
     empty = GroupFigures(members=0, buyers=0, sales=0, revenue=ZERO)
-    if campaign.launched_at is None:
-        return Effect(
-            starts_at=campaign.starts_at,
-            ends_at=campaign.ends_at,
-            live=False,
-            reached=0,
-            messages_sent=0,
-            coupons_issued=0,
-            coupons_redeemed=0,
-            target=empty,
-            holdout=empty,
-            coupon_cost=ZERO,
-            points_awarded=0,
-            boost_points=0,
-            point_value=point_value,
-            not_measured_reason=_("The campaign has not been launched yet."),
-        )
-    start = campaign.starts_at
-    end = min(now, campaign.ends_at)
-    exposures = CampaignMember.objects.filter(campaign_id=campaign.pk)
-    window = _in_window(start, end)
-    by_group = _sales_by_group(
-        exposures, group_field="group", window=window, boost_end=end if campaign.multiplier > 1 else None
+    return Effect(
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        live=False,
+        reached=0,
+        messages_sent=0,
+        coupons_issued=0,
+        coupons_redeemed=0,
+        target=empty,
+        holdout=empty,
+        coupon_cost=ZERO,
+        points_awarded=0,
+        boost_points=0,
+        point_value=point_value,
+        not_measured_reason=_("The campaign has not been launched yet."),
     )
+
+
+def _campaign_result(
+    campaign: Campaign,
+    *,
+    now: datetime,
+    point_value: Decimal,
+    by_group: dict,
+    coupons: dict,
+    points_awarded: int,
+    messages_sent: int,
+    series: list[DayFigures],
+) -> Effect:
+    """A launched campaign's Effect from its figures: what campaign_effect and campaign_effects share."""
+    target_members, holdout_members = campaign.target_count, campaign.holdout_count
     target = _group_figures(by_group, CampaignMember.Group.TARGET, target_members)
     holdout = _group_figures(by_group, CampaignMember.Group.HOLDOUT, holdout_members)
-    coupons = _coupon_figures(Coupon.objects.filter(campaign_id=campaign.pk))
-    points_awarded = 0
-    if campaign.points:
-        points_awarded = PointsEntry.objects.filter(
-            member_id__in=exposures.filter(group=CampaignMember.Group.TARGET).values("member_id"),
-            idempotency_key__startswith=f"campaign:{campaign.pk}:member:",
-        ).aggregate(total=Coalesce(Sum("points"), 0))["total"]
     boosted = (by_group.get(CampaignMember.Group.TARGET) or {}).get("boosted_points") or 0
-    series = []
-    if end > start:
-        series = _series(
-            _daily(exposures, group_field="group", window=window),
-            first=timezone.localdate(start),
-            last=timezone.localdate(end - timedelta(microseconds=1)),
-            target_members=target_members,
-            holdout_members=holdout_members,
-        )
     return Effect(
-        starts_at=start,
+        starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         live=campaign.status == Campaign.Status.RUNNING and now < campaign.ends_at,
         reached=target_members,
-        messages_sent=_messages_sent(Message.objects.filter(campaign_id=campaign.pk)),
+        messages_sent=messages_sent,
         coupons_issued=coupons["issued"],
         coupons_redeemed=coupons["redeemed"],
         target=target,
         holdout=holdout,
         coupon_cost=_money(coupons["discount"]),
-        points_awarded=points_awarded,
+        points_awarded=points_awarded or 0,
         boost_points=_boost_extra(boosted, campaign.multiplier),
         point_value=point_value,
         series=series,
@@ -306,7 +318,173 @@ def campaign_effect(campaign: Campaign, *, now: datetime | None = None) -> Effec
     )
 
 
+def campaign_effect(campaign: Campaign, *, now: datetime | None = None) -> Effect:
+    """The campaign's effect over [starts_at, min(now, ends_at)), live while it runs."""
+    now = now or timezone.now()
+    point_value = _point_value()
+    if campaign.launched_at is None:
+        return _not_launched(campaign, point_value)
+    start = campaign.starts_at
+    end = min(now, campaign.ends_at)
+    exposures = CampaignMember.objects.filter(campaign_id=campaign.pk)
+    window = _in_window(start, end)
+    by_group = _sales_by_group(
+        exposures, group_field="group", window=window, boost_end=end if campaign.multiplier > 1 else None
+    )
+    coupons = _coupon_figures(Coupon.objects.filter(campaign_id=campaign.pk))
+    points_awarded = 0
+    if campaign.points:
+        points_awarded = PointsEntry.objects.filter(
+            member_id__in=exposures.filter(group=CampaignMember.Group.TARGET).values("member_id"),
+            idempotency_key__startswith=f"campaign:{campaign.pk}:member:",
+        ).aggregate(total=Coalesce(Sum("points"), 0))["total"]
+    series = []
+    if end > start:
+        series = _series(
+            _daily(exposures, group_field="group", window=window),
+            first=timezone.localdate(start),
+            last=timezone.localdate(end - timedelta(microseconds=1)),
+            target_members=campaign.target_count,
+            holdout_members=campaign.holdout_count,
+        )
+    return _campaign_result(
+        campaign,
+        now=now,
+        point_value=point_value,
+        by_group=by_group,
+        coupons=coupons,
+        points_awarded=points_awarded,
+        messages_sent=_messages_sent(Message.objects.filter(campaign_id=campaign.pk)),
+        series=series,
+    )
+
+
+def _sum_of(queryset: QuerySet, field_name: str, output_field):
+    """SUM(field) of the rows of a correlated `queryset` (one row, no GROUP BY), 0 for none."""
+    total = queryset.order_by().annotate(total=Func(F(field_name), function="SUM", output_field=output_field))
+    return Coalesce(Subquery(total.values("total")[:1], output_field=output_field), 0, output_field=output_field)
+
+
+def _count_of(queryset: QuerySet):
+    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+    return Coalesce(Subquery(counted.values("n")[:1], output_field=IntegerField()), 0, output_field=IntegerField())
+
+
+def campaign_effects(
+    campaigns: QuerySet, *, now: datetime | None = None, point_value: Decimal | None = None
+) -> list[tuple[Campaign, Effect]]:
+    """`campaign_effect` of every campaign of `campaigns` (a queryset, in its order) without the daily
+    series, in two queries whatever their number (three without `point_value`): the campaigns with
+    their coupons, messages and points as per-campaign subqueries, and every launched campaign's
+    target and holdout sales grouped by campaign and group."""
+    now = now or timezone.now()
+    point_value = _point_value() if point_value is None else point_value
+    used = Q(status=Coupon.Status.USED)
+    coupons = Coupon.objects.filter(campaign_id=OuterRef("pk"))
+    targets = CampaignMember.objects.filter(
+        campaign_id=OuterRef(OuterRef("pk")), group=CampaignMember.Group.TARGET
+    ).values("member_id")
+    key_prefix = Concat(Value("campaign:"), Cast(OuterRef("pk"), CharField()), Value(":member:"))
+    points = PointsEntry.objects.filter(member_id__in=targets, idempotency_key__startswith=key_prefix)
+    listed = list(
+        campaigns.annotate(
+            effect_coupons_issued=_count_of(coupons),
+            effect_coupons_redeemed=_count_of(coupons.filter(used)),
+            effect_coupon_cost=_sum_of(coupons.filter(used), "discount", _MONEY),
+            effect_messages_sent=_count_of(
+                Message.objects.filter(campaign_id=OuterRef("pk"), status=Message.Status.SENT)
+            ),
+            effect_points_awarded=Case(
+                When(points__gt=0, then=_sum_of(points, "points", IntegerField())),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+    )
+    launched = [c.pk for c in listed if c.launched_at is not None]
+    by_campaign: dict[int, dict] = {}
+    if launched:
+        window = Q(
+            member__sales__created_at__gte=F("campaign__starts_at"),
+            member__sales__created_at__lt=F("campaign__ends_at"),
+        ) & Q(member__sales__created_at__lt=now)
+        rows = _sales_by_group(
+            CampaignMember.objects.filter(campaign_id__in=launched),
+            group_field="group",
+            window=window,
+            boost_end=now,  # every sale of the window is before its end; used where the multiplier is above 1
+            extra_groups=["campaign_id"],
+        )
+        for (campaign_id, group), row in rows.items():
+            by_campaign.setdefault(campaign_id, {})[group] = row
+    results = []
+    for campaign in listed:
+        if campaign.launched_at is None:
+            results.append((campaign, _not_launched(campaign, point_value)))
+            continue
+        effect = _campaign_result(
+            campaign,
+            now=now,
+            point_value=point_value,
+            by_group=by_campaign.get(campaign.pk, {}),
+            coupons={
+                "issued": campaign.effect_coupons_issued,
+                "redeemed": campaign.effect_coupons_redeemed,
+                "discount": campaign.effect_coupon_cost,
+            },
+            points_awarded=campaign.effect_points_awarded,
+            messages_sent=campaign.effect_messages_sent,
+            series=[],
+        )
+        results.append((campaign, effect))
+    return results
+
+
 HOLDOUT_SKIP = "holdout"
+
+
+def _automation_result(
+    automation: Automation,
+    *,
+    point_value: Decimal,
+    reached: int,
+    held_out: int,
+    rows: dict,
+    coupons: dict,
+    points_awarded: int,
+    first: datetime | None,
+    has_boosts: bool,
+    messages_sent: int,
+    series: list[DayFigures],
+) -> Effect:
+    """An automation's Effect from its figures: what automation_effect and automation_effects share.
+    `rows` are the sales by group, keyed "target" and "holdout"."""
+    target = _group_figures(rows, "target", reached)
+    holdout = _group_figures(rows, "holdout", held_out)
+    boosted = (rows.get("target") or {}).get("boosted_points") or 0
+    return Effect(
+        starts_at=first,
+        ends_at=None,
+        live=automation.is_active,
+        reached=reached,
+        messages_sent=messages_sent,
+        coupons_issued=coupons["issued"],
+        coupons_redeemed=coupons["redeemed"],
+        target=target,
+        holdout=holdout,
+        coupon_cost=_money(coupons["discount"]),
+        points_awarded=points_awarded or 0,
+        boost_points=_boost_extra(boosted, automation.multiplier) if has_boosts else 0,
+        point_value=point_value,
+        series=series,
+        not_measured_reason=_not_measured(reached, held_out),
+    )
+
+
+def _boost_end(automation: Automation):
+    if automation.multiplier > 1 and automation.multiplier_days:
+        return F("created_at") + timedelta(days=automation.multiplier_days)
+    return None
 
 
 def automation_effect(automation: Automation, *, now: datetime | None = None) -> Effect:
@@ -317,17 +495,10 @@ def automation_effect(automation: Automation, *, now: datetime | None = None) ->
     exposures = AutomationEffect.objects.filter(automation_id=automation.pk, skipped__in=["", HOLDOUT_SKIP])
     counts = dict(exposures.values_list("skipped").annotate(n=Count("pk")).order_by().values_list("skipped", "n"))
     reached, held_out = counts.get("", 0), counts.get(HOLDOUT_SKIP, 0)
-    multiplier = automation.multiplier
-    boost_end = (
-        F("created_at") + timedelta(days=automation.multiplier_days)
-        if multiplier > 1 and automation.multiplier_days
-        else None
-    )
+    boost_end = _boost_end(automation)
     window = _in_window(F("created_at"), F("created_at") + AUTOMATION_WINDOW, until=now)
     by_group = _sales_by_group(exposures, group_field="skipped", window=window, boost_end=boost_end)
     rows = {("target" if key == "" else "holdout"): row for key, row in by_group.items()}
-    target = _group_figures(rows, "target", reached)
-    holdout = _group_figures(rows, "holdout", held_out)
     coupons = _coupon_figures(Coupon.objects.filter(automation_id=automation.pk))
     points_awarded = exposures.filter(skipped="").aggregate(total=Coalesce(Sum("points"), 0))["total"]
     first = exposures.order_by("created_at").values_list("created_at", flat=True).first()
@@ -342,21 +513,115 @@ def automation_effect(automation: Automation, *, now: datetime | None = None) ->
             holdout_members=held_out,
         )
     has_boosts = boost_end is not None and PointsBoost.objects.filter(automation_id=automation.pk).exists()
-    boosted = (rows.get("target") or {}).get("boosted_points") or 0
-    return Effect(
-        starts_at=first,
-        ends_at=None,
-        live=automation.is_active,
-        reached=reached,
-        messages_sent=_messages_sent(Message.objects.filter(automation_id=automation.pk)),
-        coupons_issued=coupons["issued"],
-        coupons_redeemed=coupons["redeemed"],
-        target=target,
-        holdout=holdout,
-        coupon_cost=_money(coupons["discount"]),
-        points_awarded=points_awarded,
-        boost_points=_boost_extra(boosted, multiplier) if has_boosts else 0,
+    return _automation_result(
+        automation,
         point_value=_point_value(),
+        reached=reached,
+        held_out=held_out,
+        rows=rows,
+        coupons=coupons,
+        points_awarded=points_awarded,
+        first=first,
+        has_boosts=has_boosts,
+        messages_sent=_messages_sent(Message.objects.filter(automation_id=automation.pk)),
         series=series,
-        not_measured_reason=_not_measured(reached, held_out),
     )
+
+
+def automation_effects(
+    automations: QuerySet,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    point_value: Decimal | None = None,
+) -> list[tuple[Automation, Effect]]:
+    """`automation_effect` of every automation of `automations` (a queryset, in its order) without the
+    daily series, in two queries whatever their number (three without `point_value`).
+
+    With `since` / `until` only the effects (members reached or held out) of [since, until) count, and
+    the coupons issued and messages queued in it: a cohort of the period, each still followed over its
+    30 days up to now. Without them the figures are automation_effect's.
+    """
+    now = now or timezone.now()
+    point_value = _point_value() if point_value is None else point_value
+    period = Q()
+    if since is not None:
+        period &= Q(created_at__gte=since)
+    if until is not None:
+        period &= Q(created_at__lt=until)
+    issued = Q(issued_at__gte=since) if since is not None else Q()
+    if until is not None:
+        issued &= Q(issued_at__lt=until)
+    exposures = AutomationEffect.objects.filter(period, skipped__in=["", HOLDOUT_SKIP])
+    mine = exposures.filter(automation_id=OuterRef("pk"))
+    used = Q(status=Coupon.Status.USED)
+    coupons = Coupon.objects.filter(issued, automation_id=OuterRef("pk"))
+    first = Subquery(mine.order_by("created_at").values("created_at")[:1])
+    listed = list(
+        automations.annotate(
+            effect_reached=_count_of(mine.filter(skipped="")),
+            effect_held_out=_count_of(mine.filter(skipped=HOLDOUT_SKIP)),
+            effect_points_awarded=_sum_of(mine.filter(skipped=""), "points", IntegerField()),
+            effect_first=first,
+            effect_coupons_issued=_count_of(coupons),
+            effect_coupons_redeemed=_count_of(coupons.filter(used)),
+            effect_coupon_cost=_sum_of(coupons.filter(used), "discount", _MONEY),
+            effect_messages_sent=_count_of(
+                Message.objects.filter(period, automation_id=OuterRef("pk"), status=Message.Status.SENT)
+            ),
+            effect_has_boosts=Exists(PointsBoost.objects.filter(automation_id=OuterRef("pk"))),
+        )
+    )
+    boosting = {a.pk: a.multiplier_days for a in listed if _boost_end(a) is not None}
+    by_automation: dict[int, dict] = {}
+    measured = [a.pk for a in listed if a.effect_reached or a.effect_held_out]
+    if measured:
+        # Each automation's boost lasts its own number of days: one branch per distinct length.
+        boosted = None
+        if boosting:
+            boosted = Sum(
+                Case(
+                    *(
+                        When(
+                            Q(automation__multiplier_days=days)
+                            & Q(member__sales__created_at__lt=F("created_at") + timedelta(days=days)),
+                            then=F("member__sales__points_earned"),
+                        )
+                        for days in sorted(set(boosting.values()))
+                    ),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            )
+        window = _in_window(F("created_at"), F("created_at") + AUTOMATION_WINDOW, until=now)
+        rows = _sales_by_group(
+            exposures.filter(automation_id__in=measured),
+            group_field="skipped",
+            window=window,
+            boosted=boosted,
+            extra_groups=["automation_id"],
+        )
+        for (automation_id, skipped), row in rows.items():
+            by_automation.setdefault(automation_id, {})["target" if skipped == "" else "holdout"] = row
+    results = []
+    for automation in listed:
+        effect = _automation_result(
+            automation,
+            point_value=point_value,
+            reached=automation.effect_reached,
+            held_out=automation.effect_held_out,
+            rows=by_automation.get(automation.pk, {}),
+            coupons={
+                "issued": automation.effect_coupons_issued,
+                "redeemed": automation.effect_coupons_redeemed,
+                "discount": automation.effect_coupon_cost,
+            },
+            points_awarded=automation.effect_points_awarded,
+            first=automation.effect_first,
+            has_boosts=automation.pk in boosting and automation.effect_has_boosts,
+            messages_sent=automation.effect_messages_sent,
+            series=[],
+        )
+        results.append((automation, effect))
+    return results
