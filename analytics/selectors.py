@@ -46,12 +46,13 @@ def churn_report():
 
 def winback_outcomes(*, within_days: int = 30) -> dict:
     """Of the members at risk at the latest run (as of its date), how many bought again within
-    `within_days`, split by whether an automation reached them (an AutomationEffect not skipped) in
-    that time. Two grouped queries; counts only."""
+    `within_days`, split by whether a win-back action reached them in that time: an automation's effect
+    that was not skipped, or a campaign's message sent to them as a member of its target group (the
+    holdout group gets nothing, so its members count as without action). Two queries; counts only."""
     from django.db.models import Exists, OuterRef
     from django.utils import timezone
 
-    from campaigns.models import AutomationEffect
+    from campaigns.models import AutomationEffect, CampaignMember, Message
     from loyalty.models import MemberDailySpend
 
     run = ScoringRun.objects.filter(finished_at__isnull=False).order_by("-as_of", "-id").first()
@@ -61,9 +62,26 @@ def winback_outcomes(*, within_days: int = 30) -> dict:
     start_at = timezone.make_aware(dt.datetime.combine(start, dt.time()))
     end_at = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
     flagged = MemberScore.objects.filter(churn_level__in=AT_RISK, as_of=run.as_of).annotate(
-        acted=Exists(
+        automated=Exists(
             AutomationEffect.objects.filter(
                 member_id=OuterRef("member_id"), skipped="", created_at__gte=start_at, created_at__lt=end_at
+            )
+        ),
+        messaged=Exists(
+            Message.objects.filter(
+                member_id=OuterRef("member_id"),
+                campaign__isnull=False,
+                status=Message.Status.SENT,
+                sent_at__gte=start_at,
+                sent_at__lt=end_at,
+            ).filter(
+                Exists(
+                    CampaignMember.objects.filter(
+                        campaign_id=OuterRef("campaign_id"),
+                        member_id=OuterRef("member_id"),
+                        group=CampaignMember.Group.TARGET,
+                    )
+                )
             )
         ),
         came_back=Exists(
@@ -71,9 +89,12 @@ def winback_outcomes(*, within_days: int = 30) -> dict:
         ),
     )
     result = {"with_action": {"members": 0, "came_back": 0}, "without_action": {"members": 0, "came_back": 0}}
-    for acted, came_back, members in (
-        flagged.values("acted", "came_back").annotate(n=Count("pk")).values_list("acted", "came_back", "n")
+    for automated, messaged, came_back, members in (
+        flagged.values("automated", "messaged", "came_back")
+        .annotate(n=Count("pk"))
+        .values_list("automated", "messaged", "came_back", "n")
     ):
+        acted = automated or messaged
         bucket = result["with_action" if acted else "without_action"]
         bucket["members"] += members
         bucket["came_back"] += members if came_back else 0
