@@ -4,17 +4,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics.exports import churn_report_export
 from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnapshot
-from analytics.report import churn_report_export
 from config import tabular
 from stores.permissions import staff_can
 from stores.roles import Action
-from stores.services import audit_record
-
-CHURN_REPORT_EXPORTED = "analytics.churn_report_exported"
 
 
 @admin.register(ScoreSettings)
@@ -80,18 +76,15 @@ class ChurnReportAdmin(_ReadOnly):
             messages.error(request, _("The report's filters are not valid; choose them again from the list."))
             return redirect("admin:analytics_memberscore_changelist")
         try:
-            fmt = tabular.export_format(wanted or tabular.CSV)
             export = churn_report_export(
-                changelist.get_queryset(request), fmt=fmt, filename=f"churn-report-{timezone.localdate()}.{fmt}"
+                actor=request.user,
+                queryset=changelist.get_queryset(request),
+                fmt=wanted or tabular.CSV,
+                filters=dict(request.GET.lists()),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return redirect("admin:analytics_memberscore_changelist")
-        audit_record(
-            actor=request.user,
-            action=CHURN_REPORT_EXPORTED,
-            data={"rows": export.count, "format": fmt, "filters": dict(request.GET.lists())},
-        )
         return export.http_response()
 
 

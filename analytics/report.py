@@ -39,7 +39,8 @@ def _chunks(queryset):
         yield rows
 
 
-def churn_report_export(queryset=None, *, fmt: str = tabular.CSV, filename: str = "") -> tabular.TabularExport:
+def churn_report_rows(queryset=None, *, fmt: str = tabular.CSV, filename: str = "") -> tabular.TabularExport:
+    """The report's rows, ready to write; analytics.exports audits who takes them."""
     queryset = queryset if queryset is not None else churn_report()
     count = queryset.count()
     tabular.check_row_limit(fmt, count)
@@ -51,11 +52,3 @@ def churn_report_export(queryset=None, *, fmt: str = tabular.CSV, filename: str 
         fmt=fmt,
         filename=filename or f"churn-report.{fmt}",
     )
-
-
-def write_churn_report(handle, queryset=None) -> int:
-    """Write the CSV to a binary handle; returns the number of rows."""
-    export = churn_report_export(queryset)
-    for piece in export.csv_chunks():
-        handle.write(piece)
-    return export.count

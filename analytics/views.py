@@ -8,18 +8,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.dashboards import REGISTRY, dashboards
 from analytics.dashboards.charts import render
+from analytics.exports import dashboard_table_export
 from analytics.forms import DashboardFilterForm
-from config import tabular
 from stores.permissions import staff_access, staff_can
 from stores.roles import Action
-from stores.services import audit_record
-
-DASHBOARD_EXPORTED = "analytics.dashboard_exported"
 
 
 def allowed_store_ids(user) -> frozenset[int] | None:
@@ -101,29 +97,10 @@ def _export(request, dashboard, board, scope, fmt: str, table_key: str):
     if table is None:
         raise Http404
     try:
-        fmt = tabular.export_format(fmt)
+        export = dashboard_table_export(
+            actor=request.user, dashboard_slug=dashboard.slug, table=table, scope=scope, fmt=fmt
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return None
-    rows = table.export_rows()
-    audit_record(
-        actor=request.user,
-        action=DASHBOARD_EXPORTED,
-        data={
-            "dashboard": dashboard.slug,
-            "table": table.key,
-            "format": fmt,
-            "rows": len(rows),
-            "start": scope.start.isoformat(),
-            "end": scope.end.isoformat(),
-            "stores": sorted(scope.store_ids) if scope.store_ids is not None else None,
-        },
-    )
-    return tabular.TabularExport(
-        headers=[c.export_label for c in table.columns],
-        kinds=[c.export_kind for c in table.columns],
-        chunks=lambda: iter([rows]),
-        count=len(rows),
-        fmt=fmt,
-        filename=f"{dashboard.slug}-{table.key}-{scope.start}-{scope.end}-{timezone.localdate()}.{fmt}",
-    ).http_response()
+    return export.http_response()

@@ -22,7 +22,6 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
-    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -40,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Automation, AutomationEffect, Campaign, CampaignMember, Coupon, Message, PointsBoost
 from loyalty.models import LoyaltySettings, PointsEntry
+from loyalty.selectors import sale_revenue
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -159,10 +159,7 @@ def _in_window(start, end, *, until=None) -> Q:
     return q
 
 
-_REVENUE = ExpressionWrapper(
-    F("member__sales__total_due") + F("member__sales__points_value") - F("member__sales__refunded_amount"),
-    output_field=_MONEY,
-)
+_REVENUE = sale_revenue("member__sales__")
 
 
 def _sales_by_group(

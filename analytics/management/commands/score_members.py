@@ -2,10 +2,11 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from analytics.report import churn_report_export
+from analytics.exports import churn_report_export
 from analytics.services import ScoringError, score_members
 from config import tabular
 
@@ -56,8 +57,10 @@ class Command(BaseCommand):
         if report:
             fmt = tabular.XLSX if str(report).lower().endswith(".xlsx") else tabular.CSV
             try:
-                export = churn_report_export(fmt=fmt)
-                export.write_to(report)
+                # The audit row stands only if the file was written.
+                with transaction.atomic():
+                    export = churn_report_export(actor=None, fmt=fmt, filters={"command": "score_members --report"})
+                    export.write_to(report)
             except (ValidationError, OSError) as error:
                 raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from error
             rows = export.count
