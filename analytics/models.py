@@ -87,6 +87,25 @@ class ScoringRun(models.Model):
         verbose_name = _("scoring run")
         verbose_name_plural = _("scoring runs")
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(at_risk__lte=models.F("members_scored")), name="scoring_run_at_risk_scored"
+            ),
+            models.CheckConstraint(
+                condition=Q(fitted=False)
+                | Q(
+                    fit_r__isnull=False,
+                    fit_alpha__isnull=False,
+                    fit_a__isnull=False,
+                    fit_b__isnull=False,
+                    fit_r__gt=0,
+                    fit_alpha__gt=0,
+                    fit_a__gt=0,
+                    fit_b__gt=0,
+                ),
+                name="scoring_run_fit_when_fitted",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.as_of}"
@@ -124,6 +143,10 @@ class MemberScore(models.Model):
                 condition=Q(p_alive__isnull=True) | Q(p_alive__gte=0, p_alive__lte=1), name="member_score_p_alive"
             ),
             models.CheckConstraint(
+                condition=Q(expected_purchases_90d__isnull=True) | Q(expected_purchases_90d__gte=0),
+                name="member_score_expected_not_negative",
+            ),
+            models.CheckConstraint(
                 condition=Q(churn_level="low", churn_reason="") | (~Q(churn_level="low") & ~Q(churn_reason="")),
                 name="member_score_reason_when_at_risk",
             ),
@@ -147,7 +170,13 @@ class SegmentSnapshot(models.Model):
         verbose_name = _("segment snapshot")
         verbose_name_plural = _("segment snapshots")
         ordering = ["-month", "segment"]
-        constraints = [models.UniqueConstraint(fields=["month", "segment"], name="segment_snapshot_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "segment"], name="segment_snapshot_once"),
+            models.CheckConstraint(
+                condition=Q(members=models.F("stayed") + models.F("moved_in") + models.F("new")),
+                name="segment_snapshot_adds_up",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.segment}: {self.members}"

@@ -161,3 +161,16 @@ def test_win_back_tracking_counts_who_came_back_after_being_flagged(shoppers, to
     outcome = winback_outcomes(within_days=30)
     assert outcome["without_action"]["came_back"] >= 1
     assert outcome["with_action"] == {"members": 0, "came_back": 0}
+
+
+def test_the_database_refuses_a_snapshot_that_does_not_add_up_or_a_run_with_more_at_risk_than_scored(chain):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SegmentSnapshot.objects.create(
+            month=dt.date(2026, 3, 1), segment="new", members=5, stayed=1, moved_in=1, new=1, as_of=dt.date(2026, 3, 9)
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScoringRun.objects.create(as_of=dt.date(2026, 3, 9), members_scored=2, at_risk=3)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScoringRun.objects.create(as_of=dt.date(2026, 3, 9), members_scored=2, fitted=True)
