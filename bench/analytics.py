@@ -12,8 +12,7 @@ a) score_members in a child process (as the nightly job runs it): wall time, the
 b) the reference, in the same run: `COPY … TO` a CSV of the same sales (member, local day, net amount,
    timed apart), then pandas reads it and computes recency, frequency, monetary and their quintile
    scores by rank; both are printed with their ratio, and the two must agree on a sample of members;
-c) when analytics.dashboards exists and has a REGISTRY, each dashboard page requested in-process by a
-   superuser: queries, page time, slowest query, SQL time / page time.
+c) each dashboard page, as bench.dashboards measures it: queries, page time, slowest query.
 """
 
 import argparse
@@ -169,51 +168,6 @@ def check_agreement(rfm, *, sample: int = 2000) -> dict:
     return {"sampled": len(ids), "same_scores": same_scores}
 
 
-def dashboards() -> list[dict]:
-    """Each registered dashboard page for a superuser, if analytics.dashboards exists (else nothing)."""
-    try:
-        from analytics.dashboards import REGISTRY
-    except Exception as error:
-        print(f"dashboards: not measured ({type(error).__name__}: {error})")
-        return []
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-    from django.urls import reverse
-
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user = get_user_model().objects.filter(username="bench_admin").first()
-    if user is None:
-        user = get_user_model().objects.create_superuser("bench_admin", "bench@example.com", "bench-admin")
-    client = Client()
-    client.force_login(user)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    rows = []
-    for slug in list(REGISTRY):
-        try:
-            url = reverse("analytics_dashboard", args=[slug])
-            with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
-                response = client.get(url)
-                seconds = time.perf_counter() - started
-            times = [float(q.get("time") or 0) for q in queries.captured_queries]
-            rows.append(
-                {
-                    "slug": slug,
-                    "status": response.status_code,
-                    "queries": len(times),
-                    "page_ms": seconds * 1000,
-                    "slowest_ms": max(times, default=0) * 1000,
-                    "sql_ms": sum(times) * 1000,
-                }
-            )
-        except Exception as error:
-            rows.append({"slug": slug, "error": f"{type(error).__name__}: {error}"})
-    return rows
-
-
 def main() -> None:
     from bench._setup import django_on_bench_database
 
@@ -274,15 +228,9 @@ def main() -> None:
     connection.close()
 
     if not args.no_dashboards:
-        for row in dashboards():
-            if "error" in row:
-                print(f"dashboard {row['slug']}: {row['error']}")
-                continue
-            share = row["sql_ms"] / max(row["page_ms"], 1e-9)
-            print(
-                f"dashboard {row['slug']}: HTTP {row['status']}, {row['queries']} queries, "
-                f"page {row['page_ms']:.0f} ms, slowest query {row['slowest_ms']:.0f} ms, SQL / page {share:.2f}"
-            )
+        from bench.dashboards import measure, print_measurement
+
+        print_measurement(*measure())
 
 
 if __name__ == "__main__":
