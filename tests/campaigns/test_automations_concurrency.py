@@ -10,13 +10,12 @@ import pytest
 from campaigns.models import AutomationEffect, Coupon, Message
 from campaigns.services.automations import automation_run, automations_run_event
 from loyalty.models import PointsEntry
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory
 from tests.factories.campaigns import AutomationFactory, CouponTemplateFactory, MessageTemplateFactory
 from tests.loyalty.clock import local
 from tests.loyalty.test_concurrency import assert_reconciles, outcome, race
 
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 NOW = local(2026, 3, 15, 12, 0)
 

@@ -10,12 +10,11 @@ from campaigns.models import CampaignMember, Coupon, Message, PointsBoost
 from campaigns.services.campaigns import campaign_launch
 from loyalty.models import PointsEntry
 from stores.models import AuditEntry
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory
 from tests.factories.campaigns import CampaignFactory, CouponTemplateFactory, MessageTemplateFactory, SegmentFactory
 from tests.loyalty.test_concurrency import assert_reconciles, race
 
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_two_launches_at_once_have_one_effect(chain, policy):

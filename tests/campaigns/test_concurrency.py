@@ -17,12 +17,11 @@ from loyalty.models import PointsAccount, Sale
 from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkout
 from members.models import Member
 from tests.campaigns.conftest import rid
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory
 from tests.factories.campaigns import CouponFactory, CouponTemplateFactory, MallItemFactory
 from tests.loyalty.test_concurrency import assert_reconciles, outcome, race
 
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def give(chain, member, points: int) -> None:

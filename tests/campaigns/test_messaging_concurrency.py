@@ -13,13 +13,12 @@ from campaigns.services.messaging import messages_queue_bulk
 from campaigns.tasks import send_due_messages
 from members.models import Member
 from tests.campaigns.conftest import many_members
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory
 from tests.factories.campaigns import MessageFactory, MessageTemplateFactory
 
 # serialized_rollback: a transactional test empties every table afterwards; this puts back what the
 # migrations wrote (the role groups, the beat schedules) before each of these tests.
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def race(n: int, work) -> list:

@@ -24,13 +24,12 @@ from loyalty.services import (
     sale_checkout,
     sale_refund,
 )
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory
 from tests.loyalty.conftest import rid
 
 # serialized_rollback: a transactional test empties every table afterwards; this puts back what the
 # migrations wrote (the role groups the personas need) before each of these tests.
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def race(n: int, work) -> list:

@@ -6,11 +6,10 @@ import pytest
 
 from loyalty.models import PointsAccount, Sale
 from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkout
-from tests.conftest import postgres_only
 from tests.loyalty.conftest import rid
 from tests.loyalty.test_concurrency import assert_reconciles, race
 
-pytestmark = [postgres_only, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_two_offline_sales_racing_for_the_last_points_one_gets_them_the_other_is_flagged(chain, member, policy):

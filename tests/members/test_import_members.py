@@ -18,7 +18,6 @@ from members.models import Member, Tag
 from members.resources import MemberResource
 from members.services import member_set_status
 from stores.models import AuditEntry
-from tests.conftest import postgres_only
 from tests.factories import MemberFactory, TagFactory
 from tests.factories.loyalty import RechargePackageFactory
 from tests.members.import_support import HEADER_ZH, counts, import_file, write_csv
@@ -685,7 +684,7 @@ def test_two_new_members_may_refer_each_other(tmp_path, chain):
     assert (wang.referrer, li.referrer) == (li, wang)
 
 
-@postgres_only
+@pytest.mark.postgres
 def test_a_member_registered_at_a_till_during_the_import_is_updated_not_duplicated(
     tmp_path, chain, policy, monkeypatch
 ):
