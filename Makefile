@@ -42,6 +42,7 @@ check: setup-dev
 
 messages: setup-dev
 	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l zh_Hans -d djangojs --no-obsolete --ignore=.venv --ignore=staticfiles
 	$(PY) manage.py compilemessages --ignore=.venv
 
 ## Production shape (see README): gunicorn, a Celery worker and Celery beat, all configured by environment.
