@@ -26,6 +26,19 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _queries_logged_as_in_make_run():
+    # `make run` serves with DEBUG on, whose query log formats every statement with its parameters: SQL
+    # that only fails there (a literal % beside parameters) must fail the tests too.
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].force_debug_cursor = True
+    yield
+    for alias in connections:
+        connections[alias].force_debug_cursor = False
+
+
+@pytest.fixture(autouse=True)
 def _static_files_without_collectstatic(settings):
     # Production serves a hashed manifest built by collectstatic; tests render pages without one.
     settings.STORAGES = {

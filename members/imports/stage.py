@@ -245,18 +245,20 @@ class Stage:
         )
 
     def format_int(self, expression: str) -> str:
-        """SQL text of an integer with thousands separators (1,234), for messages."""
+        """SQL text of an integer with thousands separators (1,234), for messages: statements with
+        parameters, whose literal percent signs are doubled (DEBUG's query log formats them with %)."""
         if self.is_postgresql:
             return f"to_char({expression}, 'FM999,999,999,999,990')"
-        return f"printf('%,d', {expression})"
+        return f"printf('%%,d', {expression})"
 
     def format_money(self, expression: str) -> str:
-        """SQL text of an amount (not negative) with thousands separators and two decimals (1,234.50)."""
+        """SQL text of an amount (not negative) with thousands separators and two decimals (1,234.50), for
+        statements with parameters like format_int."""
         if self.is_postgresql:
             return f"to_char({expression}, 'FM999,999,999,999,990.00')"
         # printf's thousands separator is for integers only: the whole part, then the cents.
         rounded = f"ROUND({expression}, 2)"
-        return f"(printf('%,d', CAST({rounded} AS integer)) || substr(printf('%.2f', {rounded}), -3))"
+        return f"(printf('%%,d', CAST({rounded} AS integer)) || substr(printf('%%.2f', {rounded}), -3))"
 
     def c_order(self, expression: str) -> str:
         """Sort by code points: E.164 phones sort the same as in the phone index, and much faster."""
