@@ -19,6 +19,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.models import Sale, Tier
 from members.models import Member
@@ -407,7 +408,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("message")
+        verbose_name = pgettext_lazy("outbox", "message")
         verbose_name_plural = _("outbox")
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -712,7 +713,9 @@ class AutomationEffect(models.Model):
     reason = models.CharField(_("churn reason"), max_length=24, blank=True)
     coupon = models.ForeignKey(Coupon, verbose_name=_("coupon"), on_delete=models.SET_NULL, null=True, blank=True)
     points = models.PositiveIntegerField(_("points"), default=0)
-    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.SET_NULL, null=True, blank=True)
+    message = models.ForeignKey(
+        Message, verbose_name=pgettext_lazy("outbox", "message"), on_delete=models.SET_NULL, null=True, blank=True
+    )
     skipped = models.CharField(_("skipped because"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
 

@@ -509,7 +509,7 @@ class PointsAccountAdmin(ReadOnlyLedgerAdmin):
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(LedgerExportAdminMixin, ReadOnlyLedgerAdmin):
-    list_display = ["created_at", "member", "points", "kind", "debt", "store", "staff", "sale_link", "reason"]
+    list_display = ["created_at", "member", "points", "kind", "debt", "store", "staff", "sale_link", "reason_shown"]
     list_select_related = ["member", "store", "staff"]
     change_select_related = ("sale", "refund")
     list_filter = ["kind", ("store", StoreFilter), ("created_at", admin.DateFieldListFilter)]
@@ -531,6 +531,10 @@ class PointsEntryAdmin(LedgerExportAdminMixin, ReadOnlyLedgerAdmin):
     @admin.display(description=_("sale"), ordering="sale_id")
     def sale_link(self, entry: PointsEntry):
         return self._link(Sale, entry.sale_id)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, entry: PointsEntry) -> str:
+        return entry.reason_display
 
     def get_urls(self):
         view = self.admin_site.admin_view(partial(admin_views.points_adjust_view, model_admin=self))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.tabular import DATETIME, INT, MONEY, TEXT, TabularExport, batched, check_row_limit, export_format
 from loyalty.models import MemberStats, PointsAccount, PointsEntry, Tier, Wallet, WalletEntry
+from loyalty.reasons import points_reason_label
 from members.export_jobs import ExportJobRefused
 from members.exports import (
     CHUNK_SIZE,
@@ -172,6 +173,16 @@ def _local_time(ctx: ExportContext):
     return lambda value: value.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
 
+def _reason_label(ctx: ExportContext):
+    language = "zh-hans" if ctx.language == "zh" else "en"
+
+    def cell(value):
+        with translation.override(language):
+            return points_reason_label(None, value)
+
+    return cell
+
+
 def _kind_label(choices):
     def cell(ctx: ExportContext):
         with translation.override("zh-hans" if ctx.language == "zh" else "en"):
@@ -201,7 +212,7 @@ LEDGERS: dict[str, tuple[type, list[LedgerColumn]]] = {
             LedgerColumn("points", "积分", INT, "points"),
             LedgerColumn("debt_change", "欠款变动", INT, "debt"),
             *_TAIL,
-            LedgerColumn("reason", "原因", TEXT, "reason"),
+            LedgerColumn("reason", "原因", TEXT, "reason", _reason_label),
         ],
     ),
     WALLET: (

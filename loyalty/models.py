@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.reasons import points_reason_label
 from members.models import Member
 from stores.models import Store
 
@@ -341,7 +342,11 @@ class PointsEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.points:+d}"
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+    @property
+    def reason_display(self) -> str:
+        return points_reason_label(self.kind, self.reason)
 
 
 class PointsLot(models.Model):

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from django.db.models import Count
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from analytics.dashboards.base import (
     INT,
@@ -131,7 +131,11 @@ class RfmDashboard(Dashboard):
         movement = Table(
             key="movement",
             title=_("Movement between segments in %(month)s") % {"month": f"{latest.as_of:%Y-%m}"},
-            columns=[Column("from", _("From"), TEXT), Column("to", _("To"), TEXT), Column("members", _("Members"))],
+            columns=[
+                Column("from", pgettext("RFM segment", "From"), TEXT),
+                Column("to", pgettext("RFM segment", "To"), TEXT),
+                Column("members", _("Members")),
+            ],
             rows=moves,
             total=[_("Total"), "", sum(r[2] for r in moves)] if moves else None,
             note=_("Members who stayed in their segment are left out."),

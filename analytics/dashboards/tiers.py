@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from django.db.models import Count
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from analytics.dashboards.base import (
     PERCENT,
@@ -118,8 +118,8 @@ class TiersDashboard(Dashboard):
             key="movement",
             title=_("Tier changes in the period"),
             columns=[
-                Column("from", _("From"), TEXT),
-                Column("to", _("To"), TEXT),
+                Column("from", pgettext("tier", "From"), TEXT),
+                Column("to", pgettext("tier", "To"), TEXT),
                 Column("direction", _("Direction"), TEXT),
                 Column("changes", _("Changes")),
                 *(Column(code, str(REASON_COLUMNS.get(code, label))) for code, label in REASONS.choices),

@@ -5,6 +5,7 @@ the page says exactly what saving would refuse."""
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.churn import ChurnReason
 from campaigns.models import Automation, CouponTemplate, MessageTemplate
@@ -66,7 +67,7 @@ class AutomationForm(forms.ModelForm):
                 label=_("points"), min_value=0, required=False, widget=forms.NumberInput(attrs={"class": "vSmall"})
             )
             self.fields[reason_field(reason, "message_template")] = forms.TypedChoiceField(
-                label=_("message"), choices=messages, required=False, coerce=int, empty_value=None
+                label=pgettext_lazy("outbox", "message"), choices=messages, required=False, coerce=int, empty_value=None
             )
             self.fields[reason_field(reason, "multiplier")] = forms.ChoiceField(
                 label=_("points multiplier"), choices=MULTIPLIER_CHOICES, required=False

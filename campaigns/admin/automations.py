@@ -25,7 +25,7 @@ from campaigns.admin.automation_forms import AutomationForm
 from campaigns.churn import ChurnReason
 from campaigns.models import Automation, AutomationEffect
 from campaigns.segments import SegmentRuleError
-from campaigns.selectors.automations import EVENT_TRIGGERS, automation_effects, automations_admin
+from campaigns.selectors.automations import EVENT_TRIGGERS, automation_effects, automations_admin, occurrence_label
 from campaigns.services.automations import (
     FREQUENCY_CAP,
     HOLDOUT,
@@ -289,7 +289,7 @@ def automation_effects_view(request, automation_id: int, *, model_admin):
             "member": effect.member,
             "phone": effect.member.phone_digits if full_phones else effect.member.masked_phone,
             "when": _local(effect.created_at),
-            "occurrence": effect.occurrence,
+            "occurrence": occurrence_label(effect.occurrence),
             "reason": reasons.get(effect.reason, effect.reason) or "—",
             "outcome": effect_outcome(effect),
             "skipped": bool(effect.skipped),

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.churn import churn_reasons
 from campaigns.messaging.variables import ids_in
@@ -46,6 +47,25 @@ class Found:
     member_id: int
     occurrence: str
     reason: str = ""
+
+
+_OCCURRENCE_WORDS = {
+    "birthday": lambda rest: _("Birthday %(year)s") % {"year": rest},
+    "dormant": lambda rest: _("No purchase since %(day)s") % {"day": rest},
+    "points_expiring": lambda rest: _("Points expiring on %(day)s") % {"day": rest},
+    "downgrade": lambda rest: _("Tier held since %(day)s at risk") % {"day": rest.partition(":")[2]},
+    "churn": lambda rest: _("Churn risk in %(month)s") % {"month": rest},
+    "first_purchase": lambda rest: _("First purchase"),
+    "referral": lambda rest: _("Referred a new member"),
+    "topup": lambda rest: _("Stored value top-up"),
+}
+
+
+def occurrence_label(occurrence: str) -> str:
+    """An effect's occurrence key (written by the triggers above and the event hooks) in words."""
+    kind, _sep, rest = occurrence.partition(":")
+    words = _OCCURRENCE_WORDS.get(kind)
+    return words(rest) if words else occurrence
 
 
 def _local_day(moment: datetime) -> date:

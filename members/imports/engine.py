@@ -24,6 +24,7 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from config.tabular import FORMULA_TRIGGERS, unquote_formula
 from members.imports.columns import HeaderMap, ImportColumn
@@ -301,7 +302,7 @@ def write_error_report(out: BinaryIO, source: BinaryIO, stage: Stage, header: He
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     try:
         writer = csv.writer(text)
-        writer.writerow([_("line"), _("reason"), *header.labels])
+        writer.writerow([pgettext("line of a file", "line"), _("reason"), *header.labels])
         reader = CsvReader(source)
         reader.header()
         reader.max_columns = header.width

@@ -246,3 +246,13 @@ def test_the_members_app_imports_none_of_the_apps_above_it():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not [n for n in names if n.split(".")[0] in above], f"{source} imports {names}"
+
+
+def test_the_ledger_in_chinese_says_why_in_words_not_the_keys_the_system_wrote(client, chain, fang):
+    client.force_login(chain.hq_admin)
+    response = client.get(page_of(fang), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    reasons = [entry.reason_display for entry in section(response, "points")["points"].entries]
+    page = response.content.decode()
+    assert "推荐奖励" in reasons
+    assert ">referral<" not in page
+    assert not [r for r in reasons if r.startswith("campaign ")]
