@@ -37,6 +37,7 @@ from campaigns.services.automations import (
 )
 from loyalty.admin import FullWidthChangelistMixin
 from loyalty.admin_views import _context
+from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -281,13 +282,13 @@ def automation_dry_run_view(request, automation_id: int, *, model_admin):
 def automation_effects_view(request, automation_id: int, *, model_admin):
     """The members it reached (or held out, or skipped), newest first, with masked phones for marketers."""
     automation = _automation_or_refuse(request, automation_id)
-    full_phones = staff_can(request.user, Action.VIEW_FULL_PHONE)
+    full_phones = sees_full_phones(request.user)
     page = Paginator(automation_effects(automation), EFFECTS_PER_PAGE).get_page(request.GET.get("page"))
     reasons = dict(ChurnReason.choices)
     rows = [
         {
             "member": effect.member,
-            "phone": effect.member.phone_digits if full_phones else effect.member.masked_phone,
+            "phone": shown_phone(effect.member.phone, full=full_phones),
             "when": _local(effect.created_at),
             "occurrence": effect.occurrence,
             "reason": reasons.get(effect.reason, effect.reason) or "—",
