@@ -116,10 +116,7 @@ def _pages(member) -> list[tuple[str, str]]:
 
 
 def _body(response) -> str:
-    if getattr(response, "streaming", False):
-        content = b"".join(response.streaming_content)
-    else:
-        content = response.content
+    content = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
@@ -161,9 +158,7 @@ def everywhere(chain):
     return member
 
 
-def test_the_hq_admin_sees_full_phones_and_the_marketer_never_does_on_any_back_office_page(
-    client, chain, everywhere
-):
+def test_the_hq_admin_sees_full_phones_and_the_marketer_never_does_on_any_back_office_page(client, chain, everywhere):
     phones = [MAIN, FRIEND]
     pages = _pages(everywhere)
     assert len(pages) > 100  # the resolver was read: every model's pages, and the custom views
@@ -182,4 +177,4 @@ def test_the_hq_admin_sees_full_phones_and_the_marketer_never_does_on_any_back_o
                         admin_saw_main.add(name)
                 else:
                     assert _digits(phone) not in body, f"{name} ({url}) shows the marketer a full phone"
-    assert SHOWS_MAIN <= admin_saw_main, f"pages that did not show the member: {SHOWS_MAIN - admin_saw_main}"
+    assert admin_saw_main >= SHOWS_MAIN, f"pages that did not show the member: {SHOWS_MAIN - admin_saw_main}"
