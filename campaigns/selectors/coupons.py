@@ -7,8 +7,11 @@ from datetime import datetime
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, pgettext
 
 from campaigns.codes import normalize_coupon_code
+from campaigns.eligibility import CouponConditions, audience_of, members_who_can_use, nobody_message
 from campaigns.models import Coupon, CouponTemplate, MallItem, MallOrder
 from loyalty.models import MemberStats, PointsAccount, Tier
 from members.models import Member
@@ -73,6 +76,71 @@ def member_coupon_counts(member_id: int, *, now: datetime | None = None) -> dict
         expired=Count("pk", filter=issued & Q(valid_until__lte=now)),
         used=Count("pk", filter=Q(status=Coupon.Status.USED)),
         void=Count("pk", filter=Q(status=Coupon.Status.VOID)),
+    )
+
+
+# --- who can use a coupon ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponAudience:
+    """Of an audience (a campaign's segment), how many can use a template's coupons, and who cannot, by tier."""
+
+    template: CouponTemplate
+    total: int
+    usable: int
+    excluded_by_tier: list[tuple[str, int]]  # (tier name, "" for members without a tier; count), most first
+    nobody_reason: str = ""  # campaigns.eligibility.STORE / CHANNEL: nobody can use it anywhere
+
+    @property
+    def excluded(self) -> int:
+        return self.total - self.usable
+
+    def reasons(self) -> str:
+        """银卡 18、no tier 1 — or why nobody can use it."""
+        if self.nobody_reason:
+            return nobody_message(self.template, self.nobody_reason)
+        return pgettext("list separator", ", ").join(
+            f"{name or gettext('no tier')} {number_format(count, force_grouping=True)}"
+            for name, count in self.excluded_by_tier
+        )
+
+    def describe(self) -> str:
+        text = gettext("%(usable)s of %(total)s members in the audience can use this coupon") % {
+            "usable": number_format(self.usable, force_grouping=True),
+            "total": number_format(self.total, force_grouping=True),
+        }
+        if self.excluded:
+            text += gettext(" (%(excluded)s excluded: %(reasons)s)") % {
+                "excluded": number_format(self.excluded, force_grouping=True),
+                "reasons": self.reasons(),
+            }
+        return text + "."
+
+
+def coupon_audience(template: CouponTemplate, members: QuerySet[Member]) -> CouponAudience:
+    """Count who of `members` can use coupons of `template` with the filter the issue uses
+    (campaigns.eligibility.members_who_can_use), and the others by tier: two queries, whatever their number."""
+    conditions = CouponConditions.of(template)
+    audience = audience_of(members)
+    reason = conditions.nobody_reason()
+    if reason:
+        return CouponAudience(
+            template=template, total=audience.count(), usable=0, excluded_by_tier=[], nobody_reason=reason
+        )
+    usable = members_who_can_use(template, audience, conditions=conditions).count()
+    condition = conditions.member_filter()
+    excluded: list[tuple[str, int]] = []
+    if condition is not None:
+        rows = (
+            audience.exclude(condition)
+            .values_list("stats__tier__name")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "stats__tier__name")
+        )
+        excluded = [(name or "", n) for name, n in rows]
+    return CouponAudience(
+        template=template, total=usable + sum(n for _name, n in excluded), usable=usable, excluded_by_tier=excluded
     )
 
 
