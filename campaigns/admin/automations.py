@@ -27,6 +27,7 @@ from campaigns.models import Automation, AutomationEffect
 from campaigns.segments import SegmentRuleError
 from campaigns.selectors.automations import EVENT_TRIGGERS, automation_effects, automations_admin
 from campaigns.services.automations import (
+    COUPON_UNUSABLE,
     FREQUENCY_CAP,
     HOLDOUT,
     automation_activate,
@@ -45,6 +46,7 @@ EFFECTS_PER_PAGE = 50
 SKIPPED = {
     HOLDOUT: gettext_lazy("Held out, to measure the effect"),
     FREQUENCY_CAP: gettext_lazy("Not done: frequency cap reached"),
+    COUPON_UNUSABLE: gettext_lazy("Not done: the member cannot use the coupon (not of its tiers)"),
     "coupon_quantity_exhausted": gettext_lazy("Not done: the coupon's quantity is used up"),
     "coupon_template_inactive": gettext_lazy("Not done: the coupon is not active"),
     "coupon_template_expired": gettext_lazy("Not done: the coupon's validity has ended"),

@@ -323,6 +323,7 @@ def coupon_issue_view(request, *, model_admin):
                         template=form.cleaned_data["template"],
                         member=member,
                         actor=request.user,
+                        issue_anyway=form.cleaned_data["issue_anyway"],
                     )
             except ValidationError as error:
                 form.add_service_errors(error)

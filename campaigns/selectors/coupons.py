@@ -203,8 +203,11 @@ def mall_shopper(member: Member) -> MallShopper:
     return MallShopper(member=member, tier=stats.tier if stats else None, points=points, ordered=ordered)
 
 
-def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
-    """Why the shopper may not buy `item` now (a code), or None. Item-level reasons come first."""
+def mall_refusal(
+    item: MallItem, shopper: MallShopper | None, *, coupon_conditions: dict[int, CouponConditions] | None = None
+) -> str | None:
+    """Why the shopper may not buy `item` now (a code), or None. Item-level reasons come first.
+    `coupon_conditions` (CouponConditions.of_templates of the items' coupons) saves a query per coupon item."""
     if not item.is_active:
         return "mall_item_unavailable"
     if item.stock is not None and item.stock <= 0:
@@ -216,6 +219,12 @@ def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
     tiers = item.tiers.all()
     if tiers and (shopper.tier is None or all(t.pk != shopper.tier.pk for t in tiers)):
         return "mall_wrong_tier"
+    if item.coupon_template_id is not None:
+        # Points spent on a coupon the member can never use (campaigns.eligibility, checkout's rule).
+        found = (coupon_conditions or {}).get(item.coupon_template_id)
+        conditions = found or CouponConditions.of(item.coupon_template)
+        if not conditions.allows_tier(shopper.tier.pk if shopper.tier else None):
+            return "mall_coupon_unusable"
     if item.per_member_limit is not None and shopper.ordered.get(item.pk, 0) >= item.per_member_limit:
         return "mall_limit_reached"
     if shopper.points < item.points_price:
@@ -224,18 +233,19 @@ def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
 
 
 def mall_offers(shopper: MallShopper | None) -> list[MallOffer]:
-    """The items on sale, each with whether the shopper (mall_shopper(member)) may buy it: two queries
-    (the items, their tiers) on top of the shopper's three."""
+    """The items on sale, each with whether the shopper (mall_shopper(member)) may buy it: three queries
+    (the items, their tiers, their coupons' tiers and stores) on top of the shopper's three."""
     items = list(
         MallItem.objects.filter(is_active=True)
         .select_related("coupon_template")
         .prefetch_related(Prefetch("tiers", queryset=Tier.objects.order_by("rank")))
         .order_by("points_price", "id")
     )
+    coupons = CouponConditions.of_templates([i.coupon_template for i in items if i.coupon_template_id is not None])
     return [
         MallOffer(
             item=item,
-            reason=mall_refusal(item, shopper),
+            reason=mall_refusal(item, shopper, coupon_conditions=coupons),
             ordered=shopper.ordered.get(item.pk, 0) if shopper else 0,
         )
         for item in items
