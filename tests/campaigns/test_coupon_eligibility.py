@@ -199,3 +199,125 @@ def test_the_audience_filter_and_checkout_apply_one_rule(chain, policy, base_rul
             assert error.error_dict["coupon"][0].code == "coupon_wrong_tier"
             accepted = False
         assert accepted == (member.pk in kept)
+
+
+# --- the other ways coupons are issued ------------------------------------------------------------
+
+
+@pytest.fixture
+def birthdays(clock, policy, silver_and_gold):
+    """A 银卡 and a 金卡 member, both born on 16 March; the clock is 15 March 2026, noon."""
+    from datetime import date
+
+    from tests.factories import MemberFactory
+
+    silver = MemberFactory(name="王芳", phone="13800138000", birthday=date(1990, 3, 16))
+    gold = MemberFactory(name="李娜", phone="13900139000", birthday=date(1991, 3, 16))
+    MemberStats.objects.update_or_create(member=silver, defaults={"tier": silver_and_gold[0]})
+    MemberStats.objects.update_or_create(member=gold, defaults={"tier": silver_and_gold[1]})
+    return silver, gold
+
+
+def test_an_automation_skips_members_who_cannot_use_its_coupon_before_drawing_its_holdout(
+    chain, clock, birthdays, gold_only
+):
+    from campaigns.models import AutomationEffect
+    from campaigns.services.automations import COUPON_UNUSABLE, automation_run
+    from tests.factories.campaigns import AutomationFactory
+
+    silver, gold = birthdays
+    automation = AutomationFactory(points=100, coupon_template=gold_only, holdout_percent=Decimal("0"))
+
+    dry = automation_run(automation, now=clock.now, dry_run=True)
+    result = automation_run(automation, now=clock.now)
+
+    assert (dry.coupon_unusable, dry.reached) == (1, 1)
+    assert (result.coupon_unusable, result.reached, result.coupons) == (1, 1, 1)
+    assert list(Coupon.objects.values_list("member_id", flat=True)) == [gold.pk]
+    skipped = AutomationEffect.objects.get(member=silver)
+    assert (skipped.skipped, skipped.points) == (COUPON_UNUSABLE, 0)  # nothing of the automation reached them
+
+
+def test_staff_issuing_by_api_are_told_the_member_cannot_use_the_coupon_unless_they_issue_anyway(
+    chain, as_user, policy, silver_and_gold, gold_only
+):
+    from tests.api.conftest import rid
+    from tests.factories import MemberFactory
+
+    member = MemberFactory(phone="13800138000", name="王芳")
+    MemberStats.objects.update_or_create(member=member, defaults={"tier": silver_and_gold[0]})
+    client = as_user(chain.marketer)
+
+    refused = client.post(
+        "/api/v1/coupons/",
+        {"request_id": rid(), "template": gold_only.pk, "member": member.code},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    anyway = client.post(
+        "/api/v1/coupons/",
+        {"request_id": rid(), "template": gold_only.pk, "member": member.code, "issue_anyway": True},
+        format="json",
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "coupon_not_usable"
+    assert "is for members of 金卡 only, and 王芳 is 银卡" in refused.json()["message"]
+    assert anyway.status_code == 201
+    assert Coupon.objects.filter(member=member).count() == 1
+    audit = AuditEntry.objects.get(action="coupon.issued")
+    assert "金卡" in audit.data["issued_anyway"]
+
+
+def test_the_admin_issue_page_refuses_with_the_reason_and_issues_when_ticked(
+    client, chain, policy, silver_and_gold, gold_only
+):
+    from tests.factories import MemberFactory
+
+    member = MemberFactory(phone="13800138000", name="王芳")
+    MemberStats.objects.update_or_create(member=member, defaults={"tier": silver_and_gold[0]})
+    client.force_login(chain.marketer)
+    url = reverse("admin:campaigns_coupon_issue")
+    data = {"template": gold_only.pk, "member": member.code, "request_id": "c0ffee00-0000-4000-8000-000000000001"}
+
+    refused = client.post(url, data, HTTP_ACCEPT_LANGUAGE="en")
+    issued = client.post(url, {**data, "issue_anyway": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert refused.status_code == 200 and "They could never use it" in refused.content.decode()
+    assert issued.status_code == 302
+    assert Coupon.objects.filter(member=member, template=gold_only).count() == 1
+
+
+def test_a_registration_gift_only_the_new_member_could_not_use_is_not_given(chain, policy, silver_and_gold):
+    from tests.factories import MemberFactory
+
+    CouponTemplateFactory(name="金卡见面礼", on_registration=True, tiers=[silver_and_gold[1]])
+    CouponTemplateFactory(name="新人礼", on_registration=True)
+
+    member = MemberFactory(phone="13800138000")
+
+    assert list(Coupon.objects.filter(member=member).values_list("template__name", flat=True)) == ["新人礼"]
+
+
+def test_the_mall_refuses_points_for_a_coupon_the_member_could_not_use(chain, as_user, policy, silver_and_gold):
+    from tests.api.conftest import rid
+    from tests.factories import MemberFactory
+    from tests.factories.campaigns import CouponMallItemFactory
+
+    silver, gold = silver_and_gold
+    member = MemberFactory(phone="13800138000")
+    MemberStats.objects.update_or_create(member=member, defaults={"tier": silver})
+    item = CouponMallItemFactory(name="金卡券", coupon_template=CouponTemplateFactory(tiers=[gold]))
+    client = as_user(chain.hq_admin)
+
+    [offer] = client.get("/api/v1/mall/items/", {"member": member.code}, HTTP_ACCEPT_LANGUAGE="en").json()
+    placed = client.post(
+        "/api/v1/mall/orders/",
+        {"request_id": rid(), "member": member.code, "item": item.pk, "store": ""},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert offer["refusal"]["code"] == "mall_coupon_unusable"
+    assert placed.status_code == 400 and placed.json()["code"] == "mall_coupon_unusable"
+    assert not Coupon.objects.filter(member=member).exists()
