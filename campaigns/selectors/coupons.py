@@ -101,21 +101,22 @@ class CouponAudience:
         if self.nobody_reason:
             return nobody_message(self.template, self.nobody_reason)
         return pgettext("list separator", ", ").join(
-            f"{name or gettext('no tier')} {number_format(count, force_grouping=True)}"
+            gettext("%(tier)s %(count)s")
+            % {"tier": name or gettext("no tier"), "count": number_format(count, force_grouping=True)}
             for name, count in self.excluded_by_tier
         )
 
     def describe(self) -> str:
-        text = gettext("%(usable)s of %(total)s members in the audience can use this coupon") % {
+        figures = {
             "usable": number_format(self.usable, force_grouping=True),
             "total": number_format(self.total, force_grouping=True),
+            "excluded": number_format(self.excluded, force_grouping=True),
         }
-        if self.excluded:
-            text += gettext(" (%(excluded)s excluded: %(reasons)s)") % {
-                "excluded": number_format(self.excluded, force_grouping=True),
-                "reasons": self.reasons(),
-            }
-        return text + "."
+        if not self.excluded:
+            return gettext("%(usable)s of %(total)s members in the audience can use this coupon.") % figures
+        return gettext(
+            "%(usable)s of %(total)s members in the audience can use this coupon (%(excluded)s excluded: %(reasons)s)."
+        ) % {**figures, "reasons": self.reasons()}
 
 
 def coupon_audience(template: CouponTemplate, members: QuerySet[Member]) -> CouponAudience:

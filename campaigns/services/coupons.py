@@ -230,12 +230,10 @@ def coupon_usable_by(template: CouponTemplate, member: Member) -> str:
         return ""
     tier = MemberStats.objects.filter(member=member).values_list("tier__name", flat=True).first()
     tiers = Tier.objects.filter(pk__in=conditions.tier_ids).order_by("rank").values_list("name", flat=True)
-    return _("“%(name)s” is for members of %(tiers)s only, and %(member)s is %(tier)s.") % {
-        "name": template.name,
-        "tiers": pgettext("list separator", ", ").join(tiers),
-        "member": member.name,
-        "tier": tier or _("of no tier"),
-    }
+    said = {"name": template.name, "tiers": pgettext("list separator", ", ").join(tiers), "member": member.name}
+    if tier is None:
+        return _("“%(name)s” is for members of %(tiers)s only, and %(member)s has no tier.") % said
+    return _("“%(name)s” is for members of %(tiers)s only, and %(member)s is %(tier)s.") % {**said, "tier": tier}
 
 
 def coupon_issue_request(
