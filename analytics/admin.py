@@ -4,11 +4,15 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from analytics.exports import churn_report_export
 from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnapshot
+from analytics.report import as_percent, two_places
 from config import tabular
+from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -40,6 +44,7 @@ class _ReadOnly(admin.ModelAdmin):
 class ChurnReportAdmin(_ReadOnly):
     list_display = [
         "member",
+        "phone_masked",
         "recency_days",
         "frequency",
         "monetary",
@@ -47,8 +52,8 @@ class ChurnReportAdmin(_ReadOnly):
         "f_score",
         "m_score",
         "segment",
-        "p_alive",
-        "expected_purchases_90d",
+        "p_alive_shown",
+        "expected_shown",
         "churn_level",
         "churn_reason",
     ]
@@ -57,6 +62,30 @@ class ChurnReportAdmin(_ReadOnly):
     list_select_related = ["member"]
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/analytics/memberscore/change_list.html"
+
+    @admin.display(description=gettext_lazy("phone"))
+    def phone_masked(self, score: MemberScore) -> str:
+        return shown_phone(score.member.phone, full=False)
+
+    @admin.display(description=gettext_lazy("phone"))
+    def phone_full(self, score: MemberScore) -> str:
+        return shown_phone(score.member.phone, full=True)
+
+    def get_list_display(self, request):
+        shown = "phone_full" if sees_full_phones(request.user) else "phone_masked"
+        return [shown if name == "phone_masked" else name for name in self.list_display]
+
+    @admin.display(description=gettext_lazy("P(alive)"), ordering="p_alive")
+    def p_alive_shown(self, score: MemberScore) -> str:
+        if score.p_alive is None:
+            return "—"
+        return f"{number_format(as_percent(score.p_alive), decimal_pos=1)}%"
+
+    @admin.display(description=gettext_lazy("expected purchases in 90 days"), ordering="expected_purchases_90d")
+    def expected_shown(self, score: MemberScore) -> str:
+        if score.expected_purchases_90d is None:
+            return "—"
+        return number_format(two_places(score.expected_purchases_90d), decimal_pos=2)
 
     def get_urls(self):
         return [
@@ -80,6 +109,7 @@ class ChurnReportAdmin(_ReadOnly):
                 actor=request.user,
                 queryset=changelist.get_queryset(request),
                 fmt=wanted or tabular.CSV,
+                language="en" if (get_language() or "").startswith("en") else "zh",
                 filters=dict(request.GET.lists()),
             )
         except ValidationError as error:

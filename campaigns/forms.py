@@ -199,6 +199,13 @@ class CouponIssueForm(forms.Form):
         help_text=_("Member code (10 digits) or the full phone number."),
         widget=forms.TextInput(attrs={"autofocus": True, "size": 24}),
     )
+    issue_anyway = forms.BooleanField(
+        label=_("Issue it even if the member cannot use it"),
+        required=False,
+        help_text=_(
+            "Off: a member not of the coupon's tiers is refused, with the reason. On: recorded in the audit trail."
+        ),
+    )
     request_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, templates, **kwargs):

@@ -512,8 +512,23 @@ class Campaign(models.Model):
         blank=True,
         related_name="campaigns",
     )
+    coupon_to_everyone = models.BooleanField(
+        _("issue the coupon to everyone anyway"),
+        default=False,
+        help_text=_(
+            "Off (the default): members of the segment who cannot use the coupon (not of its tiers) are left out "
+            "of the campaign, and the holdout group is drawn among those who can. On: everyone in the segment "
+            "gets it, whether they can use it or not."
+        ),
+    )
     target_count = models.PositiveIntegerField(_("target group"), default=0, editable=False)
     holdout_count = models.PositiveIntegerField(_("holdout group"), default=0, editable=False)
+    excluded_count = models.PositiveIntegerField(
+        _("left out: cannot use the coupon"),
+        default=0,
+        editable=False,
+        help_text=_("Members of the segment at launch who could not use the coupon and were left out."),
+    )
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"

@@ -14,9 +14,12 @@ export of the back office formats, neutralises and streams cells the same way:
   even when someone edits it, so the value itself stays intact. Numbers are never neutralised: a negative
   amount stays a number.
 
-Cell kinds: TEXT (str), INT, MONEY (a Decimal with two places), DATE (date), DATETIME (a naive local
-datetime in whole seconds; the row builders convert to local time). None is an empty cell. Rows are
-lists, one list of rows per chunk; writing a CSV may change their text cells in place.
+Cell kinds: TEXT (str), INT, MONEY (a Decimal with two places), DECIMAL (a Decimal rounded as it should
+read, such as 0.85 expected purchases), PERCENT (a Decimal of percent points rounded as it should read:
+12.3 is written 12.3% in CSV, and 0.123 shown as 12.3% in XLSX, so a spreadsheet reads a number either
+way), DATE (date), DATETIME (a naive local datetime in whole seconds; the row builders convert to local
+time). None is an empty cell. Rows are lists, one list of rows per chunk; writing a CSV may change their
+text and percent cells in place.
 """
 
 import csv
@@ -34,6 +37,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
 TEXT, INT, MONEY, DATE, DATETIME = "text", "int", "money", "date", "datetime"
+DECIMAL, PERCENT = "decimal", "percent"
 CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
 # Excel's sheet has 1,048,576 rows; one is the header.
@@ -106,6 +110,7 @@ def csv_chunks(headers: list[str], kinds: list[str], chunks: RowChunks, on_chunk
     (128.50, 2026-01-31, 2026-01-31 09:30:00). Text cells are neutralised in the rows themselves.
     """
     text_columns = [i for i, kind in enumerate(kinds) if kind == TEXT]
+    percent_columns = [i for i, kind in enumerate(kinds) if kind == PERCENT]
     triggers = _TRIGGERS
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -117,6 +122,9 @@ def csv_chunks(headers: list[str], kinds: list[str], chunks: RowChunks, on_chunk
                 value = row[i]
                 if value and value[0] in triggers:
                     row[i] = "'" + value
+            for i in percent_columns:
+                if row[i] is not None:
+                    row[i] = f"{row[i]}%"
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(rows)
@@ -150,10 +158,12 @@ def write_xlsx(
         quoted = workbook.add_format({"quote_prefix": True})
         formats = {
             MONEY: workbook.add_format({"num_format": "0.00"}),
+            DECIMAL: workbook.add_format({"num_format": "0.00"}),
+            PERCENT: workbook.add_format({"num_format": "0.0%"}),
             DATE: workbook.add_format({"num_format": "yyyy-mm-dd"}),
             DATETIME: workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
         }
-        widths = {TEXT: 16, INT: 10, MONEY: 12, DATE: 12, DATETIME: 20}
+        widths = {TEXT: 16, INT: 10, MONEY: 12, DECIMAL: 12, PERCENT: 10, DATE: 12, DATETIME: 20}
         for column, kind in enumerate(kinds):
             sheet.set_column(column, column, widths.get(kind, 14))
         sheet.freeze_panes(1, 0)
@@ -161,6 +171,7 @@ def write_xlsx(
             sheet.write_string(0, column, header, bold)
         write_string, write_number, write_datetime = sheet.write_string, sheet.write_number, sheet.write_datetime
         money, day, moment = formats[MONEY], formats[DATE], formats[DATETIME]
+        decimal, percent = formats[DECIMAL], formats[PERCENT]
         columns = list(enumerate(kinds))
         row_no = 0
         for rows in chunks:
@@ -179,6 +190,10 @@ def write_xlsx(
                         write_number(row_no, column, value)
                     elif kind == MONEY:
                         write_number(row_no, column, float(value), money)
+                    elif kind == DECIMAL:
+                        write_number(row_no, column, float(value), decimal)
+                    elif kind == PERCENT:
+                        write_number(row_no, column, float(value) / 100, percent)
                     elif kind == DATE:
                         write_datetime(row_no, column, value, day)
                     else:

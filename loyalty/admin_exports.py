@@ -23,6 +23,7 @@ from loyalty.admin_views import _context
 from loyalty.exports import LEDGER_EXPORT_KINDS, POINTS, WALLET, ledger_export_prepare
 from loyalty.models import PointsEntry, WalletEntry
 from members.export_jobs import export_job_create, export_runs_in_background
+from members.phones import sees_full_phones
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -137,7 +138,7 @@ def ledger_export_view(request, *, model_admin, ledger: str):
             title,
             form=form,
             ledger=ledger,
-            full_phones=staff_can(request.user, Action.VIEW_FULL_PHONE),
+            full_phones=sees_full_phones(request.user),
         ),
     )
 

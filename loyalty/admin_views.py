@@ -30,6 +30,7 @@ from loyalty.forms import DateRangeForm, DowngradeRiskForm, PointsAdjustmentForm
 from loyalty.models import PointsAccount, Tier, TierPolicy, WalletEntry
 from loyalty.services import points_adjust
 from loyalty.services.tiers import downgrade_risk
+from members.phones import phone_for
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.services import audit_record
@@ -315,6 +316,7 @@ def downgrade_risk_view(request, *, model_admin):
     rows = [
         {
             "member": stats.member,
+            "phone": phone_for(request.user, stats.member.phone),
             "url": reverse("admin:members_member_change", args=[stats.member_id]),
             "tier": stats.tier,
             "tier_since": stats.tier_since,

@@ -35,6 +35,7 @@ from members.exports import (
 from members.imports.columns import IgnoredColumn
 from members.imports.extensions import register_ignored_import_column
 from members.models import ExportJob
+from members.phones import sees_full_phones
 from stores.models import Store
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -281,7 +282,7 @@ def ledger_export_prepare(
             params={"language": language},
         )
     queryset = _ledger_queryset(ledger, start, end, store)
-    full_phones = staff_can(actor, Action.VIEW_FULL_PHONE)
+    full_phones = sees_full_phones(actor)
     count = queryset.count()
     check_row_limit(fmt, count)
     entry = audit_record(

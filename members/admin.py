@@ -15,9 +15,8 @@ from members.admin_360 import member_360_view
 from members.admin_exports import MemberExportAdminMixin
 from members.forms import MemberAdminForm
 from members.models import Member, Tag
+from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_search_filter
-from stores.permissions import staff_can
-from stores.roles import Action
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -129,14 +128,14 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("phone"), ordering="phone")
     def phone_full(self, member: Member) -> str:
-        return member.phone_digits
+        return shown_phone(member.phone, full=True)
 
     @admin.display(description=_("phone"), ordering="phone")
     def phone_masked(self, member: Member) -> str:
-        return member.masked_phone
+        return shown_phone(member.phone, full=False)
 
     def get_list_display(self, request):
-        shown = "phone_full" if staff_can(request.user, Action.VIEW_FULL_PHONE) else "phone_masked"
+        shown = "phone_full" if sees_full_phones(request.user) else "phone_masked"
         return [shown if f == "phone_masked" else f for f in self.list_display]
 
     @admin.display(description=_("QR payload"))
@@ -149,7 +148,7 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return [(None, {"fields": ["phone", "name", "gender", "birthday"]}), *fieldsets[1:4]]
-        if not staff_can(request.user, Action.VIEW_FULL_PHONE):
+        if not sees_full_phones(request.user):
             first = fieldsets[0]
             fields = ["masked_phone" if f == "phone" else f for f in first[1]["fields"]]
             return [(first[0], {"fields": fields}), *fieldsets[1:]]
@@ -157,7 +156,7 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and not staff_can(request.user, Action.VIEW_FULL_PHONE):
+        if obj is not None and not sees_full_phones(request.user):
             fields.append("masked_phone")
         return fields
 

@@ -9,9 +9,8 @@ from django.utils.translation import gettext_lazy
 
 from members.member360 import RECENT_ROWS, member_360_sections, member_changelist_url, register_section
 from members.models import Member
+from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_for_360, members_referred_by
-from stores.permissions import staff_can
-from stores.roles import Action
 
 
 def member_360_view(request, object_id, *, model_admin):
@@ -35,26 +34,25 @@ def member_360_view(request, object_id, *, model_admin):
     return TemplateResponse(request, "admin/members/member/member_360.html", context)
 
 
-def shown_phone(request, member: Member) -> tuple[str, bool]:
+def reader_phone(request, member: Member) -> tuple[str, bool]:
     """The phone as this reader may see it, and whether it is masked."""
-    if staff_can(request.user, Action.VIEW_FULL_PHONE):
-        return member.phone_digits, False
-    return member.masked_phone, True
+    full = sees_full_phones(request.user)
+    return shown_phone(member.phone, full=full), not full
 
 
 def profile_section(member: Member, request) -> dict:
-    phone, masked = shown_phone(request, member)
+    phone, masked = reader_phone(request, member)
     return {"phone": phone, "phone_masked": masked, "tags": list(member.tags.all())}
 
 
 def referrals_section(member: Member, request) -> dict:
     referred, total = members_referred_by(member, limit=RECENT_ROWS)
-    referrer_phone = shown_phone(request, member.referrer)[0] if member.referrer_id else ""
+    referrer_phone = reader_phone(request, member.referrer)[0] if member.referrer_id else ""
     return {
         "referrer": member.referrer,
         "referrer_phone": referrer_phone,
         # Rows as dicts: loyalty's extender adds each one's purchase count.
-        "referred": [{"member": m, "phone": shown_phone(request, m)[0]} for m in referred],
+        "referred": [{"member": m, "phone": reader_phone(request, m)[0]} for m in referred],
         "referred_total": total,
         "see_all_url": member_changelist_url(request, Member, member, path="referrer") if total else None,
     }

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from members.export_jobs import export_job_create, export_runs_in_background
 from members.exports import default_member_export_columns, member_export_columns, member_export_prepare
 from members.models import ExportJob
+from members.phones import sees_full_phones
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -198,7 +199,7 @@ class MemberExportAdminMixin:
             "count": queryset.count(),
             "filters": _active_filters(cl),
             "selected": len(ids) if ids is not None else None,
-            "full_phones": staff_can(request.user, Action.VIEW_FULL_PHONE),
+            "full_phones": sees_full_phones(request.user),
             "changelist_url": changelist_url + (list_query if list_query != "?" else ""),
             "media": self.media + form.media,
         }

@@ -54,6 +54,7 @@ from django.utils.translation import gettext as _
 from config.tabular import CSV, XLSX, TabularExport
 from members.exports import member_export_build, resolve_member_export_columns
 from members.models import ExportJob, Member
+from members.phones import sees_full_phones
 from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
 
@@ -123,7 +124,7 @@ def can_see_every_export(user) -> bool:
     """Staff who may export and see full phones see every export, not only their own: a file holds at
     most what its requester's role could see, so none of them shows these staff anything new. Others
     (the marketer) see only their own: an HQ admin's export has the full phones they may not see."""
-    return can_export(user) and staff_can(user, Action.VIEW_FULL_PHONE)
+    return can_export(user) and sees_full_phones(user)
 
 
 def may_see_export(user, job: ExportJob) -> bool:
@@ -380,7 +381,7 @@ def _outcome(job: ExportJob, progress: _Progress) -> dict:
         # one who may no longer see full phones gets them masked.
         if not staff_can(actor, Action.EXPORT_DATA):
             raise ExportJobRefused(_("Your role no longer allows exports."))
-        full_phones = job.full_phones and staff_can(actor, Action.VIEW_FULL_PHONE)
+        full_phones = job.full_phones and sees_full_phones(actor)
         export = export_kind(job.kind).rebuild(job, full_phones=full_phones)
         name, size = _write(job, export, progress)
     except ExportJobRefused as error:

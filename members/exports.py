@@ -54,7 +54,7 @@ from config.tabular import (
     export_format,
 )
 from members.models import Member, Tag
-from members.phones import mask_phone
+from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_search_filter
 from stores.models import Store
 from stores.permissions import staff_can
@@ -124,9 +124,8 @@ def _same(ctx: ExportContext) -> Callable[[Any], Any]:
 
 def phone_cell(ctx: ExportContext) -> Callable[[str | None], str | None]:
     """A stored E.164 phone as the export shows it (see the module's docstring)."""
-    if not ctx.full_phones:
-        return lambda phone: mask_phone(phone) if phone else None
-    return lambda phone: (phone[3:] if phone.startswith("+86") else phone) if phone else None
+    full = ctx.full_phones
+    return lambda phone: shown_phone(phone, full=full) if phone else None
 
 
 def _choice_cell(choices) -> Callable[[ExportContext], Callable[[str], str]]:
@@ -420,7 +419,7 @@ def member_export_prepare(
             code="unknown_language",
             params={"language": language},
         )
-    full_phones = staff_can(actor, Action.VIEW_FULL_PHONE)
+    full_phones = sees_full_phones(actor)
     count = queryset.order_by().count()
     check_row_limit(fmt, count)
     keys = [c.key for c in chosen]

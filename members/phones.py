@@ -67,6 +67,35 @@ def mask_phone(e164: str) -> str:
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
+def shown_phone(e164: str | None, *, full: bool, machine: bool = False) -> str:
+    """A stored phone as it leaves the system: every page, export, report, preview and API answer asks
+    this, so masking is decided in one place (DESIGN §10).
+
+    In full, a person reads a mainland number as its 11 digits (13800138000, which also fits a
+    spreadsheet's General format) and any other in E.164; an integration (`machine`) gets E.164.
+    Not in full: 138****5678, whatever the reader.
+    """
+    if not e164:
+        return ""
+    if not full:
+        return mask_phone(e164)
+    return e164 if machine else national_digits(e164)
+
+
+def sees_full_phones(user) -> bool:
+    """Whether `user`'s role may read full phone numbers (the HQ admin; not the marketer, not store staff)."""
+    # Imported here: members.models imports this module while the app registry is loading.
+    from stores.permissions import staff_can
+    from stores.roles import Action
+
+    return staff_can(user, Action.VIEW_FULL_PHONE)
+
+
+def phone_for(user, e164: str | None) -> str:
+    """The phone as `user` may read it on a back-office page, an export or a report."""
+    return shown_phone(e164, full=sees_full_phones(user))
+
+
 def phone_search_prefix(text: str) -> str | None:
     """The stored-phone prefix for a partial number typed in a search box, or None if not one."""
     cleaned = _INTERNATIONAL_00.sub("+", _SEPARATORS.sub("", unicodedata.normalize("NFKC", text.strip())))

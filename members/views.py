@@ -14,10 +14,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from members.api.summary import member_summaries, member_summary_serializer_class
 from members.forms import TabletRegisterForm
 from members.models import Member
-from members.phones import normalize_phone
+from members.phones import normalize_phone, sees_full_phones
 from members.selectors import member_by_reference, member_lookup
 from members.services import member_register
-from stores.permissions import staff_can
 from stores.roles import Action
 from stores.tablet import add_service_errors, render_tablet, tablet_view
 
@@ -38,7 +37,7 @@ def phone_key(phone: str) -> str:
 
 def offline_records(request: HttpRequest, members: list[Member], *, typed_phone: str | None = None) -> list[dict]:
     """The member summaries a page shows, as the tablet keeps them for offline lookup and selling."""
-    sees_full = staff_can(request.user, Action.VIEW_FULL_PHONE)
+    sees_full = sees_full_phones(request.user)
     summaries = member_summaries(
         members,
         full_phone=lambda m: sees_full or m.phone == typed_phone,

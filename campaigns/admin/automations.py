@@ -27,6 +27,7 @@ from campaigns.models import Automation, AutomationEffect
 from campaigns.segments import SegmentRuleError
 from campaigns.selectors.automations import EVENT_TRIGGERS, automation_effects, automations_admin, occurrence_label
 from campaigns.services.automations import (
+    COUPON_UNUSABLE,
     FREQUENCY_CAP,
     HOLDOUT,
     automation_activate,
@@ -37,6 +38,7 @@ from campaigns.services.automations import (
 )
 from loyalty.admin import FullWidthChangelistMixin
 from loyalty.admin_views import _context
+from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -44,6 +46,7 @@ EFFECTS_PER_PAGE = 50
 SKIPPED = {
     HOLDOUT: gettext_lazy("Held out, to measure the effect"),
     FREQUENCY_CAP: gettext_lazy("Not done: frequency cap reached"),
+    COUPON_UNUSABLE: gettext_lazy("Not done: the member cannot use the coupon (not of its tiers)"),
     "coupon_quantity_exhausted": gettext_lazy("Not done: the coupon's quantity is used up"),
     "coupon_template_inactive": gettext_lazy("Not done: the coupon is not active"),
     "coupon_template_expired": gettext_lazy("Not done: the coupon's validity has ended"),
@@ -281,13 +284,13 @@ def automation_dry_run_view(request, automation_id: int, *, model_admin):
 def automation_effects_view(request, automation_id: int, *, model_admin):
     """The members it reached (or held out, or skipped), newest first, with masked phones for marketers."""
     automation = _automation_or_refuse(request, automation_id)
-    full_phones = staff_can(request.user, Action.VIEW_FULL_PHONE)
+    full_phones = sees_full_phones(request.user)
     page = Paginator(automation_effects(automation), EFFECTS_PER_PAGE).get_page(request.GET.get("page"))
     reasons = dict(ChurnReason.choices)
     rows = [
         {
             "member": effect.member,
-            "phone": effect.member.phone_digits if full_phones else effect.member.masked_phone,
+            "phone": shown_phone(effect.member.phone, full=full_phones),
             "when": _local(effect.created_at),
             "occurrence": occurrence_label(effect.occurrence),
             "reason": reasons.get(effect.reason, effect.reason) or "—",

@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
-from campaigns.selectors.campaigns import campaign_list
+from campaigns.selectors.campaigns import campaign_by_id, campaign_list
 from campaigns.services.campaigns import (
     EDITABLE_STATUSES,
     CampaignFields,
     campaign_cancel,
+    campaign_coupon_audience,
     campaign_create,
     campaign_launch,
     campaign_schedule,
@@ -40,6 +41,7 @@ FIELDS = [
     "ends_at",
     "holdout_percent",
     "coupon_template",
+    "coupon_to_everyone",
     "points",
     "multiplier",
     "message_template",
@@ -57,6 +59,7 @@ def _fields(data: dict) -> CampaignFields:
         points=data.get("points") or 0,
         multiplier=data.get("multiplier"),
         message_template=data.get("message_template"),
+        coupon_to_everyone=bool(data.get("coupon_to_everyone")),
     )
 
 
@@ -106,16 +109,19 @@ class CampaignAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "segment", "starts_at", "ends_at", "holdout_percent"]}),
         (
             gettext_lazy("What the target group gets"),
-            {"fields": ["coupon_template", "points", "multiplier", "message_template"]},
+            {"fields": ["coupon_template", "coupon_to_everyone", "points", "multiplier", "message_template"]},
         ),
-        (gettext_lazy("Launch"), {"fields": ["status", "launched_at", "target_count", "holdout_count"]}),
+        (
+            gettext_lazy("Launch"),
+            {"fields": ["status", "launched_at", "target_count", "holdout_count", "excluded_count"]},
+        ),
     ]
 
     def get_queryset(self, request):
         return campaign_list()
 
     def get_readonly_fields(self, request, obj=None):
-        launch = ["status", "launched_at", "target_count", "holdout_count"]
+        launch = ["status", "launched_at", "target_count", "holdout_count", "excluded_count"]
         if obj is not None and obj.status not in EDITABLE_STATUSES:
             return FIELDS + launch
         return launch
@@ -206,6 +212,10 @@ class CampaignAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
                 "holdout": number_format(result.holdout, force_grouping=True),
                 "coupons": number_format(result.coupons, force_grouping=True),
             }
+            if result.excluded:
+                text += " " + _("%(excluded)s members of the segment were left out: they cannot use the coupon.") % {
+                    "excluded": number_format(result.excluded, force_grouping=True)
+                }
             if result.overlapping:
                 text += " " + _(
                     "Other campaigns give points multipliers in the same window (%(names)s): a member in both gets "
@@ -224,5 +234,21 @@ class CampaignAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
         )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra = {"can_manage_campaign": _may_manage(request), **(extra_context or {})}
+        extra = {
+            "can_manage_campaign": _may_manage(request),
+            "coupon_audience": _coupon_audience_note(object_id) if request.method == "GET" else None,
+            **(extra_context or {}),
+        }
         return super().changeform_view(request, object_id, form_url, extra)
+
+
+def _coupon_audience_note(object_id) -> dict | None:
+    """Before launch, how many of the segment can use the coupon: what "Launch now" would issue to."""
+    campaign = campaign_by_id(object_id) if object_id and str(object_id).isdigit() else None
+    if campaign is None or campaign.status not in EDITABLE_STATUSES or campaign.coupon_template_id is None:
+        return None
+    try:
+        audience = campaign_coupon_audience(campaign)
+    except ValidationError as error:
+        return {"error": " ".join(error.messages)}
+    return {"audience": audience, "text": audience.describe(), "to_everyone": campaign.coupon_to_everyone}

@@ -28,6 +28,7 @@ from config.pagination import EstimatedCountPaginator
 from loyalty.admin import FullWidthChangelistMixin, RuleChangeAuditMixin
 from loyalty.admin_views import _context
 from members.models import Member
+from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_search_filter
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -257,14 +258,14 @@ class CouponAdmin(FullWidthChangelistMixin, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("phone"))
     def phone_masked(self, coupon: Coupon) -> str:
-        return coupon.member.masked_phone
+        return shown_phone(coupon.member.phone, full=False)
 
     @admin.display(description=gettext_lazy("phone"))
     def phone_full(self, coupon: Coupon) -> str:
-        return coupon.member.phone_digits
+        return shown_phone(coupon.member.phone, full=True)
 
     def get_list_display(self, request):
-        shown = "phone_full" if staff_can(request.user, Action.VIEW_FULL_PHONE) else "phone_masked"
+        shown = "phone_full" if sees_full_phones(request.user) else "phone_masked"
         return [shown if name == "phone_masked" else name for name in self.list_display]
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
@@ -322,6 +323,7 @@ def coupon_issue_view(request, *, model_admin):
                         template=form.cleaned_data["template"],
                         member=member,
                         actor=request.user,
+                        issue_anyway=form.cleaned_data["issue_anyway"],
                     )
             except ValidationError as error:
                 form.add_service_errors(error)

@@ -29,7 +29,7 @@ from campaigns.selectors.messaging import message_preview, message_status_counts
 from campaigns.services.messaging import message_send_test, message_template_save, message_template_validate
 from config.pagination import EstimatedCountPaginator
 from members.models import Member
-from members.phones import mask_phone
+from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_by_reference, member_search_filter
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -41,15 +41,19 @@ def _local(value) -> str:
 
 
 def _may_see_full_phones(request) -> bool:
-    return staff_can(request.user, Action.VIEW_FULL_PHONE)
+    return sees_full_phones(request.user)
+
+
+def _recipient(channel: str, recipient: str, full: bool) -> str:
+    if channel == MessageChannel.SMS:
+        return shown_phone(recipient, full=full)
+    return recipient
 
 
 def _shown_recipient(message: Message, full: bool) -> str:
     if not message.recipient:
         return "—"
-    if message.channel == MessageChannel.SMS and not full:
-        return mask_phone(message.recipient)
-    return message.recipient
+    return _recipient(message.channel, message.recipient, full)
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -207,11 +211,9 @@ def template_preview_view(request, template_id: int, *, model_admin):
         "template_obj": template,
         "form": form,
         "member": member,
-        "member_phone": (member.phone if full else member.masked_phone) if member else "",
+        "member_phone": shown_phone(member.phone, full=full) if member else "",
         "preview": preview,
-        "recipient": (
-            mask_phone(preview.recipient) if template.channel == MessageChannel.SMS and not full else preview.recipient
-        ),
+        "recipient": _recipient(template.channel, preview.recipient, full) if preview.recipient else "",
         "status_label": Message.Status(preview.status).label if preview.status else "",
         "request_id": uuid.uuid4().hex,
         "change_url": reverse("admin:campaigns_messagetemplate_change", args=[template.pk]),

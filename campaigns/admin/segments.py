@@ -47,6 +47,7 @@ from campaigns.services.segments import (
 )
 from loyalty.admin import FullWidthChangelistMixin
 from loyalty.admin_views import _context
+from members.phones import sees_full_phones
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -310,7 +311,7 @@ def segment_count_view(request, *, model_admin):
 
 def segment_preview_view(request, object_id, *, model_admin):
     segment = _segment_or_404(model_admin, request, object_id)
-    full_phones = staff_can(request.user, Action.VIEW_FULL_PHONE)
+    full_phones = sees_full_phones(request.user)
     preview, problems = None, []
     try:
         preview = segment_preview(segment.rules, full_phones=full_phones)

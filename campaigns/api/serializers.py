@@ -103,6 +103,11 @@ class CouponIssueInputSerializer(serializers.Serializer):
     request_id = request_id_field()
     template = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The coupon template's id.")
     member = serializers.CharField(max_length=64, help_text="Member code or phone.")
+    issue_anyway = serializers.BooleanField(
+        default=False,
+        help_text="Issue even if the member cannot use the coupon (not of its tiers); without it such an issue is "
+        "refused with coupon_not_usable. Recorded in the audit trail.",
+    )
 
 
 # GET /mall/items/
@@ -119,7 +124,8 @@ class MallItemsInputSerializer(serializers.Serializer):
 
 class RefusalSerializer(serializers.Serializer):
     code = serializers.CharField(
-        help_text="mall_out_of_stock, mall_wrong_tier, mall_limit_reached, insufficient_points, member_frozen."
+        help_text="mall_out_of_stock, mall_wrong_tier, mall_coupon_unusable, mall_limit_reached, insufficient_points, "
+        "member_frozen."
     )
     message = serializers.CharField()
 

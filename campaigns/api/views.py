@@ -80,7 +80,11 @@ class CouponIssueApi(ApiView):
             raise not_found("template_not_found", _("There is no such coupon template."), "template")
         member = member_from_reference(data["member"])
         coupon = coupon_issue_request(
-            request_id=data["request_id"], template=template, member=member, actor=request.user
+            request_id=data["request_id"],
+            template=template,
+            member=member,
+            actor=request.user,
+            issue_anyway=data["issue_anyway"],
         )
         return Response(self.OutputSerializer(coupon).data, status=_status(coupon))
 

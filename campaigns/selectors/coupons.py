@@ -7,8 +7,11 @@ from datetime import datetime
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, pgettext
 
 from campaigns.codes import normalize_coupon_code
+from campaigns.eligibility import CouponConditions, audience_of, members_who_can_use, nobody_message
 from campaigns.models import Coupon, CouponTemplate, MallItem, MallOrder
 from loyalty.models import MemberStats, PointsAccount, Tier
 from members.models import Member
@@ -76,6 +79,72 @@ def member_coupon_counts(member_id: int, *, now: datetime | None = None) -> dict
     )
 
 
+# --- who can use a coupon ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponAudience:
+    """Of an audience (a campaign's segment), how many can use a template's coupons, and who cannot, by tier."""
+
+    template: CouponTemplate
+    total: int
+    usable: int
+    excluded_by_tier: list[tuple[str, int]]  # (tier name, "" for members without a tier; count), most first
+    nobody_reason: str = ""  # campaigns.eligibility.STORE / CHANNEL: nobody can use it anywhere
+
+    @property
+    def excluded(self) -> int:
+        return self.total - self.usable
+
+    def reasons(self) -> str:
+        """银卡 18、no tier 1 — or why nobody can use it."""
+        if self.nobody_reason:
+            return nobody_message(self.template, self.nobody_reason)
+        return pgettext("list separator", ", ").join(
+            gettext("%(tier)s %(count)s")
+            % {"tier": name or gettext("no tier"), "count": number_format(count, force_grouping=True)}
+            for name, count in self.excluded_by_tier
+        )
+
+    def describe(self) -> str:
+        figures = {
+            "usable": number_format(self.usable, force_grouping=True),
+            "total": number_format(self.total, force_grouping=True),
+            "excluded": number_format(self.excluded, force_grouping=True),
+        }
+        if not self.excluded:
+            return gettext("%(usable)s of %(total)s members in the audience can use this coupon.") % figures
+        return gettext(
+            "%(usable)s of %(total)s members in the audience can use this coupon (%(excluded)s excluded: %(reasons)s)."
+        ) % {**figures, "reasons": self.reasons()}
+
+
+def coupon_audience(template: CouponTemplate, members: QuerySet[Member]) -> CouponAudience:
+    """Count who of `members` can use coupons of `template` with the filter the issue uses
+    (campaigns.eligibility.members_who_can_use), and the others by tier: two queries, whatever their number."""
+    conditions = CouponConditions.of(template)
+    audience = audience_of(members)
+    reason = conditions.nobody_reason()
+    if reason:
+        return CouponAudience(
+            template=template, total=audience.count(), usable=0, excluded_by_tier=[], nobody_reason=reason
+        )
+    usable = members_who_can_use(template, audience, conditions=conditions).count()
+    condition = conditions.member_filter()
+    excluded: list[tuple[str, int]] = []
+    if condition is not None:
+        rows = (
+            audience.exclude(condition)
+            .values_list("stats__tier__name")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "stats__tier__name")
+        )
+        excluded = [(name or "", n) for name, n in rows]
+    return CouponAudience(
+        template=template, total=usable + sum(n for _name, n in excluded), usable=usable, excluded_by_tier=excluded
+    )
+
+
 # --- points mall ---------------------------------------------------------------------------------
 
 
@@ -135,8 +204,11 @@ def mall_shopper(member: Member) -> MallShopper:
     return MallShopper(member=member, tier=stats.tier if stats else None, points=points, ordered=ordered)
 
 
-def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
-    """Why the shopper may not buy `item` now (a code), or None. Item-level reasons come first."""
+def mall_refusal(
+    item: MallItem, shopper: MallShopper | None, *, coupon_conditions: dict[int, CouponConditions] | None = None
+) -> str | None:
+    """Why the shopper may not buy `item` now (a code), or None. Item-level reasons come first.
+    `coupon_conditions` (CouponConditions.of_templates of the items' coupons) saves a query per coupon item."""
     if not item.is_active:
         return "mall_item_unavailable"
     if item.stock is not None and item.stock <= 0:
@@ -148,6 +220,12 @@ def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
     tiers = item.tiers.all()
     if tiers and (shopper.tier is None or all(t.pk != shopper.tier.pk for t in tiers)):
         return "mall_wrong_tier"
+    if item.coupon_template_id is not None:
+        # Points spent on a coupon the member can never use (campaigns.eligibility, checkout's rule).
+        found = (coupon_conditions or {}).get(item.coupon_template_id)
+        conditions = found or CouponConditions.of(item.coupon_template)
+        if not conditions.allows_tier(shopper.tier.pk if shopper.tier else None):
+            return "mall_coupon_unusable"
     if item.per_member_limit is not None and shopper.ordered.get(item.pk, 0) >= item.per_member_limit:
         return "mall_limit_reached"
     if shopper.points < item.points_price:
@@ -156,18 +234,19 @@ def mall_refusal(item: MallItem, shopper: MallShopper | None) -> str | None:
 
 
 def mall_offers(shopper: MallShopper | None) -> list[MallOffer]:
-    """The items on sale, each with whether the shopper (mall_shopper(member)) may buy it: two queries
-    (the items, their tiers) on top of the shopper's three."""
+    """The items on sale, each with whether the shopper (mall_shopper(member)) may buy it: three queries
+    (the items, their tiers, their coupons' tiers and stores) on top of the shopper's three."""
     items = list(
         MallItem.objects.filter(is_active=True)
         .select_related("coupon_template")
         .prefetch_related(Prefetch("tiers", queryset=Tier.objects.order_by("rank")))
         .order_by("points_price", "id")
     )
+    coupons = CouponConditions.of_templates([i.coupon_template for i in items if i.coupon_template_id is not None])
     return [
         MallOffer(
             item=item,
-            reason=mall_refusal(item, shopper),
+            reason=mall_refusal(item, shopper, coupon_conditions=coupons),
             ordered=shopper.ordered.get(item.pk, 0) if shopper else 0,
         )
         for item in items

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import Segment
 from campaigns.segments import members_matching
 from members.models import Member
+from members.phones import shown_phone
 
 PREVIEW_SIZE = 20
 
@@ -94,7 +95,7 @@ def segment_preview(
                 pk=member.pk,
                 code=member.code,
                 name=member.name,
-                phone=member.phone_digits if full_phones else member.masked_phone,
+                phone=shown_phone(member.phone, full=full_phones),
                 tier=stats.tier.name if stats is not None and stats.tier is not None else "",
                 home_store=str(member.home_store.name) if member.home_store is not None else "",
                 points=account.available if account is not None else 0,

@@ -2,7 +2,8 @@
 
 A run finds the members its trigger finds (campaigns.selectors.automations, in chunks of ~2,000 member
 ids), keeps those who meet the conditions (the segment), drops occurrences already recorded, records the
-members over the frequency cap and the held-out members as skipped effects, and acts for the others:
+members whose coupon they could not use (campaigns.eligibility), those over the frequency cap and the
+held-out members as skipped effects, and acts for the others:
 a coupon (coupon_issue / coupons_issue_bulk), points (the ledger, keyed automation:<id>:<member>:<occurrence>),
 a double-points window (PointsBoost) and a message (messages_queue_bulk, which handles consent, opt-out
 and the automation's quiet hours). Win-back automations pick the actions by the member's churn reason.
@@ -34,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.churn import ChurnReason, has_churn_source
+from campaigns.eligibility import members_who_can_use
 from campaigns.holdout import held_out
 from campaigns.messaging.render import TemplateRenderer
 from campaigns.messaging.variables import ids_in
@@ -80,6 +82,7 @@ ACTION_KEYS = ("coupon_template", "points", "message_template", "multiplier", "m
 
 HOLDOUT = "holdout"
 FREQUENCY_CAP = "frequency_cap"
+COUPON_UNUSABLE = "coupon_unusable"
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -490,6 +493,7 @@ class RunResult:
     not_in_segment: int = 0
     already_reached: int = 0
     capped: int = 0
+    coupon_unusable: int = 0
     held_out: int = 0
     reached: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -505,6 +509,7 @@ class RunResult:
             "not_in_segment",
             "already_reached",
             "capped",
+            "coupon_unusable",
             "held_out",
             "reached",
             "coupons",
@@ -678,6 +683,25 @@ def _act(automation: Automation, actions: Actions, occurrence: str, effects: lis
         setattr(result, name, getattr(result, name) + done[name])
 
 
+def _cannot_use_their_coupon(automation: Automation, found: list[Found], reasons: dict[int, str]) -> set[int]:
+    """Those of `found` whose actions would give them a coupon they cannot use (not of its tiers:
+    campaigns.eligibility, the rule checkout applies). They are skipped before the holdout group is drawn,
+    as a campaign's launch leaves them out: one query per coupon template of the chunk, not per member."""
+    by_template: dict[int, list[int]] = defaultdict(list)
+    for f in found:
+        template_id = actions_for(automation, reasons.get(f.member_id, "")).coupon_template_id
+        if template_id:
+            by_template[template_id].append(f.member_id)
+    unusable: set[int] = set()
+    for template in CouponTemplate.objects.filter(pk__in=list(by_template)):
+        ids = by_template[template.pk]
+        usable = set(
+            members_who_can_use(template, Member.objects.filter(pk__in=ids_in(ids))).values_list("pk", flat=True)
+        )
+        unusable.update(member_id for member_id in ids if member_id not in usable)
+    return unusable
+
+
 def _process(automation: Automation, found: list[Found], *, now: datetime, dry_run: bool, lock: bool = False):
     """One chunk, in one transaction: filter, record the effects, act for those this run recorded."""
     result = RunResult(automation_id=automation.pk, dry_run=dry_run)
@@ -702,10 +726,14 @@ def _process(automation: Automation, found: list[Found], *, now: datetime, dry_r
         return result
     capped = members_at_cap(automation, [f.member_id for f in eligible], now=now)
     reasons = reasons_for(automation, eligible, now=now)
+    unusable = _cannot_use_their_coupon(automation, eligible, reasons)
     rows, plans = [], {}
     for f in eligible:
         reason = reasons.get(f.member_id, "")
-        if f.member_id in capped:
+        if f.member_id in unusable:
+            rows.append((f.member_id, f.occurrence, reason, COUPON_UNUSABLE, 0))
+            result.coupon_unusable += 1
+        elif f.member_id in capped:
             rows.append((f.member_id, f.occurrence, reason, FREQUENCY_CAP, 0))
             result.capped += 1
         elif is_held_out(automation, f.member_id):
@@ -725,6 +753,7 @@ def _process(automation: Automation, found: list[Found], *, now: datetime, dry_r
     mine = {member_id for _effect, member_id in inserted}
     lost = [r for r in rows if r[0] not in mine]
     result.capped -= sum(1 for r in lost if r[3] == FREQUENCY_CAP)
+    result.coupon_unusable -= sum(1 for r in lost if r[3] == COUPON_UNUSABLE)
     result.held_out -= sum(1 for r in lost if r[3] == HOLDOUT)
     result.already_reached += len(lost)
     groups: dict[tuple[str, Actions], list[tuple[int, int]]] = defaultdict(list)

@@ -5,6 +5,13 @@ into a target and a holdout group by a hash of (campaign, member), so that drawi
 split, and acts for the target group only: a coupon each (set-based bulk issue), a points boost for the
 campaign's window, a message; the points award follows in batches through the ledger.
 
+With a coupon, the segment's members who cannot use it (not of its tiers: campaigns.eligibility, the rule
+checkout applies) are left out before the draw, unless the marketer chose to issue it to everyone anyway
+(Campaign.coupon_to_everyone, audited): eligibility first, then the holdout group, so that the effect is
+measured among members the coupon could work on, and a member who could never use it is neither sent it
+nor counted as "held out" against those who got it. Left out, they get none of the campaign's actions: its
+message announces a coupon they do not have.
+
 Launching twice, or on two workers at once, has one effect: the campaign row is locked and its status
 moved scheduled → running by a conditional UPDATE whose row count is checked, inside the transaction
 that writes the snapshot and the actions, so a second run waits and then finds nothing to do, and a
@@ -26,9 +33,11 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.eligibility import members_who_can_use
 from campaigns.holdout import held_out
 from campaigns.models import Campaign, CampaignMember, Coupon, CouponTemplate, MessageTemplate, PointsBoost, Segment
 from campaigns.segments import SegmentRuleError, members_matching
+from campaigns.selectors.coupons import CouponAudience, coupon_audience
 from campaigns.services.coupons import coupons_issue_bulk
 from campaigns.services.messaging import messages_queue_bulk
 from config.errors import field_error as _error
@@ -76,6 +85,7 @@ class CampaignFields:
     points: int = 0
     multiplier: Decimal = Decimal("1.00")
     message_template: MessageTemplate | None = None
+    coupon_to_everyone: bool = False
 
     def has_action(self) -> bool:
         return bool(
@@ -192,6 +202,7 @@ def _audit_fields(fields: CampaignFields) -> dict:
         "points": fields.points,
         "multiplier": str(fields.multiplier),
         "message_template": fields.message_template.pk if fields.message_template else None,
+        "coupon_to_everyone": fields.coupon_to_everyone,
     }
 
 
@@ -214,6 +225,7 @@ def campaign_create(*, actor, fields: CampaignFields) -> Campaign:
         points=fields.points,
         multiplier=fields.multiplier,
         message_template=fields.message_template,
+        coupon_to_everyone=fields.coupon_to_everyone,
         created_by=actor,
     )
     audit_record(actor=actor, action="campaign.created", target=campaign, data=_audit_fields(fields))
@@ -244,6 +256,7 @@ def campaign_update(*, actor, campaign: Campaign, fields: CampaignFields) -> Cam
         "points",
         "multiplier",
         "message_template",
+        "coupon_to_everyone",
     ):
         setattr(campaign, name, getattr(fields, name))
     campaign.save(
@@ -257,6 +270,7 @@ def campaign_update(*, actor, campaign: Campaign, fields: CampaignFields) -> Cam
             "points",
             "multiplier",
             "message_template",
+            "coupon_to_everyone",
         ]
     )
     audit_record(actor=actor, action="campaign.updated", target=campaign, data=_audit_fields(fields))
@@ -274,6 +288,7 @@ def fields_of(campaign: Campaign) -> CampaignFields:
         points=campaign.points,
         multiplier=campaign.multiplier,
         message_template=campaign.message_template,
+        coupon_to_everyone=campaign.coupon_to_everyone,
     )
 
 
@@ -289,14 +304,51 @@ def _segment_members(campaign: Campaign, *, now: datetime):
         ) from None
 
 
+def campaign_audience(campaign: Campaign, *, now: datetime | None = None):
+    """The members a launch draws now: the segment's, less those who cannot use the campaign's coupon
+    unless it goes to everyone anyway. The filter is campaigns.eligibility's, the one the page counts with."""
+    members = _segment_members(campaign, now=now or timezone.now())
+    if campaign.coupon_template_id is not None and not campaign.coupon_to_everyone:
+        members = members_who_can_use(campaign.coupon_template, members)
+    return members
+
+
+def campaign_coupon_audience(campaign: Campaign, *, now: datetime | None = None) -> CouponAudience | None:
+    """Of the segment now, how many can use the campaign's coupon and who cannot (None: no coupon). What the
+    campaign's page shows before launch, and what the launch records."""
+    if campaign.coupon_template_id is None:
+        return None
+    return coupon_audience(campaign.coupon_template, _segment_members(campaign, now=now or timezone.now()))
+
+
+def _no_target_error(campaign: Campaign, *, now: datetime) -> ValidationError:
+    if campaign.coupon_template_id is not None and not campaign.coupon_to_everyone:
+        audience = campaign_coupon_audience(campaign, now=now)
+        if audience.total:
+            return _error(
+                "coupon_template",
+                _(
+                    "Nobody in the segment “%(segment)s” can use the coupon “%(coupon)s” (%(reasons)s): choose "
+                    "another coupon or segment, or issue it to everyone anyway."
+                )
+                % {
+                    "segment": campaign.segment.name,
+                    "coupon": campaign.coupon_template.name,
+                    "reasons": audience.reasons(),
+                },
+                "campaign_coupon_unusable",
+            )
+    return _error(
+        "segment",
+        _("The segment “%(segment)s” has no members now: the campaign would reach no one.")
+        % {"segment": campaign.segment.name},
+        "campaign_no_target",
+    )
+
+
 def _refuse_no_target(campaign: Campaign, *, now: datetime) -> None:
-    if not _segment_members(campaign, now=now).exists():
-        raise _error(
-            "segment",
-            _("The segment “%(segment)s” has no members now: the campaign would reach no one.")
-            % {"segment": campaign.segment.name},
-            "campaign_no_target",
-        )
+    if not campaign_audience(campaign, now=now).exists():
+        raise _no_target_error(campaign, now=now)
 
 
 @transaction.atomic
@@ -366,6 +418,7 @@ class LaunchResult:
     launched: bool  # False: it was launched before (or is being launched by another run)
     target: int = 0
     holdout: int = 0
+    excluded: int = 0  # left out: they could not use the coupon
     coupons: int = 0
     boosts: int = 0
     messages: dict[str, int] = field(default_factory=dict)
@@ -374,9 +427,9 @@ class LaunchResult:
 
 
 def _snapshot(campaign: Campaign, *, now: datetime) -> None:
-    """The segment's members now, written once per member with their group (resumable: a member already
-    drawn keeps the row it has)."""
-    members = _segment_members(campaign, now=now)
+    """The segment's members now (those who can use the coupon: campaign_audience), written once per member
+    with their group (resumable: a member already drawn keeps the row it has)."""
+    members = campaign_audience(campaign, now=now)
     # A "top N" segment is sliced, and a sliced query cannot be reordered.
     ids = (members if members.query.is_sliced else members.order_by("pk")).values_list("pk", flat=True)
     batch: list[CampaignMember] = []
@@ -421,6 +474,18 @@ def _boosts(campaign: Campaign) -> int:
         return cursor.rowcount
 
 
+def _coupon_audit(campaign: Campaign, audience: CouponAudience | None) -> dict:
+    if audience is None:
+        return {}
+    return {
+        "coupon_to_everyone": campaign.coupon_to_everyone,
+        "segment_members": audience.total,
+        "cannot_use_coupon": audience.excluded,
+        "cannot_use_by_tier": {name or "-": n for name, n in audience.excluded_by_tier},
+        "nobody_reason": audience.nobody_reason,
+    }
+
+
 @transaction.atomic
 def _launch_in_one_transaction(*, actor, campaign: Campaign, now: datetime) -> LaunchResult:
     campaign = _locked(campaign)
@@ -437,6 +502,7 @@ def _launch_in_one_transaction(*, actor, campaign: Campaign, now: datetime) -> L
     if moved != 1:
         return LaunchResult(campaign=campaign, launched=False)
     campaign.status, campaign.launched_at, campaign.starts_at = Campaign.Status.RUNNING, now, starts_at
+    coupon_audience_now = campaign_coupon_audience(campaign, now=now)
     _snapshot(campaign, now=now)
     counts = dict(
         CampaignMember.objects.filter(campaign_id=campaign.pk)
@@ -447,15 +513,11 @@ def _launch_in_one_transaction(*, actor, campaign: Campaign, now: datetime) -> L
     )
     target, holdout = counts.get(CampaignMember.Group.TARGET, 0), counts.get(CampaignMember.Group.HOLDOUT, 0)
     if not target + holdout:
-        raise _error(
-            "segment",
-            _("The segment “%(segment)s” has no members now: the campaign would reach no one.")
-            % {"segment": campaign.segment.name},
-            "campaign_no_target",
-        )
-    Campaign.objects.filter(pk=campaign.pk).update(target_count=target, holdout_count=holdout)
-    campaign.target_count, campaign.holdout_count = target, holdout
-    result = LaunchResult(campaign=campaign, launched=True, target=target, holdout=holdout)
+        raise _no_target_error(campaign, now=now)
+    excluded = 0 if coupon_audience_now is None or campaign.coupon_to_everyone else coupon_audience_now.excluded
+    Campaign.objects.filter(pk=campaign.pk).update(target_count=target, holdout_count=holdout, excluded_count=excluded)
+    campaign.target_count, campaign.holdout_count, campaign.excluded_count = target, holdout, excluded
+    result = LaunchResult(campaign=campaign, launched=True, target=target, holdout=holdout, excluded=excluded)
     if campaign.coupon_template_id is not None:
         issued = coupons_issue_bulk(
             template=campaign.coupon_template,
@@ -493,6 +555,7 @@ def _launch_in_one_transaction(*, actor, campaign: Campaign, now: datetime) -> L
             "messages": result.messages,
             "points_each": campaign.points,
             "overlapping_multipliers": result.overlapping,
+            **_coupon_audit(campaign, coupon_audience_now),
         },
     )
     return result
@@ -591,7 +654,9 @@ def campaigns_run_due(*, now: datetime | None = None) -> dict[str, int]:
 __all__ = [
     "CampaignFields",
     "LaunchResult",
+    "campaign_audience",
     "campaign_cancel",
+    "campaign_coupon_audience",
     "campaign_create",
     "campaign_launch",
     "campaign_points_award",

@@ -23,10 +23,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from campaigns.codes import new_coupon_code, new_coupon_codes
+from campaigns.eligibility import CouponConditions, members_who_can_use, nobody_message
 from campaigns.models import Automation, Campaign, Coupon, CouponTemplate
 from config.errors import field_error as _error
+from loyalty.models import MemberStats, Tier
 from loyalty.services.checkout import validate_request_id
 from loyalty.services.locks import lock_points_account
 from loyalty.services.policy import as_replay
@@ -139,6 +142,7 @@ def coupon_issue(
     campaign: Campaign | None = None,
     automation: Automation | None = None,
     now: datetime | None = None,
+    audit_data: dict | None = None,
 ) -> Coupon:
     """Issue one coupon of `template` to `member`, once per (member, issue_key).
 
@@ -205,21 +209,58 @@ def coupon_issue(
             actor=actor,
             action="coupon.issued",
             target=coupon,
-            data={"template": template.pk, "member": member.code, "source": source, "issue_key": issue_key},
+            data={
+                "template": template.pk,
+                "member": member.code,
+                "source": source,
+                "issue_key": issue_key,
+                **(audit_data or {}),
+            },
         )
     return coupon
 
 
-def coupon_issue_request(*, request_id: str, template: CouponTemplate, member: Member, actor) -> Coupon:
+def coupon_usable_by(template: CouponTemplate, member: Member) -> str:
+    """ "" if `member` can use coupons of `template` (campaigns.eligibility, checkout's rule), else why not."""
+    conditions = CouponConditions.of(template)
+    reason = conditions.nobody_reason()
+    if reason:
+        return nobody_message(template, reason)
+    if members_who_can_use(template, Member.objects.filter(pk=member.pk), conditions=conditions).exists():
+        return ""
+    tier = MemberStats.objects.filter(member=member).values_list("tier__name", flat=True).first()
+    tiers = Tier.objects.filter(pk__in=conditions.tier_ids).order_by("rank").values_list("name", flat=True)
+    said = {"name": template.name, "tiers": pgettext("list separator", ", ").join(tiers), "member": member.name}
+    if tier is None:
+        return _("“%(name)s” is for members of %(tiers)s only, and %(member)s has no tier.") % said
+    return _("“%(name)s” is for members of %(tiers)s only, and %(member)s is %(tier)s.") % {**said, "tier": tier}
+
+
+def coupon_issue_request(
+    *, request_id: str, template: CouponTemplate, member: Member, actor, issue_anyway: bool = False
+) -> Coupon:
     """A coupon issued by staff (the admin page, POST /api/v1/coupons/): idempotent by request id,
-    which is unique across members."""
+    which is unique across members. A member who cannot use the coupon (campaigns.eligibility) is refused
+    with the reason (coupon_not_usable) unless `issue_anyway`, which the audit row records."""
     validate_request_id(request_id)
+    issue_key = f"manual:{request_id}"
+    unusable = ""
+    if _existing(member=member, issue_key=issue_key, source=Coupon.Source.MANUAL) is None:
+        unusable = coupon_usable_by(template, member)
+        if unusable and not issue_anyway:
+            raise _error(
+                "member",
+                _("%(reason)s They could never use it: issue it anyway only if that is what you mean."),
+                "coupon_not_usable",
+                reason=unusable,
+            )
     return coupon_issue(
         template=template,
         member=member,
         source=Coupon.Source.MANUAL,
-        issue_key=f"manual:{request_id}",
+        issue_key=issue_key,
         actor=actor,
+        audit_data={"issued_anyway": unusable} if unusable else None,
     )
 
 
@@ -468,11 +509,13 @@ def coupons_on_registration(member: Member) -> None:
     """members.services.register_member_registered_hook: a new member gets the registration gifts.
 
     It runs inside the registering transaction, so it costs one query when there is no gift. A gift
-    that cannot be given (its quantity is used up, its validity has ended) is skipped: a member's
-    registration never fails for a coupon.
+    that cannot be given (its quantity is used up, its validity has ended, the new member cannot use it:
+    a tier they do not have) is skipped: a member's registration never fails for a coupon.
     """
     templates = CouponTemplate.objects.filter(on_registration=True, is_active=True).order_by("pk")
     for template in templates:
+        if coupon_usable_by(template, member):
+            continue  # a gift the new member could never use (a 金卡 coupon) is no gift
         try:
             coupon_issue(
                 template=template,

@@ -45,6 +45,14 @@ def _refusal(code: str, item: MallItem, *, available: int = 0, limit: int | None
     if code == "mall_wrong_tier":
         tiers = "、".join(t.name for t in item.tiers.all())
         return _error("item", _("“%(item)s” is for members of %(tiers)s only."), code, item=item.name, tiers=tiers)
+    if code == "mall_coupon_unusable":
+        return _error(
+            "item",
+            _("“%(item)s” is a coupon this member could not use: it is for members of %(tiers)s only."),
+            code,
+            item=item.name,
+            tiers="、".join(item.coupon_template.tiers.order_by("rank").values_list("name", flat=True)),
+        )
     if code == "mall_limit_reached":
         return _error(
             "item", _("Each member may buy “%(item)s” at most %(limit)d times."), code, item=item.name, limit=limit

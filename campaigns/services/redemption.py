@@ -27,13 +27,14 @@ from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, CharField, DecimalField, OuterRef, Subquery, Value, When
+from django.db.models import Case, DecimalField, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from campaigns.codes import normalize_coupon_code
+from campaigns.eligibility import CouponConditions
 from campaigns.models import Coupon, CouponTemplate
 from loyalty.models import MemberStats, Sale, Tier
 from members.models import Member
@@ -73,20 +74,6 @@ def _line_inputs(lines) -> list[tuple[str, Decimal]]:
     return [(line.category, Decimal(line.quantity)) for line in lines]
 
 
-def _restrictions(template_ids: list[int]) -> dict[int, dict[str, set[int]]]:
-    """Each template's tiers and stores, in one query for all of them."""
-    through_tiers = CouponTemplate.tiers.through.objects.filter(coupontemplate_id__in=template_ids)
-    through_stores = CouponTemplate.stores.through.objects.filter(coupontemplate_id__in=template_ids)
-    rows = through_tiers.values_list("coupontemplate_id", "tier_id", Value("tier", output_field=CharField())).union(
-        through_stores.values_list("coupontemplate_id", "store_id", Value("store", output_field=CharField())),
-        all=True,
-    )
-    found: dict[int, dict[str, set[int]]] = {pk: {"tier": set(), "store": set()} for pk in template_ids}
-    for template_id, other_id, kind in rows:
-        found[template_id][kind].add(other_id)
-    return found
-
-
 def _allocate(amount: Decimal, room: list[Decimal]) -> list[Decimal]:
     """Share `amount` (at most sum(room)) over lines in proportion to their room, to the cent, never
     more than a line's room; the cents rounding leaves go to the lines with the most room."""
@@ -112,7 +99,7 @@ def _check_coupon(
     store: Store,
     channel: str,
     now: datetime,
-    restrictions: dict[str, set[int]] | None,
+    conditions: CouponConditions | None,
     member_tier_id: int | None,
 ) -> None:
     if coupon is None:
@@ -139,16 +126,17 @@ def _check_coupon(
             end=timezone.localtime(coupon.valid_until).strftime("%Y-%m-%d %H:%M"),
         )
     template = coupon.template
-    stores = restrictions["store"] if restrictions else set()
-    if stores and store.pk not in stores:
-        codes = Store.objects.filter(pk__in=stores).order_by("code").values_list("code", flat=True)[:10]
+    # Who may use it where: campaigns.eligibility, which the issues ask of their audience too.
+    conditions = conditions or CouponConditions.of(template)
+    if not conditions.allows_store(store.pk):
+        codes = Store.objects.filter(pk__in=conditions.store_ids).order_by("code").values_list("code", flat=True)[:10]
         raise _refusal(
             _("Coupon %(code)s cannot be used at this store; only at %(stores)s."),
             "coupon_wrong_store",
             code=code,
             stores=_listed(codes),
         )
-    if template.channels and channel not in template.channels:
+    if not conditions.allows_channel(channel):
         names = [str(Sale.Channel(c).label) for c in template.channels if c in Sale.Channel.values]
         raise _refusal(
             _("Coupon %(code)s cannot be used here; only %(channels)s."),
@@ -156,9 +144,8 @@ def _check_coupon(
             code=code,
             channels=_listed(names),
         )
-    tiers = restrictions["tier"] if restrictions else set()
-    if tiers and member_tier_id not in tiers:
-        names = Tier.objects.filter(pk__in=tiers).order_by("rank").values_list("name", flat=True)
+    if not conditions.allows_tier(member_tier_id):
+        names = Tier.objects.filter(pk__in=conditions.tier_ids).order_by("rank").values_list("name", flat=True)
         raise _refusal(
             _("Coupon %(code)s is for members of %(tiers)s only."),
             "coupon_wrong_tier",
@@ -241,8 +228,7 @@ def coupon_plan(
             member_tier_id=Subquery(MemberStats.objects.filter(member_id=OuterRef("member_id")).values("tier_id")[:1])
         )
     }
-    mine = [c.template_id for c in coupons.values() if c.member_id == member.pk]
-    restrictions = _restrictions(sorted(set(mine))) if mine else {}
+    conditions = CouponConditions.of_templates([c.template for c in coupons.values() if c.member_id == member.pk])
     for code in normalized:
         coupon = coupons.get(code)
         _check_coupon(
@@ -252,7 +238,7 @@ def coupon_plan(
             store=store,
             channel=channel,
             now=now,
-            restrictions=restrictions.get(coupon.template_id) if coupon else None,
+            conditions=conditions.get(coupon.template_id) if coupon else None,
             member_tier_id=coupon.member_tier_id if coupon else None,
         )
     if len(normalized) > 1:

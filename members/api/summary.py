@@ -17,6 +17,7 @@ from typing import Any
 from rest_framework import serializers
 
 from members.models import Member
+from members.phones import shown_phone
 
 FieldsFactory = Callable[[], dict[str, serializers.Field]]
 # load(members, context) → {member.pk: {field name: value}}; `context` carries the request's user and store.
@@ -101,7 +102,9 @@ def member_summaries(
     summaries = []
     for m in members:
         full = full_phone(m)
-        summaries.append(MemberSummary(member=m, phone=m.phone if full else m.masked_phone, phone_masked=not full))
+        summaries.append(
+            MemberSummary(member=m, phone=shown_phone(m.phone, full=full, machine=True), phone_masked=not full)
+        )
     for section in _all_sections():
         section_fields = list(section.fields())
         values = section.load(members, context) if members else {}

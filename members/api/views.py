@@ -11,7 +11,7 @@ from config.api import ERROR_RESPONSES, ApiView, member_from_reference, optional
 from members.api.serializers import MemberLookupInputSerializer, MemberRegisterInputSerializer
 from members.api.summary import member_summaries, member_summary_serializer_class
 from members.models import Member
-from members.phones import normalize_phone
+from members.phones import normalize_phone, sees_full_phones
 from members.selectors import member_lookup
 from members.services import member_register
 from stores.permissions import require_staff_can, staff_can
@@ -92,7 +92,7 @@ class MemberLookupApi(ApiView):
         store = optional_store(data["store"])
         require_staff_can(request.user, Action.LOOKUP_MEMBER, store)
         members = list(member_lookup(text=data["q"])[:LOOKUP_LIMIT])
-        sees_full = staff_can(request.user, Action.VIEW_FULL_PHONE)
+        sees_full = sees_full_phones(request.user)
         typed_phone = _full_phone_typed(data["q"])
         summaries = member_summaries(
             members,
@@ -118,7 +118,7 @@ class MemberDetailApi(ApiView):
         if not (staff_can(request.user, Action.LOOKUP_MEMBER) or staff_can(request.user, Action.VIEW_MEMBERS)):
             raise PermissionDenied(_("Your role does not allow this."))
         member = member_from_reference(reference, field=None)
-        sees_full = staff_can(request.user, Action.VIEW_FULL_PHONE)
+        sees_full = sees_full_phones(request.user)
         [summary] = member_summaries([member], full_phone=lambda m: sees_full, context=_summary_context(request))
         return Response(self.OutputSerializer(summary).data)
 

@@ -69,3 +69,31 @@ def test_the_effect_page_shows_target_against_holdout_with_a_chart(
     screenshot(page, f"admin-campaign-effect-{locale}")
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     screenshot(page, f"admin-campaign-effect-chart-{locale}")
+
+
+def test_the_campaign_page_says_how_many_of_the_segment_can_use_its_coupon(live_server, chain, tablet_page, screenshot):
+    from loyalty.models import MemberStats
+    from tests.factories.loyalty import TierFactory
+
+    LoyaltySettingsFactory()
+    silver = TierFactory(code="SILVER", name="银卡", rank=1, threshold=Decimal("1000.00"))
+    gold = TierFactory(code="GOLD", name="金卡", rank=2, threshold=Decimal("5000.00"))
+    for i in range(20):
+        member = MemberFactory(name="王芳李娜张伟刘洋陈静杨磊"[i % 10 : i % 10 + 2])
+        MemberStats.objects.update_or_create(member=member, defaults={"tier": gold if i == 0 else silver})
+    campaign = CampaignFactory(
+        name="金卡会员日",
+        segment=SegmentFactory(name="全部会员", created_by=chain.marketer),
+        coupon_template=CouponTemplateFactory(name="金卡专享满200减50", tiers=[gold]),
+        points=0,
+        created_by=chain.marketer,
+    )
+    page = tablet_page("zh-CN")
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
+
+    note = page.locator("#campaign-coupon-audience").inner_text()
+    assert "受众 20 人中，1 人可以使用此券（排除 19 人：银卡 19 人）。" in note
+    assert page.locator("#id_coupon_to_everyone").count() == 1
+    page.locator("#campaign-coupon-audience").scroll_into_view_if_needed()
+    screenshot(page, "admin-campaign-coupon-audience-zh-CN")

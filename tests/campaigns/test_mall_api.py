@@ -72,6 +72,7 @@ def test_the_item_list_costs_a_fixed_number_of_queries(chain, api, rich, tiers, 
         return len(captured.captured_queries)
 
     MallItemFactory(tiers=[tiers["gold"]])
+    CouponMallItemFactory()
     few = queries()
     for _ in range(10):
         MallItemFactory(tiers=[tiers["gold"], tiers["normal"]])

@@ -544,7 +544,7 @@ def test_downgrade_risk_lists_members_below_their_tier_whose_retention_is_over(
         (at_risk.code, "银卡", Decimal("150.00"), Decimal("850.00"))
     ]
     page = response.content.decode()
-    assert "138****8000" in page and "13800138000" not in page
+    assert "13800138000" in page and "138****8000" not in page  # the HQ admin reads full phones
     assert "¥850.00" in page
     # Within 0 days: still listed (retention is over); a new upgrade today never is.
     assert len(client.get(RISK, {"within_days": "0"}).context["rows"]) == 1

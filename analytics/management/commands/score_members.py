@@ -1,6 +1,7 @@
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -14,15 +15,36 @@ STEPS = 4
 
 
 class Command(BaseCommand):
-    help = "Recompute RFM and churn scores as of a date (today by default); --report writes the churn report CSV."
+    help = (
+        "Recompute RFM and churn scores as of a date (today by default); --report writes the churn report "
+        "(CSV or XLSX), with phones masked unless the --as login may see them, audited."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="YYYY-MM-DD (local business day); today by default")
         parser.add_argument(
             "--report", help="write the churn report to this file: CSV (UTF-8 with BOM), or XLSX when it ends in .xlsx"
         )
+        parser.add_argument(
+            "--as",
+            dest="username",
+            metavar="USERNAME",
+            help="the staff login the report is for: it needs a role that may export, decides whether phones are "
+            "written in full (HQ admin) or masked, and is named in the audit trail; without it phones are masked",
+        )
+        parser.add_argument(
+            "--headers",
+            choices=["zh", "en"],
+            default="zh",
+            help="language of the report's headers and labels: zh (手机号, 高 …, the default) or en (Phone, High …)",
+        )
 
-    def handle(self, *args, as_of=None, report=None, **options):
+    def handle(self, *args, as_of=None, report=None, username=None, headers="zh", **options):
+        actor = None
+        if username:
+            actor = get_user_model().objects.filter(username=username, is_active=True).first()
+            if actor is None:
+                raise CommandError(f"No active staff login “{username}”.")
         day = None
         if as_of:
             try:
@@ -59,9 +81,14 @@ class Command(BaseCommand):
             try:
                 # The audit row stands only if the file was written.
                 with transaction.atomic():
-                    export = churn_report_export(actor=None, fmt=fmt, filters={"command": "score_members --report"})
+                    export = churn_report_export(
+                        actor=actor, fmt=fmt, language=headers, filters={"command": "score_members --report"}
+                    )
                     export.write_to(report)
-            except (ValidationError, OSError) as error:
+            except (ValidationError, PermissionDenied, OSError) as error:
                 raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from error
             rows = export.count
-            self.stdout.write(_("Wrote %(rows)d rows to %(file)s.") % {"rows": rows, "file": report})
+            phones = _("full phones") if export.details["full_phones"] else _("phones masked")
+            self.stdout.write(
+                _("Wrote %(rows)d rows to %(file)s (%(phones)s).") % {"rows": rows, "file": report, "phones": phones}
+            )

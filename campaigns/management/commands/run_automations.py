@@ -62,7 +62,8 @@ class Command(BaseCommand):
             would = "would reach" if dry_run else "reached"
             line = (
                 f"  #{r.automation_id} {r.name}: found {r.found}, {would} {r.reached}, held out {r.held_out}, "
-                f"capped {r.capped}, already reached {r.already_reached}, not in segment {r.not_in_segment}"
+                f"capped {r.capped}, cannot use the coupon {r.coupon_unusable}, already reached {r.already_reached}, "
+                f"not in segment {r.not_in_segment}"
             )
             if not dry_run:
                 line += f"; {r.coupons} coupons, {r.points} points, {r.messages} messages queued, {r.boosts} boosts"
