@@ -28,8 +28,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from loyalty.forms import DateRangeForm, DowngradeRiskForm, PointsAdjustmentForm
 from loyalty.models import PointsAccount, Tier, TierPolicy, WalletEntry
-from loyalty.services import points_adjust
 from loyalty.selectors import members_at_downgrade_risk
+from loyalty.services import points_adjust
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.services import audit_record

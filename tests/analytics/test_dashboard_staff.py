@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-
 from rest_framework.authtoken.models import Token
 
 from loyalty.models import Sale

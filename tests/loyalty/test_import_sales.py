@@ -25,8 +25,8 @@ from loyalty.models import (
 )
 from loyalty.reconcile import ledger_mismatches
 from loyalty.services import sale_refund
-from loyalty.services.refunds import RefundLineInput
 from loyalty.services.earning import active_rules, pick_rule, rule_for
+from loyalty.services.refunds import RefundLineInput
 from loyalty.services.sales_import import sales_import
 from members.imports.reader import ImportFileError
 from stores.models import AuditEntry
