@@ -290,6 +290,7 @@ class PointsEntry(models.Model):
         OPENING = "opening", _("Opening balance")
         MALL = "mall", _("Points mall")
         MALL_REFUND = "mall_refund", _("Points mall order cancelled")
+        BIRTHDAY = "birthday", _("Birthday points")
 
     # No index of its own: points_entry_member_idx starts with it.
     member = models.ForeignKey(
