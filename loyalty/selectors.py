@@ -25,6 +25,7 @@ from loyalty.models import (
     Wallet,
     WalletEntry,
 )
+from loyalty.services.birthday import birthday_key
 from loyalty.services.earning import rule_for
 from loyalty.services.tiers import METRIC_COLUMNS, TierProgress, _values_by_member, tier_progress
 from members.models import Member
@@ -319,11 +320,23 @@ def sale_for_receipt(sale_id: int) -> Sale | None:
 
 
 def member_day_notes(member: Member, *, store_id: int, day) -> list[str]:
-    """What today means for this member at this store: birthday, birthday month, member day."""
+    """What today means for this member at this store: birthday, birthday month (and its birthday points,
+    once paid), member day."""
     notes = []
     birthday = member.birthday
     if birthday is not None and (birthday.month, birthday.day) == (day.month, day.day):
         notes.append(_("Birthday today! Wish them a happy birthday."))
+    if birthday is not None and birthday.month == day.month:
+        paid = (
+            PointsEntry.objects.filter(member_id=member.pk, idempotency_key=birthday_key(day.year))
+            .values_list("points", "created_at")
+            .first()
+        )
+        if paid is not None:
+            notes.append(
+                _("Birthday points: %(points)s paid on %(day)s.")
+                % {"points": paid[0], "day": timezone.localdate(paid[1]).isoformat()}
+            )
     rule = rule_for(store_id=store_id, day=day)
     if rule is not None:
         if birthday is not None and birthday.month == day.month and rule.birthday_month_multiplier != 1:

@@ -91,6 +91,11 @@ class TierProgress:
     value: Decimal
     missing: Decimal
 
+    @property
+    def free_shipping(self) -> bool:
+        """The tier's benefit that online channels apply (the back office and tills have no shipping)."""
+        return bool(self.tier and self.tier.free_shipping)
+
 
 def tier_progress(member_id: int, *, current: Tier | None) -> TierProgress:
     """'¥X more to reach 金卡'."""

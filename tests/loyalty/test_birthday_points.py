@@ -159,3 +159,17 @@ def test_two_workers_running_the_job_at_once_pay_each_member_once(clock, policy,
     assert PointsEntry.objects.filter(kind=PointsEntry.Kind.BIRTHDAY).count() == 5
     assert [available(m) for m in members] == [200] * 5
     assert ledger_mismatches() == []
+
+
+def test_the_member_card_says_the_birthday_points_were_paid(clock, policy, tiers, chain, at_till):
+    from django.urls import reverse
+
+    wang = in_tier(tiers[2], birthday=date(1990, 3, 28))
+    points_birthday_pay_due()
+    clock.set(local(2026, 3, 10, 11))
+
+    page = at_till(chain.cashier_a, chain.store_a).get(
+        reverse("tablet:member", args=[wang.code]), HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    assert "Birthday points: 200 paid on 2026-03-01." in page.content.decode()
