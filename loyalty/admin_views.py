@@ -2,7 +2,7 @@
 
 - manual points adjustment (staff who may ADJUST_POINTS), through loyalty.services.points_adjust;
 - recharge report: top-ups and stored-value spend by store, staff, day and package, with a CSV;
-- downgrade risk: members who will drop a tier at the next evaluation unless they spend more.
+- downgrade risk: members who will drop a tier at an evaluation within N days unless they spend more.
 
 The views check and show; every write goes through a service.
 """
@@ -28,8 +28,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from loyalty.forms import DateRangeForm, DowngradeRiskForm, PointsAdjustmentForm
 from loyalty.models import PointsAccount, Tier, TierPolicy, WalletEntry
+from loyalty.selectors import members_at_downgrade_risk
 from loyalty.services import points_adjust
-from loyalty.services.tiers import downgrade_risk
 from members.phones import phone_for
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -310,21 +310,21 @@ def downgrade_risk_view(request, *, model_admin):
     form = DowngradeRiskForm(request.GET or None)
     within = form.cleaned_data["within_days"] if form.is_bound and form.is_valid() else 30
     policy = TierPolicy.current()
-    found = list(islice(downgrade_risk(within_days=within), MAX_RISK_ROWS + 1))
+    found = list(islice(members_at_downgrade_risk(within_days=within), MAX_RISK_ROWS + 1))
     capped = len(found) > MAX_RISK_ROWS
     is_money = policy.metric == Tier.Metric.SPEND
     rows = [
         {
-            "member": stats.member,
-            "phone": phone_for(request.user, stats.member.phone),
-            "url": reverse("admin:members_member_change", args=[stats.member_id]),
-            "tier": stats.tier,
-            "tier_since": stats.tier_since,
-            "drops_from": stats.tier_since + timedelta(days=policy.retention_days) if stats.tier_since else None,
-            "value": value,
-            "missing": missing,
+            "member": risk.stats.member,
+            "phone": phone_for(request.user, risk.stats.member.phone),
+            "url": reverse("admin:members_member_change", args=[risk.stats.member_id]),
+            "tier": risk.stats.tier,
+            "tier_since": risk.stats.tier_since,
+            "drops_on": risk.drops_on,
+            "value": risk.value,
+            "missing": risk.missing,
         }
-        for stats, value, missing in found[:MAX_RISK_ROWS]
+        for risk in found[:MAX_RISK_ROWS]
     ]
     return TemplateResponse(
         request,

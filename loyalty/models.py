@@ -291,6 +291,7 @@ class PointsEntry(models.Model):
         OPENING = "opening", _("Opening balance")
         MALL = "mall", _("Points mall")
         MALL_REFUND = "mall_refund", _("Points mall order cancelled")
+        BIRTHDAY = "birthday", _("Birthday points")
 
     # No index of its own: points_entry_member_idx starts with it.
     member = models.ForeignKey(
@@ -787,7 +788,11 @@ class Sale(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["request_id"], name="sale_request_once"),
-            models.CheckConstraint(condition=Q(subtotal__gt=0), name="sale_subtotal_positive"),
+            # A till never rings up a sale of ¥0; a previous system's history has them (free gifts).
+            models.CheckConstraint(
+                condition=Q(subtotal__gt=0) | (Q(source="import") & Q(subtotal=0)),
+                name="sale_subtotal_positive_unless_imported",
+            ),
             models.CheckConstraint(condition=Q(total_due__gte=0), name="sale_total_not_negative"),
             models.CheckConstraint(condition=Q(points_redeemed__gte=0), name="sale_points_not_negative"),
             # Sums are rounded to the cent: SQLite keeps decimals as REAL, where 0.20 + 0.10 is not 0.30.

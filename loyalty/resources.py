@@ -56,15 +56,14 @@ class SoldAtWidget(RegisteredAtWidget):
 
 
 class SaleAmountWidget(MoneyWidget):
-    """What the customer paid for the receipt, in ¥: above zero, at most two decimals."""
+    """What the customer paid for the receipt, in ¥: zero or more, at most two decimals. A receipt of ¥0
+    (a free gift, a visit paid wholly by a discount) is a visit all the same: it is imported, earns nothing."""
 
     def negative_message(self) -> str:
         return _("The amount is below zero (a refund?): import sales only, with what was finally paid.")
 
     def parse(self, value: str) -> Decimal:
         amount = super().parse(value)
-        if amount <= 0:
-            raise ValueError(_("A sale's amount must be above zero."))
         if amount > MAX_MONEY:
             raise ValueError(_("The amount is too large."))
         return amount

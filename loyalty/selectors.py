@@ -1,5 +1,7 @@
 """Reads of the loyalty app: balances, ledgers, expiring points. Constant queries per call."""
 
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -9,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.models import (
+    MemberDailySpend,
     MemberStats,
     PointsAccount,
     PointsEntry,
@@ -22,8 +25,9 @@ from loyalty.models import (
     Wallet,
     WalletEntry,
 )
+from loyalty.services.birthday import birthday_key
 from loyalty.services.earning import rule_for
-from loyalty.services.tiers import TierProgress, _values_by_member, tier_progress
+from loyalty.services.tiers import METRIC_COLUMNS, TierProgress, _values_by_member, tier_progress
 from members.models import Member
 
 
@@ -157,6 +161,84 @@ def member_tier_progresses(member_ids: list[int]) -> dict[int, TierProgress]:
     return progresses
 
 
+# --- tier downgrade risk --------------------------------------------------------------------------
+
+RISK_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class DowngradeRisk:
+    stats: MemberStats  # with its tier and its member
+    drops_on: date  # the evaluation day the tier drops at, unless the member qualifies again before
+    value: Decimal  # the qualifying value as it will stand that day, from what is recorded today
+    missing: Decimal  # what the tier's threshold still needs by then
+
+
+def members_at_downgrade_risk(*, as_of: datetime | None = None, within_days: int = 30) -> Iterator[DowngradeRisk]:
+    """Members whose tier the daily evaluation will lower on a day within `within_days` (today included)
+    unless they spend (or earn, or visit) more: the one reading of that risk, for the back office's list
+    and the downgrade-warning automation. Two queries per 2,000 candidates, in member order.
+
+    The evaluation of day D reads the window ending on D and lowers a member who has held the tier for
+    the retention period: what was recorded before D − window + 1 no longer counts then. So the risk is
+    read from the window as it will stand on the evaluation day, not as it stands today. With nothing
+    added a value only falls as days age out, so a member is at risk when their retention ends by the
+    horizon and their value at the horizon is below their tier's threshold; they drop on the first
+    evaluation day on which both hold (by the day: a warning may come a day early, never late).
+    """
+    now = as_of or timezone.now()
+    today = timezone.localdate(now)
+    horizon = today + timedelta(days=within_days)
+    policy = TierPolicy.current()
+    window = timedelta(days=policy.window_days)
+    retention = timedelta(days=policy.retention_days)
+    column = METRIC_COLUMNS.get(policy.metric, "spend")
+    candidates = (
+        MemberStats.objects.filter(
+            tier__isnull=False, tier__threshold__gt=0, tier_since__lte=now + timedelta(days=within_days) - retention
+        )
+        .select_related("tier", "member")
+        .order_by("pk")
+    )
+
+    def at_risk(batch: list[MemberStats]) -> Iterator[DowngradeRisk]:
+        at_horizon = _values_by_member([s.pk for s in batch], policy=policy, as_of=now, on=horizon)
+        short = [s for s in batch if at_horizon.get(s.pk, Decimal(0)) < s.tier.threshold]
+        if not short:
+            return
+        recorded: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+        rows = (
+            MemberDailySpend.objects.filter(member_id__in=[s.pk for s in short], day__gt=today - window, day__lte=today)
+            .order_by("member_id", "-day")
+            .values_list("member_id", "day", column)
+        )
+        for member_id, day, value in rows:
+            recorded[member_id].append((day, Decimal(value)))
+        for stats in short:
+            threshold = stats.tier.threshold
+            drops_on = max(today, timezone.localdate(stats.tier_since + retention))
+            total = Decimal(0)
+            for day, value in recorded[stats.pk]:  # latest first
+                total += value
+                if total >= threshold:
+                    # What was recorded from `day` on keeps the tier while `day` is in the window.
+                    drops_on = max(drops_on, day + window)
+                    break
+            if drops_on > horizon:
+                continue
+            value = sum((v for day, v in recorded[stats.pk] if day > drops_on - window), Decimal(0))
+            yield DowngradeRisk(stats=stats, drops_on=drops_on, value=value, missing=threshold - value)
+
+    batch: list[MemberStats] = []
+    for stats in candidates.iterator(chunk_size=RISK_BATCH):
+        batch.append(stats)
+        if len(batch) == RISK_BATCH:
+            yield from at_risk(batch)
+            batch = []
+    if batch:
+        yield from at_risk(batch)
+
+
 @dataclass
 class StoredValue:
     principal: Decimal
@@ -238,11 +320,23 @@ def sale_for_receipt(sale_id: int) -> Sale | None:
 
 
 def member_day_notes(member: Member, *, store_id: int, day) -> list[str]:
-    """What today means for this member at this store: birthday, birthday month, member day."""
+    """What today means for this member at this store: birthday, birthday month (and its birthday points,
+    once paid), member day."""
     notes = []
     birthday = member.birthday
     if birthday is not None and (birthday.month, birthday.day) == (day.month, day.day):
         notes.append(_("Birthday today! Wish them a happy birthday."))
+    if birthday is not None and birthday.month == day.month:
+        paid = (
+            PointsEntry.objects.filter(member_id=member.pk, idempotency_key=birthday_key(day.year))
+            .values_list("points", "created_at")
+            .first()
+        )
+        if paid is not None:
+            notes.append(
+                _("Birthday points: %(points)s paid on %(day)s.")
+                % {"points": paid[0], "day": timezone.localdate(paid[1]).isoformat()}
+            )
     rule = rule_for(store_id=store_id, day=day)
     if rule is not None:
         if birthday is not None and birthday.month == day.month and rule.birthday_month_multiplier != 1:

@@ -1,4 +1,4 @@
-"""Scheduled loyalty jobs (Celery beat runs them; migration 0002 creates their schedules).
+"""Scheduled loyalty jobs (Celery beat runs them; migrations 0002 and 0012 create their schedules).
 
 Each task is a thin wrapper around a service that is safe to run twice, or on two workers at once,
 with one effect (DESIGN §4, Concurrency). So the tasks are acknowledged late: a worker that dies
@@ -12,7 +12,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from loyalty.selectors import members_with_points_expiring
-from loyalty.services import points_expire_due, points_unlock_due, tiers_evaluate
+from loyalty.services import points_birthday_pay_due, points_expire_due, points_unlock_due, tiers_evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -64,4 +64,12 @@ def points_expiring_soon(days: int = 7) -> dict:
         "member_ids": [row["member_id"] for row in rows],
     }
     logger.info("points_expiring_soon: %(members)d members, %(points)d points within %(days)d days", summary)
+    return summary
+
+
+@shared_task(name="loyalty.tasks.pay_birthday_points", **_JOB_OPTIONS)
+def pay_birthday_points() -> dict[str, int]:
+    """Pay each tier's birthday points, once a year, to the members whose birthday month it is."""
+    summary = points_birthday_pay_due()
+    logger.info("pay_birthday_points: %(paid)d of %(members)d members paid, %(points)d points", summary)
     return summary

@@ -1,4 +1,5 @@
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from rest_framework.authtoken.models import Token
 
 from stores.models import Store
 from stores.permissions import staff_access
@@ -11,3 +12,13 @@ def stores_for_staff(user) -> QuerySet[Store]:
     if access.chain_wide:
         return stores
     return stores.filter(pk__in=access.store_ids)
+
+
+def done_in_person(user_field: str) -> Q:
+    """Rows whose `user_field` (a ForeignKey to the user) is a person at a till or in the back office.
+
+    An integration (an existing POS, the online mall, a mini-program) signs in with an API token
+    (DESIGN §9: token auth for integrations, session auth for people), so a login that holds a token
+    is an integration account: what it records is no one's performance, though it stays recorded as
+    who did it (the audit trail)."""
+    return Q(**{f"{user_field}__isnull": False}) & ~Exists(Token.objects.filter(user_id=OuterRef(f"{user_field}_id")))

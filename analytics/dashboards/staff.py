@@ -1,7 +1,12 @@
 """Staff performance: per staff member and store, what they did in the period: sales rung up as the
 cashier and their revenue, sales with a coupon, members registered, top-ups and refunds. Four grouped
 queries (sales, registrations, top-ups, refunds), each with the staff member's name and the store
-joined in; store managers read the same board on the tablet for their store (analytics.tablet)."""
+joined in; store managers read the same board on the tablet for their store (analytics.tablet).
+
+Only what a person did at a till or in the back office counts: not imports (purchase history and
+members brought from a previous system keep the importing admin as their cashier or registrar, for the
+audit, but were not rung up or registered by them), not what members did themselves online or in the
+mini-program, and not what an integration account recorded (stores.selectors.done_in_person)."""
 
 from django.db.models import Count, F, Q, Sum
 from django.utils.translation import gettext as _
@@ -26,6 +31,7 @@ from analytics.dashboards.base import (
 from analytics.dashboards.registry import register
 from loyalty.models import Refund, Sale, TopUp
 from members.models import Member
+from stores.selectors import done_in_person
 
 WITH_COUPON = ~Q(coupon_code="") | Q(coupon_discount__gt=0)
 CHART_STAFF = 20
@@ -87,7 +93,13 @@ class StaffDashboard(Dashboard):
         revenue = sale_revenue()
         sources = [
             _grouped(
-                Sale.objects.filter(scope.period(), scope.stores()),
+                Sale.objects.filter(
+                    scope.period(),
+                    scope.stores(),
+                    done_in_person("cashier"),
+                    source=Sale.Source.TILL,
+                    channel=Sale.Channel.STORE,
+                ),
                 "cashier",
                 "store",
                 sales=Count("pk"),
@@ -96,20 +108,25 @@ class StaffDashboard(Dashboard):
                 coupon_discount=Sum("coupon_discount"),
             ),
             _grouped(
-                Member.objects.filter(scope.period("registered_at"), scope.stores("registration_store_id")),
+                Member.objects.filter(
+                    scope.period("registered_at"),
+                    scope.stores("registration_store_id"),
+                    done_in_person("registered_by"),
+                    registration_channel=Member.Channel.STORE,
+                ),
                 "registered_by",
                 "registration_store",
                 registered=Count("pk"),
             ),
             _grouped(
-                TopUp.objects.filter(scope.period(), scope.stores()),
+                TopUp.objects.filter(scope.period(), scope.stores(), done_in_person("staff")),
                 "staff",
                 "store",
                 topups=Count("pk"),
                 topup_amount=Sum("amount"),
             ),
             _grouped(
-                Refund.objects.filter(scope.period(), scope.stores()),
+                Refund.objects.filter(scope.period(), scope.stores(), done_in_person("created_by")),
                 "created_by",
                 "store",
                 refunds=Count("pk"),
@@ -161,7 +178,8 @@ class StaffDashboard(Dashboard):
             note=_(
                 "A staff member who worked at two stores has a row at each. Sales count for the cashier who rang "
                 "them up; revenue is net of what was refunded of them; refunds count for who made them, whatever "
-                "the sale's date; members for who registered them, at the store they were registered at."
+                "the sale's date; members for who registered them, at the store they were registered at. Imports, "
+                "online and mini-program registrations and what integrations record are nobody's performance."
             ),
         )
         ranked = [p for p in ordered if p["revenue"]][:CHART_STAFF]

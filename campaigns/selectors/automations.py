@@ -24,7 +24,7 @@ from campaigns.messaging.variables import ids_in
 from campaigns.models import Automation, AutomationEffect
 from campaigns.segments import members_matching
 from loyalty.models import MemberStats, PointsLot
-from loyalty.services.tiers import downgrade_risk
+from loyalty.selectors import members_at_downgrade_risk
 from members.models import Member
 
 CHUNK_SIZE = 2000
@@ -137,10 +137,11 @@ def _points_expiring(automation: Automation, *, now: datetime) -> Iterator[list[
 
 
 def _downgrade_risk(automation: Automation, *, now: datetime) -> Iterator[list[Found]]:
-    """Members whose tier the evaluation within N days would lower unless they spend (loyalty's
-    downgrade_risk, which reads the qualifying values in batches)."""
+    """Members whose tier an evaluation within N days would lower unless they spend (loyalty's
+    members_at_downgrade_risk, the back office's list too: the window as it will stand that day)."""
     chunk: list[Found] = []
-    for stats, _value, _missing in downgrade_risk(as_of=now, within_days=automation.days):
+    for risk in members_at_downgrade_risk(as_of=now, within_days=automation.days):
+        stats = risk.stats
         if stats.member.status != Member.Status.ACTIVE:
             continue
         chunk.append(Found(stats.pk, f"downgrade:{stats.tier_id}:{_local_day(stats.tier_since).isoformat()}"))

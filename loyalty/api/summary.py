@@ -1,6 +1,9 @@
-"""The loyalty app's part of the member summary (members.api.summary): tier, progress, points, stored value."""
+"""The loyalty app's part of the member summary (members.api.summary): tier, progress, points, stored value,
+and the tier's benefits an integration applies itself (free shipping, for the online mall and mini-program)."""
 
 from typing import Any
+
+from rest_framework import serializers
 
 from loyalty.api.serializers import (
     MemberPointsSerializer,
@@ -19,6 +22,9 @@ def _fields() -> dict:
         "tier_progress": TierProgressSerializer(),
         "points": MemberPointsSerializer(),
         "stored_value": StoredValueSerializer(),
+        "free_shipping": serializers.BooleanField(
+            help_text="The member's tier ships online orders free: online channels (mall, mini-program) apply it."
+        ),
     }
 
 
@@ -33,6 +39,7 @@ def _load(members: list[Member], context: dict) -> dict[int, dict[str, Any]]:
             "tier_progress": tiers[pk],
             "points": points[pk],
             "stored_value": StoredValue(*wallets[pk]),
+            "free_shipping": tiers[pk].free_shipping,
         }
         for pk in ids
     }

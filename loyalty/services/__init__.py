@@ -2,6 +2,7 @@
 
 from loyalty.services.adjustments import points_adjust
 from loyalty.services.behaviour import points_behaviour_event, points_profile_completed, points_sign_in
+from loyalty.services.birthday import points_birthday_pay_due
 from loyalty.services.checkout import (
     LineInput,
     SaleQuote,
@@ -24,6 +25,7 @@ __all__ = [
     "TenderInput",
     "points_adjust",
     "points_behaviour_event",
+    "points_birthday_pay_due",
     "points_expire_due",
     "points_profile_completed",
     "points_sign_in",

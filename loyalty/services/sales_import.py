@@ -1,7 +1,8 @@
 """sales_import(): purchase history from a previous system, validated as it streams, written set-based.
 
 A chain that switches systems brings years of receipts: receipt number, member's phone (blank for a
-non-member sale), store code, time, amount paid, and optionally the receipt's lines (category,
+non-member sale), store code, time, amount paid (¥0 for a free gift or a visit paid wholly by a discount:
+a visit that earns nothing; below zero is refused), and optionally the receipt's lines (category,
 quantity, their amount, SKU), one row per receipt or one row per line. They become sales like the
 till's (source "import", request id "import:<receipt no.>"), so the member's history, the purchase
 statistics that tiers and analytics read (MemberStats, MemberDailySpend), and refunds all work on

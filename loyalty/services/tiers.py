@@ -1,7 +1,7 @@
 """Tiers: upgrade at once when a sale crosses a threshold, downgrade only at evaluation."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -91,6 +91,11 @@ class TierProgress:
     value: Decimal
     missing: Decimal
 
+    @property
+    def free_shipping(self) -> bool:
+        """The tier's benefit that online channels apply (the back office and tills have no shipping)."""
+        return bool(self.tier and self.tier.free_shipping)
+
 
 def tier_progress(member_id: int, *, current: Tier | None) -> TierProgress:
     """'¥X more to reach 金卡'."""
@@ -105,15 +110,22 @@ def tier_progress(member_id: int, *, current: Tier | None) -> TierProgress:
     return TierProgress(tier=current, next_tier=next_tier, value=value, missing=missing)
 
 
-def _values_by_member(member_ids: list[int], *, policy: TierPolicy, as_of: datetime) -> dict[int, Decimal]:
+def _values_by_member(
+    member_ids: list[int], *, policy: TierPolicy, as_of: datetime, on: date | None = None
+) -> dict[int, Decimal]:
+    """Each member's qualifying value over the window ending today, or, with `on` (a later day), over the
+    window as it will stand that day with what is recorded by today: the days before it have aged out."""
     today = timezone.localdate(as_of)
-    since = today - timedelta(days=policy.window_days - 1)
+    since = (on or today) - timedelta(days=policy.window_days - 1)
     rows = (
         MemberDailySpend.objects.filter(member_id__in=member_ids, day__gte=since, day__lte=today)
         .values("member_id")
         .annotate(v=_metric_expression(policy.metric))
     )
     return {row["member_id"]: Decimal(row["v"]) for row in rows}
+
+
+METRIC_COLUMNS = {Tier.Metric.SPEND: "spend", Tier.Metric.POINTS: "points_earned", Tier.Metric.VISITS: "visits"}
 
 
 def tiers_evaluate(*, now: datetime | None = None, batch_size: int = 2000) -> dict[str, int]:
@@ -147,37 +159,6 @@ def tiers_evaluate(*, now: datetime | None = None, batch_size: int = 2000) -> di
                     )
                     changed += 1
     return {"examined": examined, "downgraded": changed}
-
-
-def downgrade_risk(*, as_of: datetime | None = None, within_days: int = 30):
-    """Members who will drop at an evaluation within `within_days` unless they spend more.
-
-    Yields (stats, value, missing) for each: `missing` is what their tier's threshold still needs.
-    """
-    as_of = as_of or timezone.now()
-    policy = TierPolicy.current()
-    held_since = as_of + timedelta(days=within_days) - timedelta(days=policy.retention_days)
-    candidates = (
-        MemberStats.objects.filter(tier__isnull=False, tier_since__lte=held_since, tier__threshold__gt=0)
-        .select_related("tier", "member")
-        .order_by("pk")
-    )
-    batch: list[MemberStats] = []
-
-    def flush():
-        values = _values_by_member([s.pk for s in batch], policy=policy, as_of=as_of)
-        for stats in batch:
-            value = values.get(stats.pk, Decimal(0))
-            if value < stats.tier.threshold:
-                yield stats, value, stats.tier.threshold - value
-
-    for stats in candidates.iterator(chunk_size=2000):
-        batch.append(stats)
-        if len(batch) == 2000:
-            yield from flush()
-            batch = []
-    if batch:
-        yield from flush()
 
 
 def tier_counts() -> dict[str, int]:

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
+from loyalty.models import Sale
 from members.models import Member
 from tests.analytics import shop_history
 from tests.analytics.shop_history import (
@@ -30,7 +32,8 @@ clock, rules = shop_history.clock, shop_history.rules  # the fixtures
 def march(chain, clock, rules):
     """March 15 at A: cashier A registers 王芳 and sells her ¥100 (of which manager A refunds ¥30), a guest
     ¥50 and 王芳 ¥250 with a 满200减50 coupon; cashier A tops her up ¥500; manager A registers a member.
-    At B cashier B registers 李娜 and sells her ¥200. HQ registers a member online (no store)."""
+    At B cashier B registers 李娜 and sells her ¥200. HQ registers a member from a paper form in the back
+    office (no store); a member registers online (HQ's login recorded, but nobody's performance)."""
     clock.set(local(2026, 3, 15))
     wang = join(clock, name="王芳", store=chain.store_a, staff=chain.cashier_a)
     first = sell(wang, 100, store=chain.store_a, cashier=chain.cashier_a)
@@ -42,6 +45,7 @@ def march(chain, clock, rules):
     join(clock, name="赵敏", store=chain.store_a, staff=chain.manager_a)
     li = join(clock, name="李娜", store=chain.store_b, staff=chain.cashier_b)
     sell(li, 200, store=chain.store_b, cashier=chain.cashier_b)
+    join(clock, name="纸质", staff=chain.hq_admin)
     join(clock, name="网购", staff=chain.hq_admin, channel=Member.Channel.ONLINE)
     clock.set(local(2026, 3, 20))
     return chain
@@ -111,6 +115,56 @@ def test_the_page_costs_the_same_queries_with_more_staff_and_sales(client, march
         table = read(client, None, "staff").context["board"].table("staff")
     assert len(table.rows) == 7
     assert any(row[0].startswith("王0丽 (staff") for row in table.rows)  # Chinese names family name first
+
+
+def test_an_import_by_the_admin_is_not_the_admin_registering_or_selling(client, march, tmp_path):
+    from loyalty.services.sales_import import sales_import
+    from tests.members.import_support import import_file, write_csv
+
+    members = write_csv(
+        tmp_path / "members.csv",
+        [[f"1370013700{i}", "导入" + "甲乙丙丁戊"[i]] for i in range(5)],
+        header=["手机号", "姓名"],
+    )
+    assert import_file(members, actor=march.hq_admin).created == 5
+    history = write_csv(
+        tmp_path / "sales.csv",
+        [[f"R{i}", f"1370013700{i}", "SH001", "2026-03-16 10:00", "99.00"] for i in range(5)],
+        header=["小票号", "手机号", "门店编码", "消费时间", "实付金额"],
+    )
+    sales_import(open_source=lambda: history.open("rb"), file_name="sales.csv", actor=march.hq_admin)
+    # The imports keep who brought the rows in (the audit), ...
+    assert Member.objects.filter(registered_by=march.hq_admin, registration_channel="import").count() == 5
+    assert Sale.objects.filter(cashier=march.hq_admin, source="import").count() == 5
+
+    board = read(client, march.marketer, "staff").context["board"]
+
+    # ... but the admin registered one member (the paper form) and sold nothing.
+    rows = rows_by(board.table("staff"))
+    assert (rows["hq_admin"]["registered"], rows["hq_admin"]["sales"]) == (1, 0)
+    assert total_of(board.table("staff"))["registered"] == 4
+    store_a = read(client, None, "staff", store=march.store_a.pk).context["board"].table("staff")
+    assert total_of(store_a)["revenue"] == Decimal("320.00")
+
+
+def test_what_an_integration_account_records_is_nobodys_performance(client, march, clock):
+    pos = StaffFactory(role="store_manager", stores=[march.store_a], username="pos_link")
+    Token.objects.create(user=pos)
+    clock.set(local(2026, 3, 16))
+    member = join(clock, name="接口", store=march.store_a, staff=pos)
+    sale = sell(member, 80, store=march.store_a, cashier=pos)
+    top_up(member, 100, store=march.store_a, staff=pos)
+    refund(sale, 10, actor=pos)
+    # A sale of the online mall, rung up under a person's login, is not a till's sale either.
+    online = sell(None, 60, store=march.store_a, cashier=march.cashier_a)
+    Sale.objects.filter(pk=online.pk).update(channel=Sale.Channel.ONLINE)
+    clock.set(local(2026, 3, 20))
+
+    table = read(client, march.marketer, "staff").context["board"].table("staff")
+
+    assert "pos_link" not in rows_by(table)
+    assert rows_by(table)["cashier_a"]["sales"] == 3
+    assert (total_of(table)["registered"], total_of(table)["topups"], total_of(table)["refunds"]) == (4, 1, 1)
 
 
 def test_the_marketer_exports_the_table_and_each_export_is_audited(client, march):

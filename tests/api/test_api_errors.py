@@ -478,5 +478,5 @@ def test_the_openapi_schema_describes_every_call_without_a_warning(tmp_path):
         "/api/v1/mall/orders/{order_id}/cancel/:",
     ]:
         assert path in schema
-    assert "MemberSummary:" in schema and "tier_progress:" in schema
+    assert "MemberSummary:" in schema and "tier_progress:" in schema and "free_shipping:" in schema
     assert "CouponSummary:" in schema and "valid_until:" in schema

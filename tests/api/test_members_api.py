@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from loyalty.models import PointsLot
+from loyalty.models import PointsLot, Tier
 from loyalty.services import wallet_top_up
 from members.codes import member_qr_payload
 from members.models import Member
@@ -244,6 +244,18 @@ def test_the_summary_shows_tier_progress_points_expiring_and_stored_value(chain,
     assert body["points"]["expiring_at"] is not None
     assert body["stored_value"] == {"principal": "500.00", "bonus": "0.00", "total": "500.00"}
     assert body["coupons"] == []
+
+
+def test_the_summary_says_whether_the_members_tier_ships_free_for_online_channels(chain, as_user, regular, tiers):
+    _normal, gold = tiers
+    Tier.objects.filter(pk=gold.pk).update(free_shipping=True)
+    newcomer = MemberFactory(phone="13900139000", name="李娜")  # in the entry tier, which does not
+    client = as_user(chain.cashier_a)
+
+    assert summary(client, regular.code).json()["free_shipping"] is True
+    assert summary(client, newcomer.code).json()["free_shipping"] is False
+    Tier.objects.update(free_shipping=False)
+    assert summary(client, regular.code).json()["free_shipping"] is False
 
 
 def test_the_summary_says_how_much_is_missing_to_the_next_tier(chain, as_user, member, sell, tiers):

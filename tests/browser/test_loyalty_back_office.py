@@ -81,3 +81,33 @@ def test_a_marketer_reads_the_recharge_report_but_cannot_adjust_points(
     assert chain.store_a.code in text
     assert "500.00" in text
     screenshot(page, "admin-recharge-report-marketer-zh")
+
+
+def test_the_downgrade_risk_page_warns_before_the_spend_ages_out(live_server, chain, tablet_page, screenshot):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from loyalty.models import MemberDailySpend, MemberStats
+    from tests.factories.loyalty import TierFactory
+
+    TierFactory(code="NORMAL", name="普卡", rank=0, threshold=Decimal("0"))
+    gold = TierFactory(code="GOLD", name="金卡", rank=1, threshold=Decimal("1000"))
+    today = timezone.localdate()
+    member = MemberFactory(phone="13812345678", name="王芳")
+    MemberStats.objects.create(member=member, tier=gold, tier_since=timezone.now() - timedelta(days=800))
+    # Today the window holds ¥1,200; in five days it no longer does.
+    MemberDailySpend.objects.create(member=member, day=today - timedelta(days=360), spend=Decimal("1200"), visits=1)
+    MemberDailySpend.objects.create(member=member, day=today - timedelta(days=20), spend=Decimal("150"), visits=1)
+
+    page = tablet_page("zh-CN")
+    log_in(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/admin/loyalty/memberstats/downgrade-risk/")
+    page.wait_for_selector("#downgrade-risk")
+    text = page.inner_text("#downgrade-risk")
+
+    assert "降级日期" in text and "届时定级值" in text
+    assert (today + timedelta(days=5)).isoformat() in text
+    assert "¥150.00" in text and "¥850.00" in text
+    screenshot(page, "admin-downgrade-risk-zh")

@@ -187,6 +187,29 @@ def test_downgrade_risk_does_not_find_a_member_whose_evaluation_is_further_than_
     assert reached(automation) == {}
 
 
+def test_downgrade_risk_warns_a_member_whose_spend_ages_out_before_the_evaluation(clock, checkout, policy):
+    """金卡 held since 2025-01-05; what keeps it was bought on 2025-04-01 and leaves the window on
+    2026-04-01: the warning goes out 30 days before, while the window still holds that spend."""
+    TierFactory(code="NORMAL", name="普卡", rank=0, threshold=Decimal("0.00"))
+    TierFactory(code="GOLD", name="金卡", rank=1, threshold=Decimal("1000.00"))
+    slipping, steady = MemberFactory(name="王芳"), MemberFactory(name="李娜")
+    clock.set(local(2025, 1, 5, 12))
+    checkout(slipping, [line("服装", 1200)], cash=1200)
+    checkout(steady, [line("服装", 1200)], cash=1200)
+    clock.set(local(2025, 4, 1, 12))
+    checkout(slipping, [line("服装", 1200)], cash=1200)
+    clock.set(local(2025, 12, 1, 12))
+    checkout(steady, [line("服装", 1200)], cash=1200)
+    automation = AutomationFactory(trigger=Trigger.DOWNGRADE_RISK, days=30)
+
+    automation_run(automation, now=clock.set(local(2026, 3, 1, 12)))
+    assert reached(automation) == {}
+    automation_run(automation, now=clock.set(local(2026, 3, 2, 12)))
+
+    assert reached(automation) == {"王芳": reached(automation)["王芳"]}
+    assert reached(automation)["王芳"].endswith(":2025-01-05")
+
+
 # Churn risk
 
 

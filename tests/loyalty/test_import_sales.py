@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone, translation
 
@@ -16,13 +16,17 @@ from loyalty.models import (
     PointsAccount,
     PointsEntry,
     PointsLot,
+    Refund,
     Sale,
     SaleLine,
+    Tier,
     TierChange,
+    TierPolicy,
 )
 from loyalty.reconcile import ledger_mismatches
 from loyalty.services import sale_refund
 from loyalty.services.earning import active_rules, pick_rule, rule_for
+from loyalty.services.refunds import RefundLineInput
 from loyalty.services.sales_import import sales_import
 from members.imports.reader import ImportFileError
 from stores.models import AuditEntry
@@ -307,6 +311,104 @@ def test_history_that_reaches_a_tier_upgrades_the_member(tmp_path, chain, clock,
     assert (change.from_tier, change.to_tier, change.reason) == (None, gold, TierChange.Reason.IMPORT)
 
 
+# --- free receipts (¥0): visits that earn nothing ------------------------------------------------------
+
+
+def test_a_free_receipt_is_a_visit_imported_by_default(tmp_path, chain, clock, wang, li):
+    EarningRuleFactory()
+    result = run(
+        tmp_path,
+        [
+            row("R1", time="2026-03-01 10:00", amount="100.00"),
+            row("R2", time="2026-03-02 10:00", amount="0"),  # a free gift
+            # A visit paid wholly by a discount, its lines at ¥0.
+            row("R3", "13900139000", "SH001", "2026-03-03 10:00", "0.00", "护肤", "1", "0.00"),
+            row("R3", "", "", "", "", "饮料", "2", "0"),
+        ],
+        actor=chain.hq_admin,
+        award_points=True,
+    )
+
+    assert (result.created, result.rejected, result.written) == (3, 0, True)
+    free = Sale.objects.get(request_id="import:R2")
+    assert (free.subtotal, free.total_due, free.points_earned) == (Decimal("0.00"), Decimal("0.00"), 0)
+    assert [(line.category, line.net_amount) for line in Sale.objects.get(request_id="import:R3").lines.all()] == [
+        ("护肤", Decimal("0.00")),
+        ("饮料", Decimal("0.00")),
+    ]
+    assert MemberStats.objects.filter(pk=wang.pk).values_list("purchase_count", "total_spend").get() == (
+        2,
+        Decimal("100.00"),
+    )
+    assert MemberStats.objects.filter(pk=li.pk).values_list("purchase_count", "total_spend").get() == (1, 0)
+    assert MemberDailySpend.objects.filter(member=li).values_list("spend", "visits", "points_earned").get() == (
+        0,
+        1,
+        0,
+    )
+    # Only the paid receipt earned: one entry, one lot.
+    assert list(PointsEntry.objects.values_list("member_id", "points")) == [(wang.pk, 100)]
+    assert not PointsAccount.objects.filter(pk=li.pk, available__gt=0).exists()
+    assert ledger_mismatches() == []
+
+
+def test_a_negative_amount_is_refused_with_its_line_and_nothing_is_written(tmp_path, chain, clock, wang):
+    result = run(tmp_path, [row("R1", amount="0"), row("R2", amount="-0.01"), row("R3")], actor=chain.hq_admin)
+
+    assert not result.written and result.rejected == 1
+    assert dict(result.errors) == {
+        3: "实付金额: The amount is below zero (a refund?): import sales only, with what was finally paid."
+    }
+    assert not Sale.objects.exists()
+
+
+def test_a_member_whose_only_purchase_was_free_is_scored(tmp_path, chain, clock, wang, li):
+    from analytics.models import MemberScore
+    from analytics.services import score_members
+
+    run(
+        tmp_path,
+        [row("R1", time="2026-02-01 10:00", amount="80"), row("R2", "13900139000", time="2026-03-01", amount="0")],
+        actor=chain.hq_admin,
+    )
+
+    result = score_members(as_of=date(2026, 3, 15))
+
+    assert result.members == 2
+    score = MemberScore.objects.get(member=li)
+    assert (score.frequency, score.monetary, score.recency_days) == (1, Decimal("0.00"), 14)
+
+
+def test_a_free_imported_sale_has_nothing_to_refund(tmp_path, chain, clock, wang):
+    run(tmp_path, [row("R1", amount="0")], actor=chain.hq_admin)
+    sale = Sale.objects.get()
+
+    with pytest.raises(ValidationError) as by_amount:
+        sale_refund(request_id="refund-free-1", sale=sale, actor=chain.manager_a, reason="退货", amount=Decimal("1"))
+    with pytest.raises(ValidationError) as by_lines:
+        sale_refund(
+            request_id="refund-free-2",
+            sale=sale,
+            actor=chain.manager_a,
+            reason="退货",
+            lines=[RefundLineInput(line_no=1, quantity=Decimal("1"))],
+        )
+
+    assert by_amount.value.error_dict["amount"][0].code == "refund_exceeds_sale"
+    assert by_lines.value.error_dict["lines"][0].code == "invalid_amount"
+    assert not Refund.objects.exists()
+
+
+def test_free_visits_count_towards_a_tier_qualified_by_visits(tmp_path, chain, clock, wang):
+    TierPolicy.objects.create(metric=Tier.Metric.VISITS, window_days=365, retention_days=365)
+    TierFactory(code="normal", rank=0, threshold=Decimal("0"))
+    regular = TierFactory(code="regular", rank=1, threshold=Decimal("2"))
+
+    run(tmp_path, [row("R1", amount="0"), row("R2", time="2026-03-02", amount="0")], actor=chain.hq_admin)
+
+    assert MemberStats.objects.get(pk=wang.pk).tier == regular
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 
@@ -322,14 +424,14 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tmp_path
             row("R6", amount="-20"),  # line 7
             row("R7", amount="abc"),  # line 8
             row("", amount="10"),  # line 9: no receipt number
-            row("R9", amount="0"),  # line 10
+            row("R9", amount="0"),  # line 10: good (a free gift is a visit)
             row("R10", phone="12345"),  # line 11
             row("R11", quantity="0", category="饮料"),  # line 12
         ],
         actor=chain.hq_admin,
     )
 
-    assert not result.written and result.rejected == 10
+    assert not result.written and result.rejected == 9
     reasons = dict(result.errors)
     assert reasons[3] == "No member has the phone +8613700137000: import the members first, or leave the phone empty."
     assert reasons[4] == "门店编码: Unknown store code “XX999”."
@@ -340,7 +442,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tmp_path
     )
     assert reasons[8] == "实付金额: “abc” is not a number (an amount in ¥)."
     assert reasons[9] == "小票号: Enter the receipt number."
-    assert reasons[10] == "实付金额: A sale's amount must be above zero."
+    assert 10 not in reasons
     assert reasons[11].startswith("手机号: ")
     assert reasons[12] == "数量: A quantity must be above zero."
     assert not Sale.objects.exists() and not MemberStats.objects.exists()

@@ -535,8 +535,9 @@ def test_downgrade_risk_lists_members_below_their_tier_whose_retention_is_over(
     assert MemberStats.objects.get(pk=at_risk.pk).tier.name == "银卡"
     client.force_login(chain.hq_admin)
     ContentType.objects.clear_cache()
-    # session, user, role, tier policy (page and service), candidates, their spend, 2 × permissions
-    with django_assert_num_queries(9):
+    # session, user, role, tier policy (page and selector), candidates, their value on the horizon, the
+    # days of those below it, 2 × permissions
+    with django_assert_num_queries(10):
         response = client.get(RISK)
     assert response.status_code == 200
     rows = response.context["rows"]
