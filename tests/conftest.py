@@ -38,6 +38,42 @@ def _queries_logged_as_in_make_run():
         connections[alias].force_debug_cursor = False
 
 
+# The registries the apps fill from ready() (DESIGN §3: calls "upwards" go through them). A test may
+# replace an entry; the next test, in whatever order or xdist worker, must find the apps' own again.
+_REGISTRIES = [
+    ("campaigns.churn", "_sources"),
+    ("campaigns.segments", "_score_sources"),
+    ("members.admin", "_extra_list_filters"),
+    ("members.exports", "_sources"),
+    ("members.exports", "_columns"),
+    ("members.export_jobs", "_kinds"),
+    ("members.member360", "_sections"),
+    ("members.member360", "_extenders"),
+    ("members.services", "_profile_saved_hooks"),
+    ("members.services", "_registered_hooks"),
+    ("stores.tablet", "_menu_entries"),
+    ("stores.tablet", "_menu_badges"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    import copy
+    import importlib
+
+    saved = []
+    for module_name, name in _REGISTRIES:
+        registry = getattr(importlib.import_module(module_name), name)
+        saved.append((registry, copy.deepcopy(registry)))
+    yield
+    for registry, before in saved:
+        if isinstance(registry, dict):
+            registry.clear()
+            registry.update(before)
+        else:
+            registry[:] = before
+
+
 @pytest.fixture(autouse=True)
 def _static_files_without_collectstatic(settings):
     # Production serves a hashed manifest built by collectstatic; tests render pages without one.
