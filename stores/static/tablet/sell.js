@@ -272,7 +272,8 @@
     $("t-rest").textContent = "¥" + yuan(paid ? paid.rest : 0);
     const tender = config.tenders.find(function (t) { return t.kind === draft.tender; });
     $("t-rest-label").textContent = tender ? tender.label : "";
-    $("t-earn").textContent = q && q.points_earned !== null && member ? "+" + q.points_earned : (member ? T.text.points_later : "—");
+    // Offline the estimate cannot know the points earned; with nothing to price there are none.
+    $("t-earn").textContent = !member || !q ? "—" : (q.points_earned !== null ? "+" + q.points_earned : T.text.points_later);
     $("estimate-note").hidden = !estimated;
     const slider = $("points");
     if (member && q) {
@@ -449,6 +450,8 @@
     $("queued-receipt").classList.add("hidden");
     $("sell").classList.remove("hidden");
     $("stored-value").value = draft.stored_value;
+    $("points").value = $("points-number").value = "0";
+    $("points-hint").textContent = "";
     document.querySelectorAll("#tenders input").forEach(function (radio) { radio.checked = radio.value === draft.tender; });
     renderLines();
     renderMember();
