@@ -153,12 +153,6 @@
     },
     remove: function (requestId) { return tx("queue", "readwrite", function (store) { store.delete(requestId); }); },
     // The entry's state, error and lease; never its sale, and never an entry that was sent meanwhile.
-    update: function (entry) {
-      const fields = {};
-      Object.keys(entry).forEach(function (key) { if (key !== "payload" && key !== "request_id") fields[key] = entry[key]; });
-      ["error", "code"].forEach(function (key) { if (!(key in entry)) fields[key] = undefined; });
-      return Queue.setState(entry.request_id, fields);
-    },
     setState: function (requestId, fields) {
       return tx("queue", "readwrite", function (store) {
         const request = store.get(requestId);

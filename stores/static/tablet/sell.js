@@ -374,6 +374,7 @@
     sending = true;
     $("confirm-sale").disabled = true;
     try {
+      if (!quote) { $("confirm-error").textContent = words.enter_price; return; }
       // A duplicated tab carries the same draft: an id another tab already spent is never sent again.
       if (S.Spent.has(draft.request_id)) renewRequestId();
       const payload = salePayload();
