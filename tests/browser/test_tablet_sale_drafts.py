@@ -371,9 +371,7 @@ def test_a_queued_sale_is_never_replaced_by_another_under_the_same_id(live_serve
     assert outcomes == ["added", "kept", "QueueConflict", "10.00"]
 
 
-def test_clearing_the_sale_empties_it_and_starts_a_new_request_id(
-    live_server, chain, shop, tablet_page, screenshot
-):
+def test_clearing_the_sale_empties_it_and_starts_a_new_request_id(live_server, chain, shop, tablet_page, screenshot):
     coupon = CouponFactory(member=shop)
     page = tablet_page("zh-CN")
     log_in_at_till(page, live_server)
