@@ -213,17 +213,21 @@
 
   let quoteTimer = null;
   let quoteSeq = 0;
+  // A change not priced yet: checkout waits, so the cashier never confirms the totals from before it.
+  let pricing = false;
   function changed() {
     saveDraft();
     $("sell-error").textContent = "";
+    pricing = true;
+    $("checkout").disabled = true;
     clearTimeout(quoteTimer);
     quoteTimer = setTimeout(requote, 200);
   }
 
   async function requote() {
     const lines = linesPayload();
-    if (!lines) { quote = null; render(); return; }
-    if (!T.isOnline()) { quote = estimate(lines); estimated = true; render(); return; }
+    if (!lines) { pricing = false; quote = null; render(); return; }
+    if (!T.isOnline()) { pricing = false; quote = estimate(lines); estimated = true; render(); return; }
     const seq = ++quoteSeq;
     let response;
     try { response = await post(config.urls.quote, quotePayload(lines), 6000); } catch (error) {
@@ -231,6 +235,7 @@
       quote = estimate(lines); estimated = true; render(); return;
     }
     if (seq !== quoteSeq) return;
+    pricing = false;
     const answer = await response.json().catch(function () { return {}; });
     if (response.ok) { quote = fromServer(answer); estimated = false; render(); return; }
     if (response.status === 401) { sessionExpired(); return; }
@@ -289,7 +294,7 @@
       label.classList.toggle("unusable", off);
       label.querySelector("input").disabled = off;
     });
-    $("checkout").disabled = !q;
+    $("checkout").disabled = !q || pricing;
   }
 
   // --- checkout -----------------------------------------------------------------------------------
