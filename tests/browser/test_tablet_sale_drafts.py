@@ -429,3 +429,31 @@ def test_a_member_without_points_gets_no_points_slider_online_or_offline(
     assert page.is_visible("#estimate-note")
     assert not page.is_visible("#points")
     screenshot(page, "tablet-sell-no-points-offline-en")
+
+
+def test_a_session_that_expires_mid_sale_keeps_the_draft_and_its_request_id_until_the_sale_is_recorded(
+    live_server, chain, shop, tablet_page
+):
+    page = tablet_page("en-US")
+    log_in_at_till(page, live_server)
+    open_sell_page(page, live_server, shop)
+    ring_up(page, "60")
+    request_id = page.evaluate(DRAFT_ID)
+    page.context.clear_cookies()  # the session is gone: the server refuses the sale and records nothing
+
+    confirm(page)
+    page.wait_for_selector("#login-again")
+    assert new_sales() == []
+    page.click("#login-again")
+    page.fill("input[name=username]", "cashier_a")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    sell_page_ready(page)
+    assert page.input_value(PRICE) == "60"
+    assert page.evaluate(DRAFT_ID) == request_id
+    page.wait_for_function("() => !document.getElementById('checkout').disabled")
+    confirm(page)
+    page.wait_for_selector("#receipt")
+
+    [sale] = new_sales()
+    assert (sale.request_id, sale.total_due) == (request_id, Decimal("60.00"))
