@@ -185,7 +185,7 @@
   const SPENT_KEY = "tablet.spent-request-ids";
   const SPENT_DAYS = 7;
   const SPENT_MAX = 1000;
-  let spentHere = {}; // also in the page, should localStorage refuse (private mode, full)
+  const spentHere = {}; // also in the page, should localStorage refuse (private mode, full)
   function readSpent() {
     try {
       const ids = JSON.parse(localStorage.getItem(SPENT_KEY) || "{}");
