@@ -163,6 +163,7 @@ def _script_text() -> str:
             "camera_unavailable": _("This tablet cannot read QR codes with its camera; type the code instead."),
             "points_later": _("Points earned are counted when the sale is sent."),
             "retry": _("Send again"),
+            "retry_as_new": _("Send as a new sale"),
         },
         ensure_ascii=False,
     ).replace("</", "<\\/")

@@ -1,7 +1,10 @@
-/* The tablet's memory: sales queued while offline, and members seen recently, in IndexedDB.
+/* The tablet's memory: sales queued while offline, and members seen recently, in IndexedDB; the
+ * request ids already spent, in localStorage.
  *
  * A queued sale keeps the request id it was rung up with; the server applies a request id once, so a
- * sale sent twice (a timeout that did reach the server, two tabs syncing) is still one sale. */
+ * sale sent twice (a timeout that did reach the server, two tabs syncing) is still one sale. The other
+ * half of that promise is here: a request id, once sent or queued, is never used for another sale. The
+ * queue never replaces an entry, and the spent ids tell the sell page which drafts are finished sales. */
 (function () {
   "use strict";
   const DB_NAME = "member-till";
@@ -79,19 +82,141 @@
     return "";
   }
 
+  // The sale itself, whenever and however often it was sent: the server hashes the same fields.
+  function saleKey(payload) {
+    function canonical(value) {
+      if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
+      if (value && typeof value === "object") {
+        return "{" + Object.keys(value).sort().map(function (k) { return JSON.stringify(k) + ":" + canonical(value[k]); }).join(",") + "}";
+      }
+      return JSON.stringify(value === undefined ? null : value);
+    }
+    const sale = Object.assign({}, payload || {});
+    delete sale.client_time;
+    delete sale.offline;
+    return canonical(sale);
+  }
+
+  function queueError(name, message) {
+    const error = new Error(message);
+    error.name = name;
+    return error;
+  }
+
+  // While the sell page is sending an entry itself, a sync leaves it alone for this long (the page
+  // gives up on an answer after 10 s); a page that died meanwhile leaves it to the next sync.
+  const LEASE_MS = 30000;
+
   const Queue = {
+    LEASE_MS: LEASE_MS,
+    // Resolves "added", or "kept" when the same sale is already queued under this id; rejects with a
+    // QueueConflict when another sale is: the first is kept, never replaced (IndexedDB add, not put).
     add: function (entry) {
       entry.queued_at = entry.queued_at || new Date().toISOString();
       entry.state = entry.state || "waiting";
-      return tx("queue", "readwrite", function (store) { store.put(entry); });
+      return openDb().then(function (db) {
+        return new Promise(function (resolve, reject) {
+          const transaction = db.transaction("queue", "readwrite");
+          const store = transaction.objectStore("queue");
+          let outcome = "added";
+          const request = store.add(entry);
+          request.onerror = function (event) {
+            if (!request.error || request.error.name !== "ConstraintError") return;
+            event.preventDefault(); // the transaction goes on: look at what holds the id
+            event.stopPropagation();
+            const held = store.get(entry.request_id);
+            held.onsuccess = function () {
+              outcome = held.result && saleKey(held.result.payload) === saleKey(entry.payload) ? "kept" : "conflict";
+            };
+          };
+          transaction.oncomplete = function () {
+            if (outcome === "conflict") reject(queueError("QueueConflict", "another sale is queued under " + entry.request_id));
+            else resolve(outcome);
+          };
+          transaction.onerror = function () { reject(transaction.error); };
+          transaction.onabort = function () { reject(transaction.error); };
+        });
+      });
     },
     all: function () {
       return all("queue").then(function (rows) {
         return rows.sort(function (a, b) { return a.queued_at < b.queued_at ? -1 : 1; });
       });
     },
+    get: function (requestId) {
+      return tx("queue", "readonly", function (store) {
+        return new Promise(function (resolve) {
+          const request = store.get(requestId);
+          request.onsuccess = function () { resolve(request.result || null); };
+        });
+      });
+    },
     remove: function (requestId) { return tx("queue", "readwrite", function (store) { store.delete(requestId); }); },
-    update: function (entry) { return tx("queue", "readwrite", function (store) { store.put(entry); }); },
+    // The entry's state, error and lease; never its sale, and never an entry that was sent meanwhile.
+    setState: function (requestId, fields) {
+      return tx("queue", "readwrite", function (store) {
+        const request = store.get(requestId);
+        request.onsuccess = function () {
+          const entry = request.result;
+          if (!entry) return;
+          Object.keys(fields).forEach(function (key) {
+            if (key === "payload" || key === "request_id") return;
+            if (fields[key] === undefined) delete entry[key]; else entry[key] = fields[key];
+          });
+          store.put(entry);
+        };
+      });
+    },
+    // A refused entry sent again. Refused because its request id already stands for another sale on
+    // the server (only an older tablet could queue that), it was never recorded: it goes as a new sale.
+    retry: function (entry) {
+      if (entry.code !== "request_id_reused") return Queue.setState(entry.request_id, { state: "waiting", error: undefined, code: undefined });
+      const requestId = newRequestId();
+      Spent.add(requestId);
+      const fresh = Object.assign({}, entry, { request_id: requestId, payload: Object.assign({}, entry.payload, { request_id: requestId }), state: "waiting" });
+      delete fresh.error;
+      delete fresh.code;
+      return tx("queue", "readwrite", function (store) { store.delete(entry.request_id); store.add(fresh); });
+    },
+  };
+
+  // Request ids sent or queued by this tablet (every tab), with when: a draft carrying one is a sale
+  // already rung up. Kept a week; a draft lives in one tab's sessionStorage and is forgotten when sent.
+  const SPENT_KEY = "tablet.spent-request-ids";
+  const SPENT_DAYS = 7;
+  const SPENT_MAX = 1000;
+  const spentHere = {}; // also in the page, should localStorage refuse (private mode, full)
+  function readSpent() {
+    try {
+      const ids = JSON.parse(localStorage.getItem(SPENT_KEY) || "{}");
+      return ids && typeof ids === "object" ? ids : {};
+    } catch (error) { return {}; }
+  }
+  const Spent = {
+    has: function (requestId) {
+      return !!requestId && (Object.prototype.hasOwnProperty.call(spentHere, requestId) || Object.prototype.hasOwnProperty.call(readSpent(), requestId));
+    },
+    add: function (requestId) {
+      const now = Date.now();
+      const limit = now - SPENT_DAYS * 24 * 3600 * 1000;
+      const ids = readSpent();
+      ids[requestId] = now;
+      spentHere[requestId] = now;
+      let kept = Object.keys(ids).filter(function (id) { return ids[id] >= limit; });
+      kept.sort(function (a, b) { return ids[b] - ids[a]; });
+      kept = kept.slice(0, SPENT_MAX);
+      const pruned = {};
+      kept.forEach(function (id) { pruned[id] = ids[id]; });
+      try { localStorage.setItem(SPENT_KEY, JSON.stringify(pruned)); } catch (error) { /* kept in the page */ }
+    },
+    // Only for a sale the server refused outright: nothing was recorded under its id.
+    remove: function (requestId) {
+      delete spentHere[requestId];
+      const ids = readSpent();
+      if (!(requestId in ids)) return;
+      delete ids[requestId];
+      try { localStorage.setItem(SPENT_KEY, JSON.stringify(ids)); } catch (error) { /* nothing to undo */ }
+    },
   };
 
   const Members = {
@@ -148,6 +273,7 @@
       const entries = await Queue.all();
       for (const entry of entries) {
         if (entry.state === "refused") { report.failed.push(entry); continue; }
+        if (entry.state === "sending" && (entry.lease_until || 0) > Date.now()) continue; // the sell page is sending it
         if (String(entry.user) !== String(user)) { report.otherStaff += 1; continue; }
         let response;
         try {
@@ -166,6 +292,7 @@
         if (response.ok) {
           const sale = await response.json();
           if (sale.review_reasons && sale.review_reasons.length) report.flagged += 1;
+          Spent.add(entry.request_id);
           await Queue.remove(entry.request_id);
           report.sent += 1;
           continue;
@@ -175,7 +302,8 @@
         const answer = await response.json().catch(function () { return {}; });
         entry.state = "refused";
         entry.error = answer.message || String(response.status);
-        await Queue.update(entry);
+        entry.code = answer.code || "";
+        await Queue.setState(entry.request_id, { state: entry.state, error: entry.error, code: entry.code });
         report.failed.push(entry);
       }
       if (options && options.onDone) options.onDone(report);
@@ -184,5 +312,7 @@
     try { return await syncing; } finally { syncing = null; }
   }
 
-  window.TabletStore = { Queue: Queue, Members: Members, sync: sync, newRequestId: newRequestId, csrfToken: csrfToken, phoneE164: phoneE164 };
+  window.TabletStore = {
+    Queue: Queue, Spent: Spent, Members: Members, sync: sync, newRequestId: newRequestId, csrfToken: csrfToken, phoneE164: phoneE164,
+  };
 })();

@@ -4,8 +4,13 @@
  * so what the confirmation shows is what the sale records) and the sale goes to POST /api/v1/sales/.
  * Offline, the page estimates from the member kept on the tablet and queues the sale in IndexedDB
  * with its request id; the server prices it again when it is sent.
+ *
  * The draft (and its request id) lives in sessionStorage: a reload, a double tap or an expired session
- * in the middle of a sale never rings it up twice. */
+ * in the middle of a sale never rings it up twice. A confirmed sale goes into the queue first (online
+ * too, marked as being sent, so a page that dies waiting for the answer leaves it to the next sync),
+ * then its request id is spent and its draft forgotten, before any answer: no reload, back button or
+ * late event brings a finished sale back, and its id is never used for another one. Only a refusal,
+ * which proves the server recorded nothing, gives the draft its id back. */
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("sell-config").textContent);
@@ -35,15 +40,38 @@
   let estimated = false;
   let draft = loadDraft();
 
+  function newDraft() {
+    return {
+      request_id: S.newRequestId(), member: memberCode, store: config.store,
+      lines: [{ category: config.categories[0] || "", unit_price: "", quantity: "1" }],
+      coupon: "", points: 0, stored_value: "0.00", tender: config.tenders[0].kind,
+    };
+  }
   function loadDraft() {
     try {
       const saved = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
-      if (saved && saved.member === memberCode && saved.store === config.store) return saved;
+      if (saved && saved.member === memberCode && saved.store === config.store && saved.request_id && !S.Spent.has(saved.request_id)) return saved;
     } catch (error) { /* a broken draft is a new sale */ }
-    return { request_id: S.newRequestId(), member: memberCode, store: config.store, lines: [{ category: config.categories[0] || "", unit_price: "", quantity: "1" }], coupon: "", points: 0, stored_value: "0.00", tender: config.tenders[0].kind };
+    return newDraft();
   }
-  function saveDraft() { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); }
-  function clearDraft() { sessionStorage.removeItem(DRAFT_KEY); }
+  function saveDraft() {
+    // A late quote, a network change or a tap after the sale left never writes its request id back.
+    if (S.Spent.has(draft.request_id)) return;
+    try { sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft)); } catch (error) { /* the draft lives in the page only */ }
+  }
+  function spend(requestId) {
+    S.Spent.add(requestId);
+    try { sessionStorage.removeItem(DRAFT_KEY); } catch (error) { /* nothing kept, nothing to forget */ }
+  }
+  // Only for a refusal: the server recorded nothing under the id, so the same sale may go again with it.
+  function unspend(requestId) {
+    S.Spent.remove(requestId);
+    saveDraft();
+  }
+  function renewRequestId() {
+    draft.request_id = S.newRequestId();
+    saveDraft();
+  }
 
   // --- lines -------------------------------------------------------------------------------------
   function renderLines() {
@@ -110,6 +138,10 @@
       coupons.appendChild(label);
     });
     $("sv-hint").textContent = T.format(words.sv_hint, { balance: member.stored_value.total });
+    // Fewer points than one step buys nothing: no slider that can only stay at zero.
+    const hasPoints = ((member.points && member.points.available) || 0) >= Math.max(1, config.policy.step);
+    $("points-box").classList.toggle("hidden", !hasPoints);
+    if (!hasPoints) draft.points = 0;
   }
 
   // --- pricing ------------------------------------------------------------------------------------
@@ -181,17 +213,21 @@
 
   let quoteTimer = null;
   let quoteSeq = 0;
+  // A change not priced yet: checkout waits, so the cashier never confirms the totals from before it.
+  let pricing = false;
   function changed() {
     saveDraft();
     $("sell-error").textContent = "";
+    pricing = true;
+    $("checkout").disabled = true;
     clearTimeout(quoteTimer);
     quoteTimer = setTimeout(requote, 200);
   }
 
   async function requote() {
     const lines = linesPayload();
-    if (!lines) { quote = null; render(); return; }
-    if (!T.isOnline()) { quote = estimate(lines); estimated = true; render(); return; }
+    if (!lines) { pricing = false; quote = null; render(); return; }
+    if (!T.isOnline()) { pricing = false; quote = estimate(lines); estimated = true; render(); return; }
     const seq = ++quoteSeq;
     let response;
     try { response = await post(config.urls.quote, quotePayload(lines), 6000); } catch (error) {
@@ -199,6 +235,7 @@
       quote = estimate(lines); estimated = true; render(); return;
     }
     if (seq !== quoteSeq) return;
+    pricing = false;
     const answer = await response.json().catch(function () { return {}; });
     if (response.ok) { quote = fromServer(answer); estimated = false; render(); return; }
     if (response.status === 401) { sessionExpired(); return; }
@@ -240,7 +277,8 @@
     $("t-rest").textContent = "¥" + yuan(paid ? paid.rest : 0);
     const tender = config.tenders.find(function (t) { return t.kind === draft.tender; });
     $("t-rest-label").textContent = tender ? tender.label : "";
-    $("t-earn").textContent = q && q.points_earned !== null && member ? "+" + q.points_earned : (member ? T.text.points_later : "—");
+    // Offline the estimate cannot know the points earned; with nothing to price there are none.
+    $("t-earn").textContent = !member || !q ? "—" : (q.points_earned !== null ? "+" + q.points_earned : T.text.points_later);
     $("estimate-note").hidden = !estimated;
     const slider = $("points");
     if (member && q) {
@@ -256,7 +294,7 @@
       label.classList.toggle("unusable", off);
       label.querySelector("input").disabled = off;
     });
-    $("checkout").disabled = !q;
+    $("checkout").disabled = !q || pricing;
   }
 
   // --- checkout -----------------------------------------------------------------------------------
@@ -270,11 +308,11 @@
     };
   }
 
-  function totalsRows(table, q, paid) {
+  function totalsRows(table, q, paid, couponCode) {
     table.replaceChildren();
     const rows = [[words.subtotal, "¥" + yuan(q.subtotal)]];
     if (q.tier_discount) rows.push([words.tier, "−¥" + yuan(q.tier_discount)]);
-    if (q.coupon_discount) rows.push([words.coupon + " " + draft.coupon, "−¥" + yuan(q.coupon_discount)]);
+    if (q.coupon_discount) rows.push([words.coupon + " " + couponCode, "−¥" + yuan(q.coupon_discount)]);
     if (q.points_value) rows.push([words.points + " " + q.points_to_redeem, "−¥" + yuan(q.points_value)]);
     rows.push([words.due, "¥" + yuan(q.total_due), "due"]);
     if (paid.fromWallet) rows.push([words.sv, "¥" + yuan(paid.fromWallet)]);
@@ -303,16 +341,34 @@
     $("confirm-error").textContent = message;
   }
 
-  async function queueSale(payload) {
-    const paid = tenders();
-    await S.Queue.add({
+  // Into the queue before it is sent: "sending" online (a sync leaves it to this page for a while),
+  // "waiting" offline. True when the tablet keeps it; false when it cannot (no IndexedDB here).
+  async function keep(payload, online) {
+    const entry = {
       request_id: payload.request_id, payload: payload, user: config.user, store: config.store,
       total: yuan(quote.total_due), member_name: member ? member.name : "",
-    });
+      state: online ? "sending" : "waiting", lease_until: online ? Date.now() + S.Queue.LEASE_MS : 0,
+    };
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      let outcome;
+      try { outcome = await S.Queue.add(entry); } catch (error) {
+        if (error.name !== "QueueConflict") return false;
+        outcome = "conflict";
+      }
+      if (outcome === "added") return true;
+      // The queue already holds a sale under this id (another tab, or an older version of this page):
+      // that one stays as it is; this confirmation is a sale of its own and takes a new id.
+      S.Spent.add(entry.request_id);
+      renewRequestId();
+      entry.request_id = payload.request_id = draft.request_id;
+    }
+    return false;
+  }
+
+  function showQueued(shown) {
     document.dispatchEvent(new CustomEvent("tablet:queued"));
-    totalsRows($("queued-totals"), quote, paid);
-    clearDraft();
-    $("confirm").close();
+    totalsRows($("queued-totals"), shown.quote, shown.paid, shown.coupon);
+    if ($("confirm").open) $("confirm").close();
     $("sell").classList.add("hidden");
     $("queued-receipt").classList.remove("hidden");
   }
@@ -322,24 +378,48 @@
     if (sending) return;
     sending = true;
     $("confirm-sale").disabled = true;
-    const payload = salePayload();
     try {
-      if (!T.isOnline()) { await queueSale(payload); return; }
+      if (!quote) { $("confirm-error").textContent = words.enter_price; return; }
+      // A duplicated tab carries the same draft: an id another tab already spent is never sent again.
+      if (S.Spent.has(draft.request_id)) renewRequestId();
+      const payload = salePayload();
+      const shown = { quote: quote, paid: tenders(), coupon: draft.coupon };
+      const online = T.isOnline();
+      const kept = await keep(payload, online);
+      const requestId = payload.request_id;
+      if (!online) {
+        if (!kept) { $("confirm-error").textContent = words.not_kept; return; }
+        spend(requestId);
+        showQueued(shown);
+        return;
+      }
+      spend(requestId);
       let response;
       try { response = await post(config.urls.checkout, payload, 10000); } catch (error) {
-        // No answer: the sale may or may not have reached the server; its request id makes sending it again safe.
+        // No answer: the sale may or may not have reached the server; the queue sends it again under its id.
         T.setOnline(false);
-        await queueSale(payload);
+        await waitInQueue(requestId, kept, shown);
         return;
       }
       const answer = await response.json().catch(function () { return {}; });
       if (response.ok) {
-        clearDraft();
+        await S.Queue.remove(requestId).catch(function () {});
         location.replace(config.urls.receipt + answer.id + "/" + (response.status === 200 ? "?replayed=1" : ""));
         return;
       }
+      if (response.status >= 500) { await waitInQueue(requestId, kept, shown); return; }
+      // Any other answer is a refusal: nothing was recorded under this id.
+      await S.Queue.remove(requestId).catch(function () {});
+      if (answer.code === "request_id_reused") {
+        // Another device's sale holds this id: this one was not recorded. A new id, and the cashier confirms again.
+        renewRequestId();
+        $("confirm").close();
+        changed();
+        $("sell-error").textContent = words.id_reused;
+        return;
+      }
+      unspend(requestId);
       if (response.status === 401) { sessionExpired(); return; }
-      if (response.status >= 500) { await queueSale(payload); return; }
       $("confirm-error").textContent = answer.message || String(response.status);
       // Another till may have used the points, the coupon or the stored value meanwhile: price it again
       // and let the cashier confirm the new totals, never the ones this dialog showed.
@@ -358,6 +438,32 @@
       sending = false;
       $("confirm-sale").disabled = false;
     }
+  }
+
+  async function waitInQueue(requestId, kept, shown) {
+    if (!kept) { $("confirm-error").textContent = words.no_answer; return; }
+    await S.Queue.setState(requestId, { state: "waiting", lease_until: 0 }).catch(function () {});
+    showQueued(shown);
+  }
+
+  // A new sale on this page: a new request id and nothing rung up; the member stays.
+  function startOver() {
+    draft = newDraft();
+    quote = null;
+    estimated = false;
+    if ($("confirm").open) $("confirm").close();
+    ["coupon-error", "points-error", "sell-error", "confirm-error"].forEach(function (id) { $(id).textContent = ""; });
+    $("queued-receipt").classList.add("hidden");
+    $("sell").classList.remove("hidden");
+    $("stored-value").value = draft.stored_value;
+    $("points").value = $("points-number").value = "0";
+    $("points-hint").textContent = "";
+    document.querySelectorAll("#tenders input").forEach(function (radio) { radio.checked = radio.value === draft.tender; });
+    renderLines();
+    renderMember();
+    changed();
+    const first = document.querySelector("#lines [name=unit_price]");
+    if (first) first.focus();
   }
 
   // --- wiring -------------------------------------------------------------------------------------
@@ -401,7 +507,7 @@
     });
     $("checkout").addEventListener("click", function () {
       if (!quote) { $("sell-error").textContent = words.enter_price; return; }
-      totalsRows($("confirm-totals"), quote, tenders());
+      totalsRows($("confirm-totals"), quote, tenders(), draft.coupon);
       $("confirm-error").textContent = "";
       $("confirm").showModal();
     });
@@ -413,17 +519,15 @@
       member = null;
       history.replaceState(null, "", config.urls.sell);
       $("member-missing").classList.add("hidden");
-      draft = loadDraft();
-      quote = null;
-      $("queued-receipt").classList.add("hidden");
-      $("sell").classList.remove("hidden");
-      $("stored-value").value = draft.stored_value;
-      renderLines(); renderMember(); changed();
-      const first = document.querySelector("#lines [name=unit_price]");
-      if (first) first.focus();
+      startOver();
     });
+    $("clear-sale").addEventListener("click", startOver);
     $("confirm-sale").addEventListener("click", confirmSale);
     document.addEventListener("tablet:network", function () { changed(); });
+    // Back (or forward) to this page from the browser's cache after its sale left: a new sale, never that one.
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted && !sending && S.Spent.has(draft.request_id) && $("queued-receipt").classList.contains("hidden")) startOver();
+    });
 
     renderLines();
     renderMember();
@@ -438,6 +542,16 @@
     } else if (memberCode) {
       // Offline, the service worker served this page without the member: take them from the tablet's memory.
       member = await S.Members.get(memberCode).catch(function () { return null; });
+    }
+    // A draft whose sale is in the queue: the page was closed or reloaded right after queueing it,
+    // before it could forget the draft. That sale is rung up; this is a new one.
+    const queued = await Promise.race([
+      S.Queue.get(draft.request_id).catch(function () { return null; }),
+      new Promise(function (resolve) { setTimeout(resolve, 3000, null); }),
+    ]);
+    if (queued) {
+      S.Spent.add(draft.request_id);
+      draft = newDraft();
     }
     init();
   }

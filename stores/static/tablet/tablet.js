@@ -53,11 +53,9 @@
           // Kept, never dropped: once the cause is fixed (a member unfrozen, say) it can be sent again.
           const retry = document.createElement("button");
           retry.type = "button";
-          retry.textContent = text.retry;
+          retry.textContent = entry.code === "request_id_reused" ? text.retry_as_new : text.retry;
           retry.addEventListener("click", async function () {
-            entry.state = "waiting";
-            delete entry.error;
-            await store.Queue.update(entry);
+            await store.Queue.retry(entry);
             syncNow();
           });
           item.appendChild(retry);
