@@ -1,4 +1,5 @@
-"""The project's URLs plus a tablet address that crashes, to see the server-error page a tablet user gets."""
+"""The project's URLs plus addresses that crash, to see the server-error page a tablet user gets and the
+one the back office gets."""
 
 from django.urls import path
 
@@ -11,4 +12,4 @@ def crash(request):
     raise RuntimeError("a deliberate crash for the error page's layout test")
 
 
-urlpatterns = [path("tablet/crash/", crash), *urlpatterns]
+urlpatterns = [path("tablet/crash/", crash), path("back-office-crash/", crash), *urlpatterns]
