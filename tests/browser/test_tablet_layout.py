@@ -41,7 +41,10 @@ LANGUAGES = {"zh": "zh-CN", "en": "en-US"}
 # What a finger can tap. A checkbox or radio button inside a label is tapped through its label (the
 # label is the target; the segmented buttons hide their radio), so the label is what is measured.
 MEASURE = """() => {
-  const controls = 'a, button, input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]:not([tabindex="-1"])';
+  const controls = [
+    'a', 'button', 'input:not([type=hidden])', 'select', 'textarea', 'summary', '[role=button]',
+    '[tabindex]:not([tabindex="-1"])',
+  ].join(', ');
   const seen = new Set();
   const found = [];
   const describe = (el) => {
@@ -62,7 +65,8 @@ MEASURE = """() => {
     if (!target.checkVisibility({ opacityProperty: true, visibilityProperty: true })) continue;
     const box = target.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;
-    found.push({ what: describe(target), width: Math.round(box.width * 10) / 10, height: Math.round(box.height * 10) / 10 });
+    const round = (value) => Math.round(value * 10) / 10;
+    found.push({ what: describe(target), width: round(box.width), height: round(box.height) });
   }
   return found;
 }"""
@@ -199,9 +203,7 @@ class Inspector:
         page.screenshot(path=str(SCREENSHOTS / f"tablet-layout-{name}-{lang}.png"), full_page=True)
         for control in page.evaluate(MEASURE):
             if control["height"] < TAP or control["width"] < TAP:
-                self.offenders.append(
-                    f"{name} [{lang}] {control['what']}: {control['width']}×{control['height']} px"
-                )
+                self.offenders.append(f"{name} [{lang}] {control['what']}: {control['width']}×{control['height']} px")
         sideways = page.evaluate(SIDEWAYS)
         if sideways > 0:
             self.offenders.append(f"{name} [{lang}] scrolls sideways by {sideways} px")

@@ -72,7 +72,7 @@ def test_the_member_card_marks_refunded_purchases_and_how_much_of_a_partly_refun
         page = client.get(reverse("tablet:member", args=[fang.code])).content.decode()
 
     purchases = page.split('id="purchases"')[1].split("</ul>")[0].split("<li>")[1:]
-    marks = {int(re.search(r"#(\d+)", item).group(1)): re.findall(r'class="pill [a-z]+">([^<]+)<', item) for item in purchases}
+    marks = {int(re.search(r"#(\d+)", li)[1]): re.findall(r'class="pill [a-z]+">([^<]+)<', li) for li in purchases}
     assert marks == {kept.pk: [], part.pk: ["Partly refunded ¥30.00"], whole.pk: ["Refunded"]}
 
 
