@@ -198,7 +198,7 @@ class Inspector:
         self.pages: list[str] = []
 
     def check(self, page, name: str, lang: str) -> None:
-        page.wait_for_timeout(150)  # web fonts and the last script's changes
+        page.evaluate("() => document.fonts.ready.then(() => true)")  # measured in the fonts it is drawn in
         self.pages.append(f"{name}-{lang}")
         page.screenshot(path=str(SCREENSHOTS / f"tablet-layout-{name}-{lang}.png"), full_page=True)
         for control in page.evaluate(MEASURE):
