@@ -21,7 +21,9 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, serializers, status
@@ -201,16 +203,31 @@ def api_exception_handler(exc, context):
     return None
 
 
-# Errors Django answers before a view runs (a bad URL, a body Django itself refuses): JSON under /api/.
+# Errors Django answers itself (a bad URL, a body Django refuses, a refusal, a crash): JSON under /api/;
+# under /tablet/ the error page carries a way back to the till, since a tablet has no address bar.
 
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def _till_url(request) -> str:
+    till = reverse("tablet:find")
+    return till if request.path.startswith(till) else ""
+
+
+def _tablet_error_page(request, template_name: str, status_code: int, context: dict) -> HttpResponse:
+    # The crash page is drawn without the request: its context processors could be what failed.
+    template = loader.get_template(template_name)
+    body = template.render({**context, "till_url": _till_url(request)}, None if status_code == 500 else request)
+    return HttpResponse(body, status=status_code)
+
+
 def bad_request(request, exception=None):
     from django.views.defaults import bad_request as django_bad_request
 
+    if _till_url(request):
+        return _tablet_error_page(request, "400.html", 400, {})
     if not _is_api(request):
         return django_bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
@@ -218,9 +235,19 @@ def bad_request(request, exception=None):
     return JsonResponse(error_body("bad_request", _("Bad request.")), status=400)
 
 
+def permission_denied(request, exception=None):
+    from django.views.defaults import permission_denied as django_permission_denied
+
+    if _till_url(request):
+        return _tablet_error_page(request, "403.html", 403, {"exception": str(exception or "")})
+    return django_permission_denied(request, exception)
+
+
 def page_not_found(request, exception=None):
     from django.views.defaults import page_not_found as django_page_not_found
 
+    if _till_url(request):
+        return _tablet_error_page(request, "404.html", 404, {})
     if not _is_api(request):
         return django_page_not_found(request, exception)
     return JsonResponse(error_body("not_found", _("There is no such API address.")), status=404)
@@ -229,6 +256,8 @@ def page_not_found(request, exception=None):
 def server_error(request):
     from django.views.defaults import server_error as django_server_error
 
+    if _till_url(request):
+        return _tablet_error_page(request, "500.html", 500, {})
     if not _is_api(request):
         return django_server_error(request)
     return JsonResponse(

@@ -27,7 +27,9 @@ urlpatterns = [
     path("api/v1/", include(("campaigns.api.urls", "campaigns-api"))),
 ]
 
-# Under /api/ the errors Django answers itself (unknown address, a body it refuses, a crash) are JSON too.
+# Under /api/ the errors Django answers itself (unknown address, a body it refuses, a crash) are JSON too;
+# under /tablet/ their pages lead back to the till.
 handler400 = "config.api.bad_request"
+handler403 = "config.api.permission_denied"
 handler404 = "config.api.page_not_found"
 handler500 = "config.api.server_error"

@@ -31,6 +31,7 @@ from loyalty.models import PointsAccount, Tier, TierPolicy, WalletEntry
 from loyalty.selectors import members_at_downgrade_risk
 from loyalty.services import points_adjust
 from members.phones import phone_for
+from stores.names import staff_label
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.services import audit_record
@@ -162,11 +163,7 @@ def _local_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def _staff_label(row) -> str:
     if row["staff_id"] is None:
         return _("(no staff)")
-    first, last = row["staff__first_name"].strip(), row["staff__last_name"].strip()
-    # Chinese names are written family name first and without a space (王芳); Western ones the other way.
-    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in first + last)
-    full = f"{last}{first}" if chinese else f"{first} {last}".strip()
-    return f"{full} ({row['staff__username']})" if full else row["staff__username"]
+    return staff_label(row["staff__first_name"], row["staff__last_name"], row["staff__username"])
 
 
 def _by_store(entries) -> ReportTable:

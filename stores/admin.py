@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from stores import services
 from stores.forms import StaffChangeForm, StaffCreationForm
 from stores.models import AuditEntry, Region, StaffProfile, Store
+from stores.names import person_name
 from stores.roles import Role
 
 User = get_user_model()
@@ -64,7 +66,7 @@ class StaffAdmin(UserAdmin):
     form = StaffChangeForm
     add_form = StaffCreationForm
     inlines = [StaffProfileInline]
-    list_display = ["username", "first_name", "last_name", "role_name", "store_codes", "is_active", "last_login"]
+    list_display = ["username", "name", "role_name", "store_codes", "is_active", "last_login"]
     list_filter = ["is_active", "groups"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
@@ -85,6 +87,10 @@ class StaffAdmin(UserAdmin):
             .prefetch_related("groups", "staff_profile__stores")
             .select_related("staff_profile")
         )
+
+    @admin.display(description=pgettext_lazy("person", "name"), ordering="last_name")
+    def name(self, user) -> str:
+        return person_name(user.first_name, user.last_name)
 
     @admin.display(description=_("role"))
     def role_name(self, user) -> str:

@@ -4,6 +4,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
+from stores.names import staff_name
+
 
 class Region(models.Model):
     """A group of stores (华东区, 华南区 …) used for scoping reports and rules."""
@@ -73,7 +75,7 @@ class StaffProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.user.get_full_name() or self.user.get_username()
+        return staff_name(self.user)
 
 
 class AuditEntry(models.Model):

@@ -68,7 +68,7 @@ def add_service_errors(form, error) -> None:
 
 
 def refuse(request: HttpRequest, message: str, *, status: int = 403):
-    return render_tablet(request, "tablet/refused.html", {"message": message}, status=status)
+    return render_tablet(request, "tablet/refused.html", {"message": message, "status": status}, status=status)
 
 
 def tablet_view(action: Action, *, store_required: bool = True):

@@ -31,6 +31,7 @@ from analytics.dashboards.base import (
 from analytics.dashboards.registry import register
 from loyalty.models import Refund, Sale, TopUp
 from members.models import Member
+from stores.names import staff_label
 from stores.selectors import done_in_person
 
 WITH_COUPON = ~Q(coupon_code="") | Q(coupon_discount__gt=0)
@@ -47,14 +48,6 @@ FIGURES = (
     "refund_amount",
 )
 MONEY_FIGURES = ("revenue", "coupon_discount", "topup_amount", "refund_amount")
-
-
-def staff_name(first: str, last: str, username: str) -> str:
-    """张敏 (manager_sh): Chinese names family name first, others "Given Family"; the login after it."""
-    first, last = (first or "").strip(), (last or "").strip()
-    chinese = any(ord(ch) > 0x2E80 for ch in first + last)
-    name = f"{last}{first}" if chinese else f"{first} {last}".strip()
-    return f"{name} ({username})" if name else username
 
 
 def _grouped(queryset, user: str, store: str, **aggregates) -> list[dict]:
@@ -140,7 +133,7 @@ class StaffDashboard(Dashboard):
                 person = people.setdefault(
                     key,
                     {
-                        "name": staff_name(row["person_first"], row["person_last"], row["person_username"]),
+                        "name": staff_label(row["person_first"], row["person_last"], row["person_username"]),
                         "store": f"{row['at_store_code']} {row['at_store_name']}" if row["at_store"] else "",
                         **dict.fromkeys(FIGURES, 0),
                     },

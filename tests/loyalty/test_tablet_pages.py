@@ -2,15 +2,17 @@
 points adjustments. Each is used the way a cashier or a manager uses it at the till."""
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import PointsEntry, Refund, Sale, TopUp
 from loyalty.selectors import member_balances
-from loyalty.services import LineInput, TenderInput, sale_checkout
+from loyalty.services import LineInput, TenderInput, sale_checkout, sale_refund
 from stores.models import AuditEntry
 from tests.factories import MemberFactory
 from tests.factories.loyalty import RechargePackageFactory
@@ -54,6 +56,34 @@ def test_an_unknown_member_code_is_a_clear_404(at_till, chain):
 
     assert response.status_code == 404
     assert b"There is no member 0000000000." in response.content
+
+
+def test_the_member_card_marks_refunded_purchases_and_how_much_of_a_partly_refunded_one(
+    at_till, chain, fang, sell, django_assert_num_queries
+):
+    whole, part, kept = sell(fang, 36, cash=36), sell(fang, 100, cash=100), sell(fang, 58, cash=58)
+    sale_refund(request_id="refund-whole", sale=whole, actor=chain.manager_a, reason="退货", amount=Decimal("36.00"))
+    sale_refund(request_id="refund-part", sale=part, actor=chain.manager_a, reason="少一杯", amount=Decimal("30.00"))
+    client = at_till(chain.cashier_a, chain.store_a)
+    client.get(reverse("tablet:member", args=[fang.code]))
+
+    # The marks come with the purchases: the card costs what it costs without refunds.
+    with django_assert_num_queries(14):
+        page = client.get(reverse("tablet:member", args=[fang.code])).content.decode()
+
+    purchases = page.split('id="purchases"')[1].split("</ul>")[0].split("<li>")[1:]
+    marks = {int(re.search(r"#(\d+)", li)[1]): re.findall(r'class="pill [a-z]+">([^<]+)<', li) for li in purchases}
+    assert marks == {kept.pk: [], part.pk: ["Partly refunded ¥30.00"], whole.pk: ["Refunded"]}
+
+
+def test_the_receipt_names_the_cashier_family_name_first(at_till, chain, fang, sell):
+    get_user_model().objects.filter(pk=chain.cashier_a.pk).update(first_name="丽", last_name="王")
+    sale = sell(fang, 88, cash=88)
+
+    page = at_till(chain.manager_a, chain.store_a).get(reverse("tablet:receipt", args=[sale.pk])).content.decode()
+
+    assert "王丽" in page.split('id="receipt"')[1]
+    assert "丽 王" not in page
 
 
 def test_the_receipt_shows_what_the_sale_recorded(at_till, chain, fang, sell, django_assert_num_queries):
