@@ -301,3 +301,32 @@ def test_a_chinese_date_control_is_given_iso_and_keeps_the_birthday():
 
     assert 'type="date"' in html
     assert 'value="1988-01-04"' in html
+
+
+def test_a_time_with_seconds_is_shown_with_them_and_a_step_that_allows_them():
+    with_seconds = IsoTimeInput().render("quiet_start", datetime.time(21, 0, 30))
+    without = IsoDateTimeInput().render("starts_at", datetime.datetime(2026, 12, 1, 10, 0))
+
+    assert 'value="21:00:30"' in with_seconds and 'step="1"' in with_seconds
+    assert 'value="2026-12-01T10:00"' in without and "step" not in without
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_admins_own_date_and_time_boxes_give_back_seconds(language):
+    from django.contrib.admin.widgets import AdminSplitDateTime
+
+    field = forms.SplitDateTimeField(widget=AdminSplitDateTime)
+    value = datetime.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+    with translation.override(language):
+        submission = BrowserSubmission(field.widget.render("valid_until", field.prepare_value(value)))
+        again = field.clean([submission.data["valid_until_0"], submission.data["valid_until_1"]])
+
+    assert again == value
+
+
+def test_a_date_typed_the_chinese_way_is_read_in_chinese():
+    with translation.override("zh-hans"):
+        assert forms.DateField().clean("2026年12月1日") == datetime.date(2026, 12, 1)
+        assert forms.DateTimeField().clean("2026年12月1日 09:30") == datetime.datetime(
+            2026, 12, 1, 9, 30, tzinfo=SHANGHAI
+        )
