@@ -141,11 +141,11 @@ def demo_site(django_db_setup, django_db_blocker, browser):
         },
     )
     quick.enable()
-    server = LiveServer("localhost")
     contexts = []
     with django_db_blocker.unblock():
         # Put back afterwards what the other tests expect: the database as the migrations left it.
         migrated = connection.creation.serialize_db_to_string()
+        server = LiveServer("localhost")
         try:
             call_command("demo", members=20, password=PASSWORD, verbosity=0)
             users = get_user_model().objects
