@@ -100,6 +100,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Chinese input formats that read back what they show (config/formats/zh_Hans/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 # Business days (birthday month, member day, annual clearing) are counted in China's local time.
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

@@ -19,6 +19,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from config.widgets import IsoDateInput
 from loyalty.admin_views import _context
 from loyalty.exports import LEDGER_EXPORT_KINDS, POINTS, WALLET, ledger_export_prepare
 from loyalty.models import PointsEntry, WalletEntry
@@ -32,12 +33,10 @@ LEDGER_OF_MODEL = {PointsEntry: POINTS, WalletEntry: WALLET}
 
 
 class LedgerExportForm(forms.Form):
-    start = forms.DateField(
-        label=capfirst(gettext_lazy("first day")), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    start = forms.DateField(label=capfirst(gettext_lazy("first day")), widget=IsoDateInput)
     end = forms.DateField(
         label=capfirst(gettext_lazy("last day (included)")),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=IsoDateInput,
     )
     store = forms.ModelChoiceField(
         label=capfirst(gettext_lazy("store")),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import IsoDateInput
 from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy, TopUp
 from members.codes import is_member_code, member_code_from_qr
 from members.models import Member
@@ -168,8 +169,8 @@ class EarningRuleForm(RuleChangeForm):
             "per_day_cap",
         ]
         widgets = {
-            "starts_on": forms.DateInput(attrs={"type": "date"}),
-            "ends_on": forms.DateInput(attrs={"type": "date"}),
+            "starts_on": IsoDateInput,
+            "ends_on": IsoDateInput,
         }
 
 
@@ -259,8 +260,8 @@ MAX_REPORT_DAYS = 3 * 366
 class DateRangeForm(forms.Form):
     """A reporting period in local business days; both ends included. Defaults to this month."""
 
-    start = forms.DateField(label=capfirst(_("from")), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=capfirst(_("until")), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=capfirst(_("from")), required=False, widget=IsoDateInput)
+    end = forms.DateField(label=capfirst(_("until")), required=False, widget=IsoDateInput)
 
     @staticmethod
     def this_month() -> tuple[date, date]:

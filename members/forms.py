@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from config.widgets import IsoDateInput
 from members.models import Member
 from members.phones import normalize_phone
 from members.selectors import member_with_phone
@@ -28,7 +29,7 @@ class MemberAdminForm(forms.ModelForm):
             "notes",
             "tags",
         ]
-        widgets = {"birthday": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"birthday": IsoDateInput}
 
     def clean_phone(self) -> str:
         # Normalised before the unique check, so +86 138… and 138… are the same number.
@@ -59,9 +60,7 @@ class TabletRegisterForm(forms.Form):
         label=_("Phone"), max_length=32, widget=forms.TextInput(attrs={"inputmode": "tel", "autofocus": True})
     )
     name = forms.CharField(label=_("Member's name"), max_length=64)
-    birthday = forms.DateField(
-        label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    birthday = forms.DateField(label=_("Birthday"), required=False, widget=IsoDateInput)
     gender = forms.ChoiceField(
         label=_("Gender"), choices=Member.Gender.choices, initial=Member.Gender.UNKNOWN, widget=forms.RadioSelect
     )

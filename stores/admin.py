@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from stores import services
-from stores.forms import StaffChangeForm, StaffCreationForm
+from stores.forms import BackOfficeAuthenticationForm, StaffChangeForm, StaffCreationForm
 from stores.models import AuditEntry, Region, StaffProfile, Store
 from stores.names import person_name
 from stores.roles import Role
@@ -15,6 +15,7 @@ User = get_user_model()
 admin.site.site_header = _("Member loyalty back office")
 admin.site.site_title = _("Loyalty back office")
 admin.site.index_title = _("HQ back office")
+admin.site.login_form = BackOfficeAuthenticationForm
 
 
 @admin.register(Region)

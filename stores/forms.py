@@ -1,9 +1,15 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from stores.models import Store
-from stores.roles import Role
+from stores.permissions import staff_can
+from stores.roles import Action, Role
 
 ROLE_CHOICES = [("", _("No role (cannot sign in to work)")), *Role.choices]
 
@@ -35,3 +41,23 @@ class StaffCreationForm(StaffFieldsMixin, UserCreationForm):
 
 class StaffChangeForm(StaffFieldsMixin, UserChangeForm):
     pass
+
+
+def back_office_is_for_hq() -> str:
+    """What store staff are told at the back office's door, with the way to the tablet (HTML)."""
+    return format_html(
+        '{} <a href="{}">{}</a>',
+        gettext("The back office is for HQ staff. Store managers and cashiers work on the store tablet."),
+        reverse("tablet:find"),
+        gettext("Open the store tablet"),
+    )
+
+
+class BackOfficeAuthenticationForm(AdminAuthenticationForm):
+    """The back office's login. Store staff who typed their own password right are told where they work,
+    not that it is wrong; a wrong password gets Django's answer, whoever the login belongs to."""
+
+    def confirm_login_allowed(self, user):
+        if user.is_active and not user.is_staff and staff_can(user, Action.USE_TABLET):
+            raise ValidationError(back_office_is_for_hq(), code="store_staff")
+        super().confirm_login_allowed(user)

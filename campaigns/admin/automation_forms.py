@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 from campaigns.churn import ChurnReason
 from campaigns.models import Automation, CouponTemplate, MessageTemplate
 from campaigns.services.automations import automation_validate
+from config.widgets import IsoTimeInput
 
 MULTIPLIER_CHOICES = [("", "—"), ("1.5", "×1.5"), ("2", "×2"), ("3", "×3")]
 REASON_FIELDS = ("coupon_template", "points", "message_template", "multiplier", "multiplier_days")
@@ -40,8 +41,8 @@ class AutomationForm(forms.ModelForm):
         model = Automation
         fields = FIELDS
         widgets = {
-            "quiet_start": forms.TimeInput(attrs={"placeholder": "21:00", "size": 6}, format="%H:%M"),
-            "quiet_end": forms.TimeInput(attrs={"placeholder": "09:00", "size": 6}, format="%H:%M"),
+            "quiet_start": IsoTimeInput,
+            "quiet_end": IsoTimeInput,
         }
 
     def __init__(self, *args, **kwargs):

@@ -64,7 +64,11 @@ def test_a_duplicate_phone_in_the_add_form_shows_who_has_it(live_server, shop, t
     screenshot(page, "admin-member-duplicate-phone-zh")
 
 
-def test_a_cashier_is_kept_out_of_the_back_office(live_server, shop, tablet_page):
+def test_a_cashier_is_kept_out_of_the_back_office_and_shown_the_tablet(live_server, shop, tablet_page, screenshot):
     page = tablet_page("zh-CN")
     log_in(page, live_server, "cashier_a")
     assert "/admin/login/" in page.url
+    assert "后台仅供总部人员使用" in page.inner_text(".errornote")
+    screenshot(page, "admin-login-store-staff-zh")
+    page.click(".errornote a")
+    page.wait_for_url(f"{live_server.url}/tablet/**")
