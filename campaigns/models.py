@@ -205,12 +205,6 @@ class CouponTemplate(ConstraintErrorsMixin, models.Model):
             ),
             # Empty is no limit; 0 would be a template that can never issue.
             models.CheckConstraint(
-                condition=Q(valid_days__isnull=True) | Q(valid_days__gte=1),
-                name="coupon_template_days_positive",
-                violation_error_code="min_value",
-                violation_error_message=_("A coupon is valid for at least 1 day."),
-            ),
-            models.CheckConstraint(
                 condition=Q(total_quantity__isnull=True) | Q(total_quantity__gte=1),
                 name="coupon_template_quantity_positive",
                 violation_error_code="min_value",

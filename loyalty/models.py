@@ -54,7 +54,11 @@ class LoyaltySettings(ConstraintErrorsMixin, models.Model):
     )
     expiry_months = models.PositiveIntegerField(_("months until points expire (rolling)"), default=12)
     annual_clearing_month = models.PositiveSmallIntegerField(_("annual clearing month"), default=12)
-    annual_clearing_day = models.PositiveSmallIntegerField(_("annual clearing day"), default=31)
+    annual_clearing_day = models.PositiveSmallIntegerField(
+        _("annual clearing day"),
+        default=31,
+        help_text=_("The day of the month. 29 February clears on 28 February in other years."),
+    )
     pending_days = models.PositiveIntegerField(
         _("days earned points stay pending"),
         default=0,

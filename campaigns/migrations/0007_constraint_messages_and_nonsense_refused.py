@@ -37,10 +37,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='coupontemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_days__isnull', True), ('valid_days__gte', 1), _connector='OR'), name='coupon_template_days_positive', violation_error_code='min_value', violation_error_message='A coupon is valid for at least 1 day.'),
-        ),
-        migrations.AddConstraint(
-            model_name='coupontemplate',
             constraint=models.CheckConstraint(condition=models.Q(('total_quantity__isnull', True), ('total_quantity__gte', 1), _connector='OR'), name='coupon_template_quantity_positive', violation_error_code='min_value', violation_error_message='Leave it empty for no limit, or give a number above zero.'),
         ),
         migrations.AddConstraint(

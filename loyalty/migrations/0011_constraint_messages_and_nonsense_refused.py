@@ -33,6 +33,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='loyaltysettings',
+            name='annual_clearing_day',
+            field=models.PositiveSmallIntegerField(default=31, help_text='The day of the month. 29 February clears on 28 February in other years.', verbose_name='annual clearing day'),
+        ),
         migrations.RemoveConstraint(
             model_name='earningrule',
             name='rule_multipliers_positive',

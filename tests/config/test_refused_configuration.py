@@ -201,7 +201,6 @@ CASES: dict[str, Case] = {
     "coupon_cap_positive": Case(CouponTemplate, "max_discount", {**PERCENT, "max_discount": "0"}, by_form=True),
     "coupon_gift_has_value": Case(CouponTemplate, "gift_value", {**GIFT, "gift_value": "0"}, by_form=True),
     "coupon_gift_value_not_negative": Case(CouponTemplate, "gift_value", {**GIFT, "gift_value": "-1"}, by_form=True),
-    "coupon_template_days_positive": Case(CouponTemplate, "valid_days", {**COUPON, "valid_days": "0"}, by_form=True),
     "coupon_template_quantity_positive": Case(
         CouponTemplate, "total_quantity", {**COUPON_DAYS, "total_quantity": "0"}, by_form=True
     ),
