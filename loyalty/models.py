@@ -309,7 +309,7 @@ class EarningRule(ConstraintErrorsMixin, models.Model):
     per_sale_cap = models.PositiveIntegerField(_("at most per sale"), null=True, blank=True)
     per_day_cap = models.PositiveIntegerField(_("at most per member per day"), null=True, blank=True)
 
-    constraint_error_fields = {"rule_dates_ordered": "ends_on"}
+    constraint_error_fields = {"rule_dates_ordered": "ends_on", "rule_caps_ordered": "per_sale_cap"}
 
     class Meta:
         verbose_name = _("earning rule")
@@ -351,6 +351,14 @@ class EarningRule(ConstraintErrorsMixin, models.Model):
                 name="rule_per_day_cap_positive",
                 violation_error_code="min_value",
                 violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(per_sale_cap__isnull=True)
+                | Q(per_day_cap__isnull=True)
+                | Q(per_sale_cap__lte=F("per_day_cap")),
+                name="rule_caps_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The cap per sale cannot be above the cap per member per day."),
             ),
             models.CheckConstraint(
                 condition=Q(starts_on__isnull=True) | Q(ends_on__isnull=True) | Q(starts_on__lte=F("ends_on")),

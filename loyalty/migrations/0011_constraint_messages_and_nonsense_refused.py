@@ -63,6 +63,10 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('per_day_cap__isnull', True), ('per_day_cap__gte', 1), _connector='OR'), name='rule_per_day_cap_positive', violation_error_code='min_value', violation_error_message='Leave it empty for no limit, or give a number above zero.'),
         ),
         migrations.AddConstraint(
+            model_name='earningrule',
+            constraint=models.CheckConstraint(condition=models.Q(('per_sale_cap__isnull', True), ('per_day_cap__isnull', True), ('per_sale_cap__lte', models.F('per_day_cap')), _connector='OR'), name='rule_caps_ordered', violation_error_code='invalid_range', violation_error_message='The cap per sale cannot be above the cap per member per day.'),
+        ),
+        migrations.AddConstraint(
             model_name='loyaltysettings',
             constraint=models.CheckConstraint(condition=models.Q(('annual_clearing_day__lte', 29), models.Q(('annual_clearing_day', 30), models.Q(('annual_clearing_month', 2), _negated=True)), ('annual_clearing_month__in', [1, 3, 5, 7, 8, 10, 12]), _connector='OR'), name='settings_clearing_date_exists', violation_error_code='invalid_date', violation_error_message='That month has no such day. (29 February is allowed: in other years points clear on 28 February.)'),
         ),

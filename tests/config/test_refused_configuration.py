@@ -167,6 +167,7 @@ CASES: dict[str, Case] = {
     ),
     "rule_per_sale_cap_positive": Case(EarningRule, "per_sale_cap", {"name": "基础", "per_sale_cap": 0}),
     "rule_per_day_cap_positive": Case(EarningRule, "per_day_cap", {"name": "基础", "per_day_cap": 0}),
+    "rule_caps_ordered": Case(EarningRule, "per_sale_cap", {"name": "基础", "per_sale_cap": 500, "per_day_cap": 200}),
     "rule_dates_ordered": Case(
         EarningRule, "ends_on", {"name": "五一", "starts_on": "2026-05-02", "ends_on": "2026-05-01"}
     ),

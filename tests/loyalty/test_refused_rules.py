@@ -148,17 +148,18 @@ def test_the_migration_numbers_active_packages_that_shared_a_name():
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    ("changes", "constraint"),
     [
         ({"member_day_multiplier": Decimal("0")}, "rule_member_day_multiplier_min"),
         ({"birthday_month_multiplier": Decimal("0.5")}, "rule_birthday_multiplier_min"),
         ({"per_sale_cap": 0}, "rule_per_sale_cap_positive"),
         ({"per_day_cap": 0}, "rule_per_day_cap_positive"),
+        ({"per_sale_cap": 500, "per_day_cap": 200}, "rule_caps_ordered"),
     ],
 )
-def test_the_database_refuses_a_rule_that_makes_no_sense(changes, field):
+def test_the_database_refuses_a_rule_that_makes_no_sense(changes, constraint):
     rule = EarningRuleFactory()
-    with pytest.raises(IntegrityError, match=field), transaction.atomic():
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
         EarningRule.objects.filter(pk=rule.pk).update(**changes)
 
 
