@@ -133,9 +133,7 @@ class LoyaltySettings(ConstraintErrorsMixin, models.Model):
                 | Q(annual_clearing_month__in=[1, 3, 5, 7, 8, 10, 12]),
                 name="settings_clearing_date_exists",
                 violation_error_code="invalid_date",
-                violation_error_message=_(
-                    "That month has no such day. (29 February is allowed: in other years points clear on 28 February.)"
-                ),
+                violation_error_message=_("That month has no such day."),
             ),
             models.CheckConstraint(
                 condition=Q(redeem_points_per_yuan__gte=1),

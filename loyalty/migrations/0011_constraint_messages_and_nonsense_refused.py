@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='loyaltysettings',
-            constraint=models.CheckConstraint(condition=models.Q(('annual_clearing_day__lte', 29), models.Q(('annual_clearing_day', 30), models.Q(('annual_clearing_month', 2), _negated=True)), ('annual_clearing_month__in', [1, 3, 5, 7, 8, 10, 12]), _connector='OR'), name='settings_clearing_date_exists', violation_error_code='invalid_date', violation_error_message='That month has no such day. (29 February is allowed: in other years points clear on 28 February.)'),
+            constraint=models.CheckConstraint(condition=models.Q(('annual_clearing_day__lte', 29), models.Q(('annual_clearing_day', 30), models.Q(('annual_clearing_month', 2), _negated=True)), ('annual_clearing_month__in', [1, 3, 5, 7, 8, 10, 12]), _connector='OR'), name='settings_clearing_date_exists', violation_error_code='invalid_date', violation_error_message='That month has no such day.'),
         ),
         migrations.AddConstraint(
             model_name='loyaltysettings',
