@@ -181,9 +181,16 @@ class Tier(ConstraintErrorsMixin, models.Model):
         POINTS = "points", _("Points earned over the window")
         VISITS = "visits", _("Visits (sales) over the window")
 
-    code = models.CharField(_("code"), max_length=16, unique=True)
+    code = models.CharField(
+        _("code"), max_length=16, unique=True, error_messages={"unique": _("Another tier has this code.")}
+    )
     name = models.CharField(_("name"), max_length=32)
-    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("0 is the entry level."))
+    rank = models.PositiveSmallIntegerField(
+        _("rank"),
+        unique=True,
+        help_text=_("0 is the entry level."),
+        error_messages={"unique": _("Another tier has this rank.")},
+    )
     threshold = models.DecimalField(
         _("threshold"),
         default=ZERO,

@@ -19,7 +19,9 @@ NOTES_MAX_LENGTH = 2000
 
 
 class Tag(ConstraintErrorsMixin, models.Model):
-    name = models.CharField(_("name"), max_length=32, unique=True)
+    name = models.CharField(
+        _("name"), max_length=32, unique=True, error_messages={"unique": _("There is a tag of this name already.")}
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -10,7 +10,12 @@ from config.constraints import ConstraintErrorsMixin
 class Region(ConstraintErrorsMixin, models.Model):
     """A group of stores (华东区, 华南区 …) used for scoping reports and rules."""
 
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        error_messages={"unique": _("Another region has this code.")},
+    )
     name = models.CharField(_("name"), max_length=64)
 
     class Meta:
@@ -42,6 +47,7 @@ class Store(ConstraintErrorsMixin, models.Model):
         max_length=32,
         unique=True,
         help_text=_("Short stable code used by the API, imports and the tablet, e.g. SH001."),
+        error_messages={"unique": _("Another store has this code.")},
     )
     name = models.CharField(_("name"), max_length=100)
     region = models.ForeignKey(

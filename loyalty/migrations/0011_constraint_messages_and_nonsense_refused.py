@@ -34,6 +34,16 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterField(
+            model_name='tier',
+            name='code',
+            field=models.CharField(error_messages={'unique': 'Another tier has this code.'}, max_length=16, unique=True, verbose_name='code'),
+        ),
+        migrations.AlterField(
+            model_name='tier',
+            name='rank',
+            field=models.PositiveSmallIntegerField(error_messages={'unique': 'Another tier has this rank.'}, help_text='0 is the entry level.', unique=True, verbose_name='rank'),
+        ),
+        migrations.AlterField(
             model_name='loyaltysettings',
             name='annual_clearing_day',
             field=models.PositiveSmallIntegerField(default=31, help_text='The day of the month. 29 February clears on 28 February in other years.', verbose_name='annual clearing day'),

@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='tag',
+            name='name',
+            field=models.CharField(error_messages={'unique': 'There is a tag of this name already.'}, max_length=32, unique=True, verbose_name='name'),
+        ),
         migrations.AlterConstraint(
             model_name='exportjob',
             name='export_job_status_known',

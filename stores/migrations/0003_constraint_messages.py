@@ -14,6 +14,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='region',
+            name='code',
+            field=models.CharField(error_messages={'unique': 'Another region has this code.'}, max_length=32, unique=True, verbose_name='code'),
+        ),
+        migrations.AlterField(
+            model_name='store',
+            name='code',
+            field=models.CharField(error_messages={'unique': 'Another store has this code.'}, help_text='Short stable code used by the API, imports and the tablet, e.g. SH001.', max_length=32, unique=True, verbose_name='store code'),
+        ),
         migrations.AlterConstraint(
             model_name='auditentry',
             name='audit_action_not_empty',

@@ -89,6 +89,15 @@ def test_moving_a_tier_is_checked_against_the_others_not_itself(client, chain, t
     assert silver.threshold == Decimal("1200")
 
 
+def test_two_tiers_of_one_rank_are_refused_in_words(client, chain, tiers):
+    client.force_login(chain.hq_admin)
+    response = client.post(url(Tier), tier_data(code="SILVER", name="新银卡", rank=1, threshold="1000"))
+    assert response.context["adminform"].form.errors == {
+        "code": ["已有其他会员等级使用此编码。"],
+        "rank": ["已有其他会员等级使用此序号。"],
+    }
+
+
 def test_a_tier_multiplier_of_zero_is_refused_by_the_database():
     with pytest.raises(IntegrityError), transaction.atomic():
         TierFactory(points_multiplier=Decimal("0"))
