@@ -4,8 +4,8 @@ Every CheckConstraint and UniqueConstraint of the project has a `violation_error
 so in the language of whoever reads it) and a `violation_error_code`. Django's
 Model.validate_constraints(), which every ModelForm and so every admin page runs, reports a violated
 CheckConstraint as an error of the whole form, above it, and without a message its name ("约束
-“rule_rate_positive” 是无效的"). Models with constraints mix in ConstraintErrorsMixin, which puts each
-error on the field it concerns:
+“rule_rate_positive” 是无效的"). Every model of the project mixes in ConstraintErrorsMixin, which puts
+each error on the field it concerns:
 
 1. the field the model's `constraint_error_fields` names for the constraint (constraint name → field
    name; None keeps it above the form): for constraints over several fields, e.g. the end of a date range;
@@ -15,6 +15,9 @@ error on the field it concerns:
 
 A field the form does not show (`exclude`) is never named: its error goes above the form. Django skips
 a constraint over a field the form leaves out, so in practice this only concerns the mapping.
+
+tests/config/test_constraint_messages.py fails for a constraint without a translated message and code;
+tests/config/test_refused_configuration.py breaks each constraint of an edited model through its page.
 """
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
