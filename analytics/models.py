@@ -9,10 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.churn import ChurnReason
 from campaigns.segments import ChurnRisk, RfmSegment
+from config.constraints import ConstraintErrorsMixin
 from members.models import Member
 
 
-class ScoreSettings(models.Model):
+class ScoreSettings(ConstraintErrorsMixin, models.Model):
     """The dormant rules of the churn warning; one row (pk 1), edited in the admin."""
 
     dormant_days = models.PositiveIntegerField(_("no purchase for this many days: high risk"), default=90)
@@ -43,22 +44,65 @@ class ScoreSettings(models.Model):
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    constraint_error_fields = {"score_settings_p_alive_order": "p_alive_high"}
+
     class Meta:
         verbose_name = _("scoring settings")
         verbose_name_plural = _("scoring settings")
         constraints = [
-            models.CheckConstraint(condition=Q(pk=1), name="score_settings_singleton"),
-            models.CheckConstraint(condition=Q(gap_multiplier__gt=0), name="score_settings_gap_positive"),
             models.CheckConstraint(
-                condition=Q(spend_drop_share__gte=0, spend_drop_share__lte=1), name="score_settings_drop_share"
+                condition=Q(pk=1),
+                name="score_settings_singleton",
+                violation_error_code="singleton",
+                violation_error_message=_("There is one set of scoring settings."),
             ),
             models.CheckConstraint(
-                condition=Q(p_alive_high__gte=0, p_alive_high__lte=models.F("p_alive_medium"), p_alive_medium__lte=1),
+                condition=Q(dormant_days__gte=1),
+                name="score_settings_dormant_days_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The number of days is at least 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(spend_window_days__gte=1),
+                name="score_settings_spend_window_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The recent spend window is at least 1 day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(gap_multiplier__gt=0),
+                name="score_settings_gap_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The multiplier must be above 0."),
+            ),
+            models.CheckConstraint(
+                condition=Q(spend_drop_share__gte=0, spend_drop_share__lte=1),
+                name="score_settings_drop_share",
+                violation_error_code="out_of_range",
+                violation_error_message=_("The share is from 0 to 1: 0.50 is half."),
+            ),
+            models.CheckConstraint(
+                condition=Q(p_alive_high__gte=0, p_alive_high__lte=1),
+                name="score_settings_p_alive_high_range",
+                violation_error_code="out_of_range",
+                violation_error_message=_("A probability is from 0 to 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(p_alive_medium__gte=0, p_alive_medium__lte=1),
+                name="score_settings_p_alive_medium_range",
+                violation_error_code="out_of_range",
+                violation_error_message=_("A probability is from 0 to 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(p_alive_high__lte=models.F("p_alive_medium")),
                 name="score_settings_p_alive_order",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The high-risk threshold cannot be above the medium-risk one."),
             ),
             models.CheckConstraint(
                 condition=Q(price_sensitive_share__gte=0, price_sensitive_share__lte=1),
                 name="score_settings_price_share",
+                violation_error_code="out_of_range",
+                violation_error_message=_("The share is from 0 to 1: 0.50 is half."),
             ),
         ]
 
@@ -70,7 +114,7 @@ class ScoreSettings(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
-class ScoringRun(models.Model):
+class ScoringRun(ConstraintErrorsMixin, models.Model):
     as_of = models.DateField(_("as of"))
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -89,7 +133,10 @@ class ScoringRun(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(at_risk__lte=models.F("members_scored")), name="scoring_run_at_risk_scored"
+                condition=Q(at_risk__lte=models.F("members_scored")),
+                name="scoring_run_at_risk_scored",
+                violation_error_code="invalid",
+                violation_error_message=_("A run cannot find more members at risk than it scored."),
             ),
             models.CheckConstraint(
                 condition=Q(fitted=False)
@@ -104,6 +151,8 @@ class ScoringRun(models.Model):
                     fit_b__gt=0,
                 ),
                 name="scoring_run_fit_when_fitted",
+                violation_error_code="invalid",
+                violation_error_message=_("A fitted run has its four positive parameters."),
             ),
         ]
 
@@ -111,7 +160,7 @@ class ScoringRun(models.Model):
         return f"{self.as_of}"
 
 
-class MemberScore(models.Model):
+class MemberScore(ConstraintErrorsMixin, models.Model):
     member = models.OneToOneField(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
@@ -137,18 +186,32 @@ class MemberScore(models.Model):
                     r_score__gte=1, r_score__lte=5, f_score__gte=1, f_score__lte=5, m_score__gte=1, m_score__lte=5
                 ),
                 name="member_score_quintiles",
+                violation_error_code="out_of_range",
+                violation_error_message=_("R, F and M scores are from 1 to 5."),
             ),
-            models.CheckConstraint(condition=Q(monetary__gte=0), name="member_score_monetary_not_negative"),
             models.CheckConstraint(
-                condition=Q(p_alive__isnull=True) | Q(p_alive__gte=0, p_alive__lte=1), name="member_score_p_alive"
+                condition=Q(monetary__gte=0),
+                name="member_score_monetary_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("Net spend cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(p_alive__isnull=True) | Q(p_alive__gte=0, p_alive__lte=1),
+                name="member_score_p_alive",
+                violation_error_code="out_of_range",
+                violation_error_message=_("A probability is from 0 to 1."),
             ),
             models.CheckConstraint(
                 condition=Q(expected_purchases_90d__isnull=True) | Q(expected_purchases_90d__gte=0),
                 name="member_score_expected_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("Expected purchases cannot be negative."),
             ),
             models.CheckConstraint(
                 condition=Q(churn_level="low", churn_reason="") | (~Q(churn_level="low") & ~Q(churn_reason="")),
                 name="member_score_reason_when_at_risk",
+                violation_error_code="invalid",
+                violation_error_message=_("A member at risk has a churn reason, and only such a member."),
             ),
         ]
 
@@ -156,7 +219,7 @@ class MemberScore(models.Model):
         return f"{self.member_id}: {self.segment}"
 
 
-class SegmentSnapshot(models.Model):
+class SegmentSnapshot(ConstraintErrorsMixin, models.Model):
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
     segment = models.CharField(_("segment"), max_length=20, choices=RfmSegment.choices)
     members = models.PositiveIntegerField(_("members"))
@@ -171,10 +234,19 @@ class SegmentSnapshot(models.Model):
         verbose_name_plural = _("segment snapshots")
         ordering = ["-month", "segment"]
         constraints = [
-            models.UniqueConstraint(fields=["month", "segment"], name="segment_snapshot_once"),
+            models.UniqueConstraint(
+                fields=["month", "segment"],
+                name="segment_snapshot_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("This month's snapshot of the segment exists already."),
+            ),
             models.CheckConstraint(
                 condition=Q(members=models.F("stayed") + models.F("moved_in") + models.F("new")),
                 name="segment_snapshot_adds_up",
+                violation_error_code="invalid",
+                violation_error_message=_(
+                    "Members who stayed, came from another segment and are new do not add up to the total."
+                ),
             ),
         ]
 
@@ -182,7 +254,7 @@ class SegmentSnapshot(models.Model):
         return f"{self.month:%Y-%m} {self.segment}: {self.members}"
 
 
-class MemberSegmentMonth(models.Model):
+class MemberSegmentMonth(ConstraintErrorsMixin, models.Model):
     """Each member's segment at the last run of a month: where movement between segments comes from."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
@@ -192,7 +264,14 @@ class MemberSegmentMonth(models.Model):
     class Meta:
         verbose_name = _("member segment by month")
         verbose_name_plural = _("member segments by month")
-        constraints = [models.UniqueConstraint(fields=["month", "member"], name="member_segment_month_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "member"],
+                name="member_segment_month_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member's segment of this month is recorded already."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.month:%Y-%m}: {self.segment}"

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from config.constraints import ConstraintErrorsMixin
 from loyalty.models import Sale, Tier
 from members.models import Member
 from stores.models import Store
@@ -32,7 +33,7 @@ MONEY = {"max_digits": 12, "decimal_places": 2}
 # --- coupons -------------------------------------------------------------------------------------
 
 
-class CouponTemplate(models.Model):
+class CouponTemplate(ConstraintErrorsMixin, models.Model):
     """What a coupon gives and when it applies; coupons are issued from it."""
 
     class Kind(models.TextChoices):
@@ -115,50 +116,114 @@ class CouponTemplate(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    constraint_error_fields = {
+        "coupon_template_not_over_issued": "total_quantity",
+        "coupon_template_dates_ordered": "valid_until",
+        "coupon_template_has_validity": "valid_days",
+        "coupon_threshold_above_amount": "threshold",
+        "coupon_amount_off_positive": "amount",
+        "coupon_percent_off_positive": "percent_off",
+        "coupon_gift_has_value": "gift_value",
+    }
+
     class Meta:
         verbose_name = _("coupon template")
         verbose_name_plural = _("coupon templates")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="coupon_amount_not_negative"),
-            models.CheckConstraint(condition=Q(threshold__gte=0), name="coupon_threshold_not_negative"),
             models.CheckConstraint(
-                condition=Q(percent_off__gte=0) & Q(percent_off__lte=100), name="coupon_percent_in_range"
+                condition=Q(amount__gte=0),
+                name="coupon_amount_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The amount off cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0),
+                name="coupon_threshold_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The minimum spend cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(percent_off__gte=0) & Q(percent_off__lte=100),
+                name="coupon_percent_in_range",
+                violation_error_code="out_of_range",
+                violation_error_message=_("The percent off is from 0 to 100."),
             ),
             models.CheckConstraint(
                 condition=Q(total_quantity__isnull=True) | Q(issued_count__lte=F("total_quantity")),
                 name="coupon_template_not_over_issued",
+                violation_error_code="below_issued",
+                violation_error_message=_("The total cannot be below the coupons issued already."),
             ),
             models.CheckConstraint(
                 condition=Q(valid_from__isnull=True) | Q(valid_until__isnull=True) | Q(valid_from__lt=F("valid_until")),
                 name="coupon_template_dates_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The end is not after the start."),
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=False) | Q(valid_days__isnull=False),
                 name="coupon_template_has_validity",
+                violation_error_code="required",
+                violation_error_message=_("Say how long the coupons are valid: a number of days or an end."),
             ),
             # What each kind needs to give anything (campaigns.services.redemption reads them so).
             models.CheckConstraint(
                 condition=~Q(kind="threshold_off") | (Q(amount__gt=0) & Q(threshold__gt=F("amount"))),
                 name="coupon_threshold_above_amount",
+                violation_error_code="threshold_not_above_amount",
+                violation_error_message=_("The minimum spend must be above the amount off (满200减50: 200 and 50)."),
             ),
             models.CheckConstraint(
-                condition=~Q(kind="amount_off") | Q(amount__gt=0), name="coupon_amount_off_positive"
+                condition=~Q(kind="amount_off") | Q(amount__gt=0),
+                name="coupon_amount_off_positive",
+                violation_error_code="amount_required",
+                violation_error_message=_("Enter the amount off, above zero."),
             ),
             models.CheckConstraint(
-                condition=~Q(kind="percent_off") | Q(percent_off__gt=0), name="coupon_percent_off_positive"
+                condition=~Q(kind="percent_off") | Q(percent_off__gt=0),
+                name="coupon_percent_off_positive",
+                violation_error_code="invalid_percent",
+                violation_error_message=_("Enter a percent above 0 and at most 100 (10 means 9折)."),
             ),
             models.CheckConstraint(
-                condition=Q(max_discount__isnull=True) | Q(max_discount__gt=0), name="coupon_cap_positive"
+                condition=Q(max_discount__isnull=True) | Q(max_discount__gt=0),
+                name="coupon_cap_positive",
+                violation_error_code="invalid_cap",
+                violation_error_message=_("The cap must be above zero; leave it empty for none."),
             ),
-            models.CheckConstraint(condition=~Q(kind="gift") | Q(gift_value__gt=0), name="coupon_gift_has_value"),
+            models.CheckConstraint(
+                condition=~Q(kind="gift") | Q(gift_value__gt=0),
+                name="coupon_gift_has_value",
+                violation_error_code="gift_value_required",
+                violation_error_message=_("Enter the gift's value, above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(gift_value__gte=0),
+                name="coupon_gift_value_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The gift's value cannot be negative."),
+            ),
+            # Empty is no limit; 0 would be a template that can never issue.
+            models.CheckConstraint(
+                condition=Q(total_quantity__isnull=True) | Q(total_quantity__gte=1),
+                name="coupon_template_quantity_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(per_member_limit__isnull=True) | Q(per_member_limit__gte=1),
+                name="coupon_template_limit_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Coupon(models.Model):
+class Coupon(ConstraintErrorsMixin, models.Model):
     class Status(models.TextChoices):
         ISSUED = "issued", _("Issued, not used")
         USED = "used", _("Used")
@@ -232,6 +297,8 @@ class Coupon(models.Model):
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
     discount = models.DecimalField(_("discount given"), default=ZERO, **MONEY)
 
+    constraint_error_fields = {"coupon_dates_ordered": "valid_until"}
+
     class Meta:
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
@@ -245,21 +312,52 @@ class Coupon(models.Model):
             models.Index(fields=["issued_by"], name="coupon_issued_by_idx", condition=Q(issued_by__isnull=False)),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["code"], name="coupon_code_unique"),
-            models.UniqueConstraint(fields=["member", "issue_key"], name="coupon_issued_once"),
+            models.UniqueConstraint(
+                fields=["code"],
+                name="coupon_code_unique",
+                violation_error_code="unique",
+                violation_error_message=_("Another coupon has this code."),
+            ),
+            models.UniqueConstraint(
+                fields=["member", "issue_key"],
+                name="coupon_issued_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member has been given this coupon already."),
+            ),
             # A coupon issued by staff (admin page, API) is keyed by its request id, which is unique across
             # members: the same request for another member is a different request, refused.
             models.UniqueConstraint(
-                fields=["issue_key"], condition=Q(source="manual"), name="coupon_manual_request_once"
+                fields=["issue_key"],
+                condition=Q(source="manual"),
+                name="coupon_manual_request_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("A coupon has been issued for this request already."),
             ),
-            models.CheckConstraint(condition=~Q(issue_key=""), name="coupon_issue_key_not_empty"),
-            models.CheckConstraint(condition=Q(valid_from__lt=F("valid_until")), name="coupon_dates_ordered"),
+            models.CheckConstraint(
+                condition=~Q(issue_key=""),
+                name="coupon_issue_key_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("A coupon needs its issue key."),
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__lt=F("valid_until")),
+                name="coupon_dates_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The end is not after the start."),
+            ),
             models.CheckConstraint(
                 condition=(Q(status="used") & Q(sale__isnull=False) & Q(used_at__isnull=False))
                 | (~Q(status="used") & Q(sale__isnull=True)),
                 name="coupon_used_names_its_sale",
+                violation_error_code="invalid",
+                violation_error_message=_("A used coupon names the sale it was used on, and only a used one does."),
             ),
-            models.CheckConstraint(condition=Q(discount__gte=0), name="coupon_discount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0),
+                name="coupon_discount_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The discount given cannot be negative."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -269,7 +367,7 @@ class Coupon(models.Model):
 # --- segments ------------------------------------------------------------------------------------
 
 
-class Segment(models.Model):
+class Segment(ConstraintErrorsMixin, models.Model):
     """A saved set of rules over members (campaigns.segments compiles them to one query)."""
 
     name = models.CharField(_("name"), max_length=64)
@@ -303,7 +401,7 @@ class MessageChannel(models.TextChoices):
     EMAIL = "email", _("Email")
 
 
-class MessageTemplate(models.Model):
+class MessageTemplate(ConstraintErrorsMixin, models.Model):
     """A message with {variables} ({name}, {points}, {coupon_name}, …: campaigns.messaging.variables lists
     them). Saved only through campaigns.services.messaging.message_template_save, which refuses unknown
     variables, malformed braces and texts too long for the channel."""
@@ -321,21 +419,39 @@ class MessageTemplate(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    constraint_error_fields = {
+        "message_template_email_has_subject": "subject",
+        "message_template_wechat_has_template_id": "wechat_template_id",
+    }
+
     class Meta:
         verbose_name = _("message template")
         verbose_name_plural = _("message templates")
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(channel__in=MessageChannel.values), name="message_template_channel_known"
+                condition=Q(channel__in=MessageChannel.values),
+                name="message_template_channel_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Choose a channel: SMS, WeChat or email."),
             ),
-            models.CheckConstraint(condition=~Q(body=""), name="message_template_body_not_empty"),
             models.CheckConstraint(
-                condition=~Q(channel="email") | ~Q(subject=""), name="message_template_email_has_subject"
+                condition=~Q(body=""),
+                name="message_template_body_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Write the message's text."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="email") | ~Q(subject=""),
+                name="message_template_email_has_subject",
+                violation_error_code="required",
+                violation_error_message=_("An email needs a subject."),
             ),
             models.CheckConstraint(
                 condition=~Q(channel="wechat") | ~Q(wechat_template_id=""),
                 name="message_template_wechat_has_template_id",
+                violation_error_code="required",
+                violation_error_message=_("A WeChat message needs the template id of the official account."),
             ),
         ]
 
@@ -343,7 +459,7 @@ class MessageTemplate(models.Model):
         return self.name
 
 
-class Message(models.Model):
+class Message(ConstraintErrorsMixin, models.Model):
     """The outbox: one message to one member, rendered when queued, sent by a Celery task through the
     channel's backend (campaigns.messaging).
 
@@ -407,6 +523,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
+    constraint_error_fields = {"message_quiet_hours_both_or_none": "quiet_end"}
+
     class Meta:
         verbose_name = pgettext_lazy("outbox", "message")
         verbose_name_plural = _("outbox")
@@ -423,36 +541,67 @@ class Message(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["key"], name="message_queued_once"),
-            models.CheckConstraint(condition=~Q(key=""), name="message_key_not_empty"),
+            models.UniqueConstraint(
+                fields=["key"],
+                name="message_queued_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("This message has been queued already."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(key=""),
+                name="message_key_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("A message needs its key."),
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "sending", "sent", "failed", "no_consent", "no_address"]),
                 name="message_status_known",
-            ),
-            models.CheckConstraint(condition=Q(channel__in=MessageChannel.values), name="message_channel_known"),
-            models.CheckConstraint(
-                condition=Q(purpose__in=["marketing", "service", "test"]), name="message_purpose_known"
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown message status."),
             ),
             models.CheckConstraint(
-                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="message_sent_has_time"
+                condition=Q(channel__in=MessageChannel.values),
+                name="message_channel_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown channel."),
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=["marketing", "service", "test"]),
+                name="message_purpose_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown message purpose."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="message_sent_has_time",
+                violation_error_code="invalid",
+                violation_error_message=_("A sent message says when it was sent."),
             ),
             models.CheckConstraint(
                 condition=~Q(status="sending") | (Q(claimed_at__isnull=False) & ~Q(claim_token="")),
                 name="message_sending_is_claimed",
+                violation_error_code="invalid",
+                violation_error_message=_("A message being sent is claimed by one worker."),
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["queued", "sending", "sent"]) | ~Q(recipient=""),
                 name="message_to_send_has_recipient",
+                violation_error_code="required",
+                violation_error_message=_("A message to send needs a recipient."),
             ),
             models.CheckConstraint(
                 condition=(Q(quiet_start__isnull=True) & Q(quiet_end__isnull=True))
                 | (Q(quiet_start__isnull=False) & Q(quiet_end__isnull=False) & ~Q(quiet_start=F("quiet_end"))),
                 name="message_quiet_hours_both_or_none",
+                violation_error_code="quiet_hours_invalid",
+                violation_error_message=_("Give both ends of the quiet hours, at different times, or neither."),
             ),
             # Campaign and automation messages are marketing: they need the member's consent.
             models.CheckConstraint(
                 condition=Q(purpose="marketing") | (Q(campaign__isnull=True) & Q(automation__isnull=True)),
                 name="message_campaign_is_marketing",
+                violation_error_code="invalid",
+                violation_error_message=_("A campaign's or an automation's message is a marketing message."),
             ),
         ]
 
@@ -463,7 +612,7 @@ class Message(models.Model):
 # --- campaigns -----------------------------------------------------------------------------------
 
 
-class Campaign(models.Model):
+class Campaign(ConstraintErrorsMixin, models.Model):
     """A segment's members, a share of them held out, and what the others get, with its effect measured
     over [starts_at, ends_at) against the holdout group."""
 
@@ -535,21 +684,38 @@ class Campaign(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    constraint_error_fields = {"campaign_dates_ordered": "ends_at"}
+
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-starts_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="campaign_dates_ordered"),
             models.CheckConstraint(
-                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50), name="campaign_holdout_in_range"
+                condition=Q(starts_at__lt=F("ends_at")),
+                name="campaign_dates_ordered",
+                violation_error_code="dates_unordered",
+                violation_error_message=_("The campaign must end after it starts."),
             ),
-            models.CheckConstraint(condition=Q(multiplier__gte=1), name="campaign_multiplier_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50),
+                name="campaign_holdout_in_range",
+                violation_error_code="holdout_out_of_range",
+                violation_error_message=_("The holdout group is from 0 to 50 percent."),
+            ),
+            models.CheckConstraint(
+                condition=Q(multiplier__gte=1),
+                name="campaign_multiplier_at_least_one",
+                violation_error_code="multiplier_below_one",
+                violation_error_message=_("The points multiplier is at least 1 (1 means no multiplier)."),
+            ),
             # Launching is what snapshots the members and gives the actions: a running or finished
             # campaign without a launch time would be one whose effect has nothing to measure.
             models.CheckConstraint(
                 condition=~Q(status__in=["running", "finished"]) | Q(launched_at__isnull=False),
                 name="campaign_launched_when_running",
+                violation_error_code="not_launched",
+                violation_error_message=_("A running or finished campaign has been launched."),
             ),
         ]
 
@@ -557,7 +723,7 @@ class Campaign(models.Model):
         return self.name
 
 
-class CampaignMember(models.Model):
+class CampaignMember(ConstraintErrorsMixin, models.Model):
     """Who a campaign drew, and in which group: the snapshot its effect is measured on."""
 
     class Group(models.TextChoices):
@@ -572,13 +738,20 @@ class CampaignMember(models.Model):
         verbose_name = _("campaign member")
         verbose_name_plural = _("campaign members")
         indexes = [models.Index(fields=["member", "campaign"], name="campaign_member_member_idx")]
-        constraints = [models.UniqueConstraint(fields=["campaign", "member"], name="campaign_member_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member"],
+                name="campaign_member_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member is in this campaign already."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.member_id} {self.group}"
 
 
-class PointsBoost(models.Model):
+class PointsBoost(ConstraintErrorsMixin, models.Model):
     """A window in which a member's sales earn extra points (a campaign's double points for its target
     group, an automation's win-back gift). Checkout asks for the member's boosts at the time of a sale
     (loyalty.services.earning.register_points_boost_source); overlapping boosts count once, the best."""
@@ -594,17 +767,31 @@ class PointsBoost(models.Model):
         "Automation", verbose_name=_("automation"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
 
+    constraint_error_fields = {"points_boost_dates_ordered": "ends_at"}
+
     class Meta:
         verbose_name = _("points boost")
         verbose_name_plural = _("points boosts")
         indexes = [models.Index(fields=["member", "ends_at"], name="points_boost_member_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(multiplier__gt=1), name="points_boost_above_one"),
-            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="points_boost_dates_ordered"),
+            models.CheckConstraint(
+                condition=Q(multiplier__gt=1),
+                name="points_boost_above_one",
+                violation_error_code="min_value",
+                violation_error_message=_("A points boost multiplies by more than 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=F("ends_at")),
+                name="points_boost_dates_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The end is not after the start."),
+            ),
             models.UniqueConstraint(
                 fields=["campaign", "member"],
                 condition=Q(campaign__isnull=False),
                 name="points_boost_once_per_campaign",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member has this campaign's points boost already."),
             ),
         ]
 
@@ -615,7 +802,7 @@ class PointsBoost(models.Model):
 # --- automations ---------------------------------------------------------------------------------
 
 
-class Automation(models.Model):
+class Automation(ConstraintErrorsMixin, models.Model):
     """A journey: when the trigger happens to a member who meets the conditions, do the actions, once
     per member and occurrence, at most `max_per_member` times per `cap_days`."""
 
@@ -695,20 +882,52 @@ class Automation(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    constraint_error_fields = {
+        "automation_quiet_hours_both_or_none": "quiet_end",
+        "automation_multiplier_has_days": "multiplier_days",
+    }
+
     class Meta:
         verbose_name = _("automation")
         verbose_name_plural = _("automations")
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(max_per_member__gte=1), name="automation_cap_at_least_one"),
             models.CheckConstraint(
-                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50), name="automation_holdout_in_range"
+                condition=Q(max_per_member__gte=1),
+                name="automation_cap_at_least_one",
+                violation_error_code="min_value",
+                violation_error_message=_("At most per member is a whole number of 1 or more."),
             ),
-            models.CheckConstraint(condition=Q(multiplier__gte=1), name="automation_multiplier_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=50),
+                name="automation_holdout_in_range",
+                violation_error_code="holdout_out_of_range",
+                violation_error_message=_("The holdout group is from 0 to 50 percent."),
+            ),
+            models.CheckConstraint(
+                condition=Q(multiplier__gte=1),
+                name="automation_multiplier_at_least_one",
+                violation_error_code="multiplier_below_one",
+                violation_error_message=_("The points multiplier is at least 1 (1 means no multiplier)."),
+            ),
             models.CheckConstraint(
                 condition=(Q(quiet_start__isnull=True) & Q(quiet_end__isnull=True))
-                | (Q(quiet_start__isnull=False) & Q(quiet_end__isnull=False)),
+                | (Q(quiet_start__isnull=False) & Q(quiet_end__isnull=False) & ~Q(quiet_start=F("quiet_end"))),
                 name="automation_quiet_hours_both_or_none",
+                violation_error_code="quiet_hours_invalid",
+                violation_error_message=_("Give both ends of the quiet hours, at different times, or neither."),
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_days__gte=1),
+                name="automation_cap_days_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The frequency cap counts over at least 1 day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(multiplier=1) | Q(multiplier_days__gte=1),
+                name="automation_multiplier_has_days",
+                violation_error_code="multiplier_days_required",
+                violation_error_message=_("Say for how many days the points multiplier applies."),
             ),
         ]
 
@@ -716,7 +935,7 @@ class Automation(models.Model):
         return self.name
 
 
-class AutomationEffect(models.Model):
+class AutomationEffect(ConstraintErrorsMixin, models.Model):
     """One member reached by one occurrence of an automation's trigger (the birthday of 2026, the dormancy
     that began after the sale of 2026-03-01, the top-up #123): the once-only record of what it did."""
 
@@ -744,7 +963,12 @@ class AutomationEffect(models.Model):
             models.Index(fields=["automation", "-created_at"], name="automation_effect_recent_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["automation", "member", "occurrence"], name="automation_effect_once")
+            models.UniqueConstraint(
+                fields=["automation", "member", "occurrence"],
+                name="automation_effect_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The automation has reached this member for this occurrence already."),
+            )
         ]
 
     def __str__(self) -> str:
@@ -754,7 +978,7 @@ class AutomationEffect(models.Model):
 # --- points mall ---------------------------------------------------------------------------------
 
 
-class MallItem(models.Model):
+class MallItem(ConstraintErrorsMixin, models.Model):
     """A reward members buy with points: a gift picked up in store (with stock) or a coupon."""
 
     class Kind(models.TextChoices):
@@ -777,18 +1001,51 @@ class MallItem(models.Model):
     is_active = models.BooleanField(_("on sale"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    constraint_error_fields = {
+        "mall_coupon_item_has_template": "coupon_template",
+        "mall_gift_item_has_no_template": "coupon_template",
+    }
+
     class Meta:
         verbose_name = _("mall item")
         verbose_name_plural = _("points mall")
         ordering = ["points_price", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(points_price__gt=0), name="mall_price_positive"),
-            models.CheckConstraint(condition=Q(stock__isnull=True) | Q(stock__gte=0), name="mall_stock_not_negative"),
             models.CheckConstraint(
-                condition=~Q(kind="coupon") | Q(coupon_template__isnull=False), name="mall_coupon_item_has_template"
+                condition=Q(points_price__gt=0),
+                name="mall_price_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The price is at least 1 point."),
             ),
             models.CheckConstraint(
-                condition=~Q(kind="gift") | Q(coupon_template__isnull=True), name="mall_gift_item_has_no_template"
+                condition=Q(stock__isnull=True) | Q(stock__gte=0),
+                name="mall_stock_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The stock cannot go below zero."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="coupon") | Q(coupon_template__isnull=False),
+                name="mall_coupon_item_has_template",
+                violation_error_code="required",
+                violation_error_message=_("Choose the coupon this item gives."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="gift") | Q(coupon_template__isnull=True),
+                name="mall_gift_item_has_no_template",
+                violation_error_code="invalid",
+                violation_error_message=_("A gift picked up in store gives no coupon: leave it empty."),
+            ),
+            models.CheckConstraint(
+                condition=Q(per_member_limit__isnull=True) | Q(per_member_limit__gte=1),
+                name="mall_limit_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__gte=0),
+                name="mall_cost_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The cost cannot be negative."),
             ),
         ]
 
@@ -796,7 +1053,7 @@ class MallItem(models.Model):
         return self.name
 
 
-class MallOrder(models.Model):
+class MallOrder(ConstraintErrorsMixin, models.Model):
     class Status(models.TextChoices):
         PLACED = "placed", _("Placed, to pick up")
         HANDED_OVER = "handed_over", _("Handed over")
@@ -829,17 +1086,30 @@ class MallOrder(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["member", "item"], name="mall_order_member_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["request_id"], name="mall_order_request_once"),
+            models.UniqueConstraint(
+                fields=["request_id"],
+                name="mall_order_request_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("An order with this request id has been placed already."),
+            ),
             models.CheckConstraint(
                 condition=~Q(status="handed_over")
                 | (Q(handed_over_at__isnull=False) & Q(handed_over_by__isnull=False)),
                 name="mall_order_handover_recorded",
+                violation_error_code="invalid",
+                violation_error_message=_("A handed-over order says when and by whom."),
             ),
             models.CheckConstraint(
-                condition=~Q(status="delivered") | Q(coupon__isnull=False), name="mall_order_delivered_has_coupon"
+                condition=~Q(status="delivered") | Q(coupon__isnull=False),
+                name="mall_order_delivered_has_coupon",
+                violation_error_code="invalid",
+                violation_error_message=_("A delivered coupon order names its coupon."),
             ),
             models.CheckConstraint(
-                condition=~Q(status="handed_over") | Q(store__isnull=False), name="mall_order_handed_over_at_a_store"
+                condition=~Q(status="handed_over") | Q(store__isnull=False),
+                name="mall_order_handed_over_at_a_store",
+                violation_error_code="invalid",
+                violation_error_message=_("A handed-over order names the store."),
             ),
         ]
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.widgets import IsoDateInput
 from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy, TopUp
+from loyalty.services.tiers import tier_validate_threshold
 from members.codes import is_member_code, member_code_from_qr
 from members.models import Member
 from members.phones import normalize_phone
@@ -130,6 +131,16 @@ class TierForm(RuleChangeForm):
             "birthday_points",
             "free_shipping",
         ]
+
+    def clean(self):
+        cleaned = super().clean()
+        rank, threshold = cleaned.get("rank"), cleaned.get("threshold")
+        if rank is not None and threshold is not None:
+            try:
+                tier_validate_threshold(rank=rank, threshold=threshold, tier=self.instance)
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
 
 
 class RechargePackageForm(RuleChangeForm):

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Round
+from django.db.models.functions import Lower, Round
 from django.utils.translation import gettext_lazy as _
 
+from config.constraints import ConstraintErrorsMixin
 from loyalty.reasons import points_reason_label
 from members.models import Member
 from stores.models import Store
@@ -23,7 +24,7 @@ ZERO = Decimal("0.00")
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
-class LoyaltySettings(models.Model):
+class LoyaltySettings(ConstraintErrorsMixin, models.Model):
     """The chain's points and stored-value policy: one row, edited by HQ in the admin."""
 
     class ExpiryPolicy(models.TextChoices):
@@ -54,7 +55,11 @@ class LoyaltySettings(models.Model):
     )
     expiry_months = models.PositiveIntegerField(_("months until points expire (rolling)"), default=12)
     annual_clearing_month = models.PositiveSmallIntegerField(_("annual clearing month"), default=12)
-    annual_clearing_day = models.PositiveSmallIntegerField(_("annual clearing day"), default=31)
+    annual_clearing_day = models.PositiveSmallIntegerField(
+        _("annual clearing day"),
+        default=31,
+        help_text=_("The day of the month. 29 February clears on 28 February in other years."),
+    )
     pending_days = models.PositiveIntegerField(
         _("days earned points stay pending"),
         default=0,
@@ -93,19 +98,73 @@ class LoyaltySettings(models.Model):
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    constraint_error_fields = {
+        "settings_clearing_date_exists": "annual_clearing_day",
+        "settings_manager_caps_ordered": "manager_adjust_max_per_operation",
+    }
+
     class Meta:
         verbose_name = _("loyalty settings")
         verbose_name_plural = _("loyalty settings")
         constraints = [
             models.CheckConstraint(
-                condition=Q(redeem_max_share__gte=0) & Q(redeem_max_share__lte=1), name="settings_max_share_0_1"
+                condition=Q(redeem_max_share__gte=0) & Q(redeem_max_share__lte=1),
+                name="settings_max_share_0_1",
+                violation_error_code="out_of_range",
+                violation_error_message=_(
+                    "The share is from 0 to 1: 0.50 means points pay at most half of the amount due."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(annual_clearing_month__gte=1) & Q(annual_clearing_month__lte=12),
                 name="settings_clearing_month",
+                violation_error_code="out_of_range",
+                violation_error_message=_("The month is from 1 to 12."),
             ),
             models.CheckConstraint(
-                condition=Q(annual_clearing_day__gte=1) & Q(annual_clearing_day__lte=31), name="settings_clearing_day"
+                condition=Q(annual_clearing_day__gte=1) & Q(annual_clearing_day__lte=31),
+                name="settings_clearing_day",
+                violation_error_code="out_of_range",
+                violation_error_message=_("The day is from 1 to 31."),
+            ),
+            # 29 February is a date: in other years points clear on 28 February (services.policy.expiry_for).
+            models.CheckConstraint(
+                condition=Q(annual_clearing_day__lte=29)
+                | (Q(annual_clearing_day=30) & ~Q(annual_clearing_month=2))
+                | Q(annual_clearing_month__in=[1, 3, 5, 7, 8, 10, 12]),
+                name="settings_clearing_date_exists",
+                violation_error_code="invalid_date",
+                violation_error_message=_("That month has no such day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(redeem_points_per_yuan__gte=1),
+                name="settings_redeem_rate_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Points per ¥1 must be at least 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(redeem_step__gte=1),
+                name="settings_redeem_step_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The redemption step is at least 1 point."),
+            ),
+            models.CheckConstraint(
+                condition=Q(expiry_months__gte=1),
+                name="settings_expiry_months_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Points stay valid for at least 1 month."),
+            ),
+            models.CheckConstraint(
+                condition=Q(referral_min_purchase__gte=0),
+                name="settings_referral_min_purchase_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The smallest qualifying purchase cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(manager_adjust_max_per_operation__lte=F("manager_adjust_max_per_day")),
+                name="settings_manager_caps_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The largest single adjustment cannot be above the daily total."),
             ),
         ]
 
@@ -117,15 +176,22 @@ class LoyaltySettings(models.Model):
         return cls.objects.order_by("pk").first() or cls.objects.create()
 
 
-class Tier(models.Model):
+class Tier(ConstraintErrorsMixin, models.Model):
     class Metric(models.TextChoices):
         SPEND = "spend", _("Qualifying spend (¥) over the window")
         POINTS = "points", _("Points earned over the window")
         VISITS = "visits", _("Visits (sales) over the window")
 
-    code = models.CharField(_("code"), max_length=16, unique=True)
+    code = models.CharField(
+        _("code"), max_length=16, unique=True, error_messages={"unique": _("Another tier has this code.")}
+    )
     name = models.CharField(_("name"), max_length=32)
-    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("0 is the entry level."))
+    rank = models.PositiveSmallIntegerField(
+        _("rank"),
+        unique=True,
+        help_text=_("0 is the entry level."),
+        error_messages={"unique": _("Another tier has this rank.")},
+    )
     threshold = models.DecimalField(
         _("threshold"),
         default=ZERO,
@@ -151,17 +217,32 @@ class Tier(models.Model):
         ordering = ["rank"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(discount_percent__gte=0) & Q(discount_percent__lt=100), name="tier_discount_range"
+                condition=Q(discount_percent__gte=0) & Q(discount_percent__lt=100),
+                name="tier_discount_range",
+                violation_error_code="out_of_range",
+                violation_error_message=_(
+                    "The discount is from 0 to less than 100: 10 means members of this tier pay 90 percent."
+                ),
             ),
-            models.CheckConstraint(condition=Q(points_multiplier__gte=0), name="tier_multiplier_positive"),
-            models.CheckConstraint(condition=Q(threshold__gte=0), name="tier_threshold_positive"),
+            models.CheckConstraint(
+                condition=Q(points_multiplier__gt=0),
+                name="tier_multiplier_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The points multiplier must be above 0: 1 earns the usual points."),
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0),
+                name="tier_threshold_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The threshold cannot be negative."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class TierPolicy(models.Model):
+class TierPolicy(ConstraintErrorsMixin, models.Model):
     metric = models.CharField(_("qualification metric"), max_length=8, choices=Tier.Metric.choices, default="spend")
     window_days = models.PositiveIntegerField(_("rolling window (days)"), default=365)
     retention_days = models.PositiveIntegerField(
@@ -173,6 +254,14 @@ class TierPolicy(models.Model):
     class Meta:
         verbose_name = _("tier policy")
         verbose_name_plural = _("tier policy")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_days__gte=1),
+                name="tier_policy_window_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The window is at least 1 day."),
+            )
+        ]
 
     def __str__(self) -> str:
         return str(_("Tier policy"))
@@ -182,7 +271,7 @@ class TierPolicy(models.Model):
         return cls.objects.order_by("pk").first() or cls.objects.create()
 
 
-class EarningRule(models.Model):
+class EarningRule(ConstraintErrorsMixin, models.Model):
     """How many points a sale earns. The matching active rule with the highest priority applies."""
 
     class Combine(models.TextChoices):
@@ -226,19 +315,62 @@ class EarningRule(models.Model):
     per_sale_cap = models.PositiveIntegerField(_("at most per sale"), null=True, blank=True)
     per_day_cap = models.PositiveIntegerField(_("at most per member per day"), null=True, blank=True)
 
+    constraint_error_fields = {"rule_dates_ordered": "ends_on", "rule_caps_ordered": "per_sale_cap"}
+
     class Meta:
         verbose_name = _("earning rule")
         verbose_name_plural = _("earning rules")
         ordering = ["-priority", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(points_per_yuan__gte=0), name="rule_rate_positive"),
             models.CheckConstraint(
-                condition=Q(member_day_multiplier__gte=0) & Q(birthday_month_multiplier__gte=0),
-                name="rule_multipliers_positive",
+                condition=Q(points_per_yuan__gte=0),
+                name="rule_rate_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Points per ¥1 cannot be negative (0 earns no points)."),
+            ),
+            # A member day or a birthday month is a bonus: 1 earns the usual points, below 1 would earn fewer.
+            models.CheckConstraint(
+                condition=Q(member_day_multiplier__gte=1),
+                name="rule_member_day_multiplier_min",
+                violation_error_code="min_value",
+                violation_error_message=_(
+                    "The member day multiplier is at least 1: 1 earns the usual points, 2 double."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(birthday_month_multiplier__gte=1),
+                name="rule_birthday_multiplier_min",
+                violation_error_code="min_value",
+                violation_error_message=_(
+                    "The birthday month multiplier is at least 1: 1 earns the usual points, 2 double."
+                ),
+            ),
+            # Empty is no cap; a cap of 0 would be a rule that earns nothing (a rate of 0 says that).
+            models.CheckConstraint(
+                condition=Q(per_sale_cap__isnull=True) | Q(per_sale_cap__gte=1),
+                name="rule_per_sale_cap_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(per_day_cap__isnull=True) | Q(per_day_cap__gte=1),
+                name="rule_per_day_cap_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("Leave it empty for no limit, or give a number above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(per_sale_cap__isnull=True)
+                | Q(per_day_cap__isnull=True)
+                | Q(per_sale_cap__lte=F("per_day_cap")),
+                name="rule_caps_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The cap per sale cannot be above the cap per member per day."),
             ),
             models.CheckConstraint(
                 condition=Q(starts_on__isnull=True) | Q(ends_on__isnull=True) | Q(starts_on__lte=F("ends_on")),
                 name="rule_dates_ordered",
+                violation_error_code="invalid_range",
+                violation_error_message=_("The end is before the start."),
             ),
         ]
 
@@ -246,7 +378,7 @@ class EarningRule(models.Model):
         return self.name
 
 
-class PointsAccount(models.Model):
+class PointsAccount(ConstraintErrorsMixin, models.Model):
     member = models.OneToOneField(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_account", primary_key=True
     )
@@ -266,16 +398,31 @@ class PointsAccount(models.Model):
         verbose_name = _("points account")
         verbose_name_plural = _("points accounts")
         constraints = [
-            models.CheckConstraint(condition=Q(available__gte=0), name="points_available_not_negative"),
-            models.CheckConstraint(condition=Q(pending__gte=0), name="points_pending_not_negative"),
-            models.CheckConstraint(condition=Q(debt__gte=0), name="points_debt_not_negative"),
+            models.CheckConstraint(
+                condition=Q(available__gte=0),
+                name="points_available_not_negative",
+                violation_error_code="insufficient_points",
+                violation_error_message=_("Not enough points: the balance cannot go below zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(pending__gte=0),
+                name="points_pending_not_negative",
+                violation_error_code="insufficient_points",
+                violation_error_message=_("Pending points cannot go below zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(debt__gte=0),
+                name="points_debt_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("A points debt cannot go below zero."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.available}"
 
 
-class PointsEntry(models.Model):
+class PointsEntry(ConstraintErrorsMixin, models.Model):
     """One append-only movement. `points` changes the lots (available + pending); `debt` the debt."""
 
     class Kind(models.TextChoices):
@@ -338,8 +485,18 @@ class PointsEntry(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["member", "-id"], name="points_entry_member_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["member", "idempotency_key"], name="points_entry_idempotent"),
-            models.CheckConstraint(condition=~Q(idempotency_key=""), name="points_entry_key_not_empty"),
+            models.UniqueConstraint(
+                fields=["member", "idempotency_key"],
+                name="points_entry_idempotent",
+                violation_error_code="duplicate",
+                violation_error_message=_("This points movement has been recorded already."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(idempotency_key=""),
+                name="points_entry_key_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("A points movement needs its idempotency key."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -350,7 +507,7 @@ class PointsEntry(models.Model):
         return points_reason_label(self.kind, self.reason)
 
 
-class PointsLot(models.Model):
+class PointsLot(ConstraintErrorsMixin, models.Model):
     """Points earned together, with their own expiry; redemptions take from the soonest-expiring lot."""
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
@@ -373,16 +530,31 @@ class PointsLot(models.Model):
             models.Index(fields=["available_at"], name="points_lot_pending_idx", condition=Q(is_pending=True)),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(remaining__gte=0), name="points_lot_remaining_not_negative"),
-            models.CheckConstraint(condition=Q(remaining__lte=F("points")), name="points_lot_remaining_le_points"),
-            models.CheckConstraint(condition=Q(points__gt=0), name="points_lot_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0),
+                name="points_lot_remaining_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The points left in a lot cannot go below zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining__lte=F("points")),
+                name="points_lot_remaining_le_points",
+                violation_error_code="max_value",
+                violation_error_message=_("A points lot cannot have more left than it was given."),
+            ),
+            models.CheckConstraint(
+                condition=Q(points__gt=0),
+                name="points_lot_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("A points lot holds at least 1 point."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"lot {self.pk}: {self.remaining}/{self.points}"
 
 
-class PointsAllocation(models.Model):
+class PointsAllocation(ConstraintErrorsMixin, models.Model):
     """How many points an entry took from (or gave back to) one lot."""
 
     # No index of its own: points_allocation_once starts with it.
@@ -404,15 +576,25 @@ class PointsAllocation(models.Model):
         verbose_name = _("points allocation")
         verbose_name_plural = _("points allocations")
         constraints = [
-            models.UniqueConstraint(fields=["entry", "lot"], name="points_allocation_once"),
-            models.CheckConstraint(condition=~Q(points=0), name="points_allocation_not_zero"),
+            models.UniqueConstraint(
+                fields=["entry", "lot"],
+                name="points_allocation_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("This movement took from this lot already."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(points=0),
+                name="points_allocation_not_zero",
+                violation_error_code="invalid",
+                violation_error_message=_("An allocation moves at least 1 point."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.entry_id} → lot {self.lot_id}: {self.points:+d}"
 
 
-class MemberStats(models.Model):
+class MemberStats(ConstraintErrorsMixin, models.Model):
     """Purchase statistics kept by checkout and refunds; tiers and analytics read them."""
 
     member = models.OneToOneField(
@@ -441,7 +623,7 @@ class MemberStats(models.Model):
         return f"stats of {self.member_id}"
 
 
-class MemberDailySpend(models.Model):
+class MemberDailySpend(ConstraintErrorsMixin, models.Model):
     """One row per member and business day: rolling windows are sums over a date range."""
 
     # No index of its own: daily_spend_once starts with it.
@@ -461,13 +643,20 @@ class MemberDailySpend(models.Model):
     class Meta:
         verbose_name = _("daily member spend")
         verbose_name_plural = _("daily member spend")
-        constraints = [models.UniqueConstraint(fields=["member", "day"], name="daily_spend_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "day"],
+                name="daily_spend_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member's spend of this day is recorded already."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.day}: ¥{self.spend}"
 
 
-class TierChange(models.Model):
+class TierChange(ConstraintErrorsMixin, models.Model):
     class Reason(models.TextChoices):
         UPGRADE = "upgrade", _("Upgraded by a purchase")
         EVALUATION = "evaluation", _("Periodic evaluation")
@@ -501,7 +690,7 @@ class TierChange(models.Model):
         return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
 
 
-class RechargePackage(models.Model):
+class RechargePackage(ConstraintErrorsMixin, models.Model):
     """充500送50: pay 500, get 500 principal and 50 bonus."""
 
     name = models.CharField(_("name"), max_length=64)
@@ -514,15 +703,33 @@ class RechargePackage(models.Model):
         verbose_name_plural = _("recharge packages")
         ordering = ["pay_amount"]
         constraints = [
-            models.CheckConstraint(condition=Q(pay_amount__gt=0), name="package_pay_positive"),
-            models.CheckConstraint(condition=Q(bonus_amount__gte=0), name="package_bonus_not_negative"),
+            models.CheckConstraint(
+                condition=Q(pay_amount__gt=0),
+                name="package_pay_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The amount to pay must be above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus_amount__gte=0),
+                name="package_bonus_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The bonus cannot be negative."),
+            ),
+            # The till lists active packages by name; a package no longer sold may share its name with a new one.
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(is_active=True),
+                name="package_name_unique",
+                violation_error_code="unique",
+                violation_error_message=_("Another active recharge package has this name."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Wallet(models.Model):
+class Wallet(ConstraintErrorsMixin, models.Model):
     member = models.OneToOneField(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="wallet", primary_key=True
     )
@@ -538,8 +745,18 @@ class Wallet(models.Model):
         verbose_name = _("stored-value wallet")
         verbose_name_plural = _("stored-value wallets")
         constraints = [
-            models.CheckConstraint(condition=Q(principal__gte=0), name="wallet_principal_not_negative"),
-            models.CheckConstraint(condition=Q(bonus__gte=0), name="wallet_bonus_not_negative"),
+            models.CheckConstraint(
+                condition=Q(principal__gte=0),
+                name="wallet_principal_not_negative",
+                violation_error_code="insufficient_stored_value",
+                violation_error_message=_("Not enough stored value: the principal cannot go below zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus__gte=0),
+                name="wallet_bonus_not_negative",
+                violation_error_code="insufficient_stored_value",
+                violation_error_message=_("Not enough stored value: the bonus cannot go below zero."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -550,7 +767,7 @@ class Wallet(models.Model):
         return self.principal + self.bonus
 
 
-class TopUp(models.Model):
+class TopUp(ConstraintErrorsMixin, models.Model):
     class Tender(models.TextChoices):
         CASH = "cash", _("Cash")
         CARD = "card", _("Bank card")
@@ -585,15 +802,25 @@ class TopUp(models.Model):
         verbose_name = _("top-up")
         verbose_name_plural = _("top-ups")
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="topup_amount_positive"),
-            models.CheckConstraint(condition=Q(bonus__gte=0), name="topup_bonus_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="topup_amount_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("A top-up must be above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(bonus__gte=0),
+                name="topup_bonus_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The bonus cannot be negative."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"top-up {self.request_id} ¥{self.amount}"
 
 
-class WalletEntry(models.Model):
+class WalletEntry(ConstraintErrorsMixin, models.Model):
     class Kind(models.TextChoices):
         TOP_UP = "top_up", _("Top-up")
         SPEND = "spend", _("Spent at checkout")
@@ -650,14 +877,19 @@ class WalletEntry(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["member", "-id"], name="wallet_entry_member_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["member", "idempotency_key"], name="wallet_entry_idempotent"),
+            models.UniqueConstraint(
+                fields=["member", "idempotency_key"],
+                name="wallet_entry_idempotent",
+                violation_error_code="duplicate",
+                violation_error_message=_("This stored-value movement has been recorded already."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.principal:+} / {self.bonus:+}"
 
 
-class Sale(models.Model):
+class Sale(ConstraintErrorsMixin, models.Model):
     class ReviewReason(models.TextChoices):
         POINTS_UNAVAILABLE = "points_unavailable", _("Points no longer available")
         COUPON_UNAVAILABLE = "coupon_unavailable", _("Coupon no longer usable")
@@ -787,23 +1019,44 @@ class Sale(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["request_id"], name="sale_request_once"),
+            models.UniqueConstraint(
+                fields=["request_id"],
+                name="sale_request_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("A sale with this request id has been recorded already."),
+            ),
             # A till never rings up a sale of ¥0; a previous system's history has them (free gifts).
             models.CheckConstraint(
                 condition=Q(subtotal__gt=0) | (Q(source="import") & Q(subtotal=0)),
                 name="sale_subtotal_positive_unless_imported",
+                violation_error_code="min_value",
+                violation_error_message=_("A sale's subtotal must be above zero."),
             ),
-            models.CheckConstraint(condition=Q(total_due__gte=0), name="sale_total_not_negative"),
-            models.CheckConstraint(condition=Q(points_redeemed__gte=0), name="sale_points_not_negative"),
+            models.CheckConstraint(
+                condition=Q(total_due__gte=0),
+                name="sale_total_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The amount due cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(points_redeemed__gte=0),
+                name="sale_points_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("Points redeemed cannot be negative."),
+            ),
             # Sums are rounded to the cent: SQLite keeps decimals as REAL, where 0.20 + 0.10 is not 0.30.
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0)
                 & Q(refunded_amount__lte=Round(F("total_due") + F("points_value"), 2)),
                 name="sale_refund_within_paid",
+                violation_error_code="max_value",
+                violation_error_message=_("More cannot be refunded than the sale was paid."),
             ),
             models.CheckConstraint(
                 condition=Q(total_due=Round(F("paid_money") + F("paid_principal") + F("paid_bonus"), 2)),
                 name="sale_tenders_add_up",
+                violation_error_code="invalid",
+                violation_error_message=_("The payments do not add up to the amount due."),
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -817,11 +1070,15 @@ class Sale(models.Model):
                     )
                 ),
                 name="sale_due_adds_up",
+                violation_error_code="invalid",
+                violation_error_message=_("The amount due does not equal the subtotal less discounts and points."),
             ),
             models.CheckConstraint(
                 condition=(Q(review_state="") & Q(review_reasons=[]))
                 | (Q(review_state__in=["pending", "resolved"]) & ~Q(review_reasons=[])),
                 name="sale_review_iff_reasons",
+                violation_error_code="invalid",
+                violation_error_message=_("A sale to review says why, and only such a sale does."),
             ),
             # A resolved review says who resolved it, when and what was done; nothing else carries those.
             models.CheckConstraint(
@@ -833,6 +1090,8 @@ class Sale(models.Model):
                 )
                 | (~Q(review_state="resolved") & Q(reviewed_by__isnull=True) & Q(reviewed_at__isnull=True)),
                 name="sale_review_resolved_by_whom",
+                violation_error_code="invalid",
+                violation_error_message=_("A reviewed sale says who reviewed it, when and what was done."),
             ),
         ]
 
@@ -851,7 +1110,7 @@ class Sale(models.Model):
         return [str(labels.get(reason, reason)) for reason in self.review_reasons]
 
 
-class SaleLine(models.Model):
+class SaleLine(ConstraintErrorsMixin, models.Model):
     # No index of its own: sale_line_once starts with it.
     sale = models.ForeignKey(
         Sale, verbose_name=_("sale"), on_delete=models.CASCADE, related_name="lines", db_index=False
@@ -870,12 +1129,29 @@ class SaleLine(models.Model):
         verbose_name_plural = _("sale lines")
         ordering = ["line_no"]
         constraints = [
-            models.UniqueConstraint(fields=["sale", "line_no"], name="sale_line_once"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="sale_line_quantity_positive"),
-            models.CheckConstraint(condition=Q(unit_price__gte=0), name="sale_line_price_not_negative"),
+            models.UniqueConstraint(
+                fields=["sale", "line_no"],
+                name="sale_line_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("The sale has this line number already."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0),
+                name="sale_line_quantity_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("The quantity must be above zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0),
+                name="sale_line_price_not_negative",
+                violation_error_code="min_value",
+                violation_error_message=_("The unit price cannot be negative."),
+            ),
             models.CheckConstraint(
                 condition=Q(refunded_quantity__gte=0) & Q(refunded_quantity__lte=F("quantity")),
                 name="sale_line_refund_within_quantity",
+                violation_error_code="max_value",
+                violation_error_message=_("More cannot be refunded than was sold."),
             ),
         ]
 
@@ -883,7 +1159,7 @@ class SaleLine(models.Model):
         return f"{self.sale_id}#{self.line_no} {self.category}"
 
 
-class SaleTender(models.Model):
+class SaleTender(ConstraintErrorsMixin, models.Model):
     class Kind(models.TextChoices):
         CASH = "cash", _("Cash")
         CARD = "card", _("Bank card")
@@ -901,15 +1177,25 @@ class SaleTender(models.Model):
         verbose_name = _("tender")
         verbose_name_plural = _("tenders")
         constraints = [
-            models.UniqueConstraint(fields=["sale", "kind"], name="sale_tender_once"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="sale_tender_positive"),
+            models.UniqueConstraint(
+                fields=["sale", "kind"],
+                name="sale_tender_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("Each payment method appears once per sale."),
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="sale_tender_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("A payment must be above zero."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} ¥{self.amount}"
 
 
-class Refund(models.Model):
+class Refund(ConstraintErrorsMixin, models.Model):
     request_id = models.CharField(
         _("request id"),
         max_length=64,
@@ -965,13 +1251,20 @@ class Refund(models.Model):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="refund_amount_positive",
+                violation_error_code="min_value",
+                violation_error_message=_("A refund must be above zero."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"refund {self.request_id} ¥{self.amount}"
 
 
-class SignIn(models.Model):
+class SignIn(ConstraintErrorsMixin, models.Model):
     """One daily sign-in; its `streak` is the length of the run of consecutive days it ends."""
 
     # No index of its own: signin_once_a_day starts with it.
@@ -988,13 +1281,20 @@ class SignIn(models.Model):
     class Meta:
         verbose_name = _("sign-in")
         verbose_name_plural = _("sign-ins")
-        constraints = [models.UniqueConstraint(fields=["member", "day"], name="signin_once_a_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "day"],
+                name="signin_once_a_day",
+                violation_error_code="duplicate",
+                violation_error_message=_("The member has signed in today already."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.day} ({self.streak})"
 
 
-class ReferralReward(models.Model):
+class ReferralReward(ConstraintErrorsMixin, models.Model):
     """A referral paid out: once per referred member, on their first qualifying purchase."""
 
     referred = models.OneToOneField(

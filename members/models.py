@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from config.constraints import ConstraintErrorsMixin
 from members.codes import member_qr_payload
 from members.phones import mask_phone, national_digits
 from members.validators import validate_birthday, validate_e164_phone, validate_member_name
@@ -17,21 +18,30 @@ from stores.models import Store
 NOTES_MAX_LENGTH = 2000
 
 
-class Tag(models.Model):
-    name = models.CharField(_("name"), max_length=32, unique=True)
+class Tag(ConstraintErrorsMixin, models.Model):
+    name = models.CharField(
+        _("name"), max_length=32, unique=True, error_messages={"unique": _("There is a tag of this name already.")}
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("tag")
         verbose_name_plural = _("tags")
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=~models.Q(name=""), name="tag_name_not_empty")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="tag_name_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the tag a name."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Member(models.Model):
+class Member(ConstraintErrorsMixin, models.Model):
     class Gender(models.TextChoices):
         UNKNOWN = "unknown", _("Not given")
         FEMALE = "female", _("Female")
@@ -126,6 +136,11 @@ class Member(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="members", blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    constraint_error_fields = {
+        "member_consent_has_time": "marketing_consent",
+        "member_not_own_referrer": "referrer",
+    }
+
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
@@ -152,18 +167,48 @@ class Member(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["code"], name="member_code_unique"),
-            models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="member_phone_e164"),
-            models.CheckConstraint(condition=~models.Q(name=""), name="member_name_not_empty"),
-            models.CheckConstraint(condition=~models.Q(code=""), name="member_code_not_empty"),
+            models.UniqueConstraint(
+                fields=["code"],
+                name="member_code_unique",
+                violation_error_code="unique",
+                violation_error_message=_("Another member already has this member code."),
+            ),
             models.CheckConstraint(
-                condition=LessThanOrEqual(Length("notes"), NOTES_MAX_LENGTH), name="member_notes_length"
+                condition=models.Q(phone__startswith="+"),
+                name="member_phone_e164",
+                violation_error_code="invalid_phone",
+                violation_error_message=_("The phone number is not valid: enter it in full, e.g. 13812345678."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="member_name_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the member's name."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(code=""),
+                name="member_code_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("A member needs a member code."),
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("notes"), NOTES_MAX_LENGTH),
+                name="member_notes_length",
+                violation_error_code="max_length",
+                violation_error_message=_("Notes have at most 2,000 characters."),
             ),
             models.CheckConstraint(
                 condition=models.Q(marketing_consent=False) | models.Q(consent_at__isnull=False),
                 name="member_consent_has_time",
+                violation_error_code="consent_time_required",
+                violation_error_message=_("Marketing consent needs the time it was given."),
             ),
-            models.CheckConstraint(condition=~models.Q(referrer=models.F("pk")), name="member_not_own_referrer"),
+            models.CheckConstraint(
+                condition=~models.Q(referrer=models.F("pk")),
+                name="member_not_own_referrer",
+                violation_error_code="self_referral",
+                violation_error_message=_("A member cannot refer themselves."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,7 +257,7 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class ImportJob(models.Model):
+class ImportJob(ConstraintErrorsMixin, models.Model):
     """One upload to the members import: the file, how to import it, and how it went.
 
     Live progress is in the cache while the import's transaction is open (members.imports.jobs); the
@@ -258,12 +303,29 @@ class ImportJob(models.Model):
         verbose_name_plural = _("imports")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=ImportStatus.values), name="import_job_status_known"),
-            models.CheckConstraint(condition=models.Q(kind__in=ImportKind.values), name="import_job_kind_known"),
-            models.CheckConstraint(condition=models.Q(mode__in=ImportMode.values), name="import_job_mode_known"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ImportStatus.values),
+                name="import_job_status_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown import status."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ImportKind.values),
+                name="import_job_kind_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown kind of import file."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=ImportMode.values),
+                name="import_job_mode_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown import mode."),
+            ),
             models.CheckConstraint(
                 condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),
                 name="import_job_finished_after_start",
+                violation_error_code="invalid_range",
+                violation_error_message=_("An import cannot finish without having started."),
             ),
         ]
 
@@ -308,7 +370,7 @@ class ExportStatus(models.TextChoices):
     EXPIRED = "expired", _("Deleted (older than the retention period)")
 
 
-class ExportJob(models.Model):
+class ExportJob(ConstraintErrorsMixin, models.Model):
     """One export from the back office too large to write inside the web request: what was asked, by
     whom, and the file once a worker has written it (members.export_jobs).
 
@@ -372,33 +434,64 @@ class ExportJob(models.Model):
         verbose_name_plural = _("exports")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=ExportStatus.values), name="export_job_status_known"),
-            models.CheckConstraint(condition=models.Q(kind__in=ExportKind.values), name="export_job_kind_known"),
-            models.CheckConstraint(condition=models.Q(fmt__in=ExportFormat.values), name="export_job_format_known"),
             models.CheckConstraint(
-                condition=models.Q(headers__in=ExportHeaders.values), name="export_job_headers_known"
+                condition=models.Q(status__in=ExportStatus.values),
+                name="export_job_status_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown export status."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ExportKind.values),
+                name="export_job_kind_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown kind of export."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fmt__in=ExportFormat.values),
+                name="export_job_format_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown file format: choose CSV or XLSX."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(headers__in=ExportHeaders.values),
+                name="export_job_headers_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("Unknown header language: choose Chinese or English."),
             ),
             models.CheckConstraint(
                 condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),
                 name="export_job_finished_after_start",
+                violation_error_code="invalid_range",
+                violation_error_message=_("An export cannot finish without having started."),
             ),
             models.CheckConstraint(
                 condition=models.Q(finished_at__isnull=True) | models.Q(finished_at__gte=models.F("started_at")),
                 name="export_job_finished_not_before_start",
+                violation_error_code="invalid_range",
+                violation_error_message=_("An export cannot finish before it started."),
             ),
             # A job that says "ready" has its file.
             models.CheckConstraint(
-                condition=~models.Q(status=ExportStatus.DONE) | ~models.Q(file=""), name="export_job_done_has_file"
+                condition=~models.Q(status=ExportStatus.DONE) | ~models.Q(file=""),
+                name="export_job_done_has_file",
+                violation_error_code="file_required",
+                violation_error_message=_("A finished export has its file."),
             ),
             # What a worker needs to write the rows again.
             models.CheckConstraint(
                 condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(query__isnull=False),
                 name="export_job_members_have_a_filter",
+                violation_error_code="filter_required",
+                violation_error_message=_("A members export keeps the filter of its list."),
             ),
             models.CheckConstraint(
                 condition=models.Q(kind=ExportKind.MEMBERS)
                 | models.Q(start__isnull=False, end__isnull=False, start__lte=models.F("end")),
                 name="export_job_ledgers_have_days",
+                violation_error_code="invalid_range",
+                violation_error_message=_(
+                    "A ledger export needs its first and last day, the first not after the last."
+                ),
             ),
         ]
 

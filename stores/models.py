@@ -4,13 +4,19 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
 
+from config.constraints import ConstraintErrorsMixin
 from stores.names import staff_name
 
 
-class Region(models.Model):
+class Region(ConstraintErrorsMixin, models.Model):
     """A group of stores (华东区, 华南区 …) used for scoping reports and rules."""
 
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        error_messages={"unique": _("Another region has this code.")},
+    )
     name = models.CharField(_("name"), max_length=64)
 
     class Meta:
@@ -18,20 +24,31 @@ class Region(models.Model):
         verbose_name_plural = _("regions")
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(code=""), name="region_code_not_empty"),
-            models.CheckConstraint(condition=~models.Q(name=""), name="region_name_not_empty"),
+            models.CheckConstraint(
+                condition=~models.Q(code=""),
+                name="region_code_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the region a code."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="region_name_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the region a name."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class Store(models.Model):
+class Store(ConstraintErrorsMixin, models.Model):
     code = models.CharField(
         _("store code"),
         max_length=32,
         unique=True,
         help_text=_("Short stable code used by the API, imports and the tablet, e.g. SH001."),
+        error_messages={"unique": _("Another store has this code.")},
     )
     name = models.CharField(_("name"), max_length=100)
     region = models.ForeignKey(
@@ -47,15 +64,25 @@ class Store(models.Model):
         verbose_name_plural = _("stores")
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(code=""), name="store_code_not_empty"),
-            models.CheckConstraint(condition=~models.Q(name=""), name="store_name_not_empty"),
+            models.CheckConstraint(
+                condition=~models.Q(code=""),
+                name="store_code_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the store a code, e.g. SH001."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="store_name_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Give the store a name."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
 
-class StaffProfile(models.Model):
+class StaffProfile(ConstraintErrorsMixin, models.Model):
     """What a login is in the chain: which stores it serves. Its role is its Django group (stores.roles)."""
 
     user = models.OneToOneField(
@@ -70,7 +97,11 @@ class StaffProfile(models.Model):
         verbose_name_plural = _("staff profiles")
         constraints = [
             models.UniqueConstraint(
-                fields=["employee_no"], condition=~models.Q(employee_no=""), name="staff_employee_no_unique"
+                fields=["employee_no"],
+                condition=~models.Q(employee_no=""),
+                name="staff_employee_no_unique",
+                violation_error_code="unique",
+                violation_error_message=_("Another member of staff has this employee number."),
             ),
         ]
 
@@ -78,7 +109,7 @@ class StaffProfile(models.Model):
         return staff_name(self.user)
 
 
-class AuditEntry(models.Model):
+class AuditEntry(ConstraintErrorsMixin, models.Model):
     """Who did what, when and why: written in the same transaction as the sensitive change itself."""
 
     actor = models.ForeignKey(
@@ -105,8 +136,18 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(action=""), name="audit_action_not_empty"),
-            models.CheckConstraint(condition=LessThanOrEqual(Length("reason"), 2000), name="audit_reason_length"),
+            models.CheckConstraint(
+                condition=~models.Q(action=""),
+                name="audit_action_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("An audit record says what was done."),
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("reason"), 2000),
+                name="audit_reason_length",
+                violation_error_code="max_length",
+                violation_error_message=_("A reason has at most 2,000 characters."),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,9 @@ from django.db import transaction
 from django.db.models import Count, DecimalField, IntegerField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from config.errors import field_error
 from loyalty.models import MemberDailySpend, MemberStats, Sale, Tier, TierChange, TierPolicy
 
 
@@ -32,6 +34,39 @@ def qualifying_value(member_id: int, *, policy: TierPolicy, as_of: datetime | No
 def tier_for_value(value: Decimal, tiers: list[Tier]) -> Tier | None:
     reached = [t for t in tiers if t.threshold <= value]
     return max(reached, key=lambda t: t.rank) if reached else None
+
+
+def tier_validate_threshold(*, rank: int, threshold: Decimal, tier: Tier | None = None) -> None:
+    """A tier's threshold lies strictly above every lower-ranked tier's and below every higher-ranked one's.
+
+    Otherwise a member would reach the higher tier with less than the lower one needs (and never hold the
+    lower one), which tier_for_value would answer by rank, not as HQ meant. Checked by the tier form; the
+    database cannot compare rows, so two HQ admins saving tiers at the same moment are not refused.
+    """
+    others = Tier.objects.exclude(pk=tier.pk) if tier is not None and tier.pk is not None else Tier.objects.all()
+    lower = others.filter(rank__lt=rank, threshold__gte=threshold).order_by("-threshold", "-rank").first()
+    if lower is not None:
+        raise field_error(
+            "threshold",
+            _("The threshold must be above that of “%(tier)s” (%(threshold)s), a lower-ranked tier."),
+            "threshold_not_above_lower_tier",
+            tier=lower.name,
+            threshold=_plain(lower.threshold),
+        )
+    higher = others.filter(rank__gt=rank, threshold__lte=threshold).order_by("threshold", "rank").first()
+    if higher is not None:
+        raise field_error(
+            "threshold",
+            _("The threshold must be below that of “%(tier)s” (%(threshold)s), a higher-ranked tier."),
+            "threshold_not_below_higher_tier",
+            tier=higher.name,
+            threshold=_plain(higher.threshold),
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """1000.00 → "1000", 12.50 → "12.5": a threshold as people write it."""
+    return format(value.normalize(), "f")
 
 
 def all_tiers() -> list[Tier]:
