@@ -57,7 +57,7 @@ class CouponTemplate(ConstraintErrorsMixin, models.Model):
         decimal_places=2,
         default=ZERO,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text=_("10 means 10 % off (9折)."),
+        help_text=_("10 means 10 percent off, i.e. 9折."),
     )
     max_discount = models.DecimalField(
         _("at most (¥)"), null=True, blank=True, help_text=_("The cap of a percent-off coupon."), **MONEY
