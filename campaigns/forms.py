@@ -51,8 +51,8 @@ class CouponTemplateForm(RuleChangeForm):
     categories = CommaSeparatedListField(
         label=capfirst(_("categories")),
         help_text=_(
-            "Separate with commas, e.g. 饮品, 烘焙. Only lines of these categories count toward the minimum spend and "
-            "are discounted; empty: every line. A gift coupon needs the gift's category."
+            "Separate with commas, e.g. drinks, bakery. Only lines of these categories count toward the minimum spend "
+            "and are discounted; empty: every line. A gift coupon needs the gift's category."
         ),
     )
     channels = forms.MultipleChoiceField(

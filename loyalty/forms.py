@@ -152,7 +152,7 @@ class RechargePackageForm(RuleChangeForm):
 class EarningRuleForm(RuleChangeForm):
     excluded_categories = CommaSeparatedListField(
         label=capfirst(_("excluded categories")),
-        help_text=_("Separate with commas, e.g. 烟酒, 充值卡. Lines in these categories earn no points."),
+        help_text=_("Separate with commas, e.g. tobacco, gift cards. Lines in these categories earn no points."),
     )
     excluded_skus = CommaSeparatedListField(
         label=capfirst(_("excluded SKUs")),
