@@ -155,7 +155,7 @@ def test_logging_out_forgets_the_members_and_keeps_the_queued_sales(live_server,
     )
     assert len(page.evaluate(READ_DB)["members"]) == 1
 
-    page.click("form[data-logout] button")
+    page.get_by_role("button", name="退出").click()
     page.wait_for_selector("input[name=username]")
 
     held = page.evaluate(READ_DB)
