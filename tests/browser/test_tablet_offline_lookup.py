@@ -184,8 +184,8 @@ def test_a_tablet_that_kept_phone_hashes_forgets_them_when_it_updates_and_keeps_
             request.onsuccess = () => {
               const db = request.result;
               const tx = db.transaction(["queue", "members"], "readwrite");
-              tx.objectStore("queue").add({ request_id: "old-queued-sale", user: "999", queued_at: "2024-01-01T00:00:00Z",
-                                            payload: { request_id: "old-queued-sale" } });
+              tx.objectStore("queue").add({ request_id: "old-queued-sale", user: "999",
+                queued_at: "2024-01-01T00:00:00Z", payload: { request_id: "old-queued-sale" } });
               tx.objectStore("members").add({ code: code, name: "王芳", phone: "138****5678", seen_at: Date.now(),
                 phone_key: "5df7e7a6fbc4d8ad1f3a5b0b3bd1e39d0bb8f3b8b0f7bd67c4e2f7a1c5e2a9c1" });
               tx.oncomplete = () => { db.close(); resolve(); };
