@@ -42,7 +42,7 @@ from loyalty.services import (
 )
 from members.models import Member
 from members.selectors import member_by_reference
-from members.views import offline_records, records_json
+from members.views import device_record, device_record_json, member_records
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
@@ -71,14 +71,14 @@ def member_card(request: HttpRequest, code: str) -> HttpResponse:
     member = _member_or_none(code)
     if member is None:
         return _unknown_member(request, code)
-    [(record, record_json)] = records_json(offline_records(request, [member]))
+    [record] = member_records(request, [member])
     progress = record["tier_progress"]
     value, missing = Decimal(progress["value"]), Decimal(progress["missing"])
     context = {
         "progress": int(value * 100 / (value + missing)) if value + missing else 100,
         "member": member,
         "record": record,
-        "record_json": record_json,
+        "device_record_json": device_record_json(device_record(record, member)),
         "purchases": list(sales_for_member(member)[:RECENT_PURCHASES]),
         "notes": member_day_notes(member, store_id=request.tablet_store.pk, day=timezone.localdate()),
         "may_sell": _may(request, Action.SELL),
@@ -129,7 +129,8 @@ def sell(request: HttpRequest) -> HttpResponse:
         member = _member_or_none(code)
         if member is None:
             return _unknown_member(request, code)
-        [record] = offline_records(request, [member])
+        [record] = member_records(request, [member])
+        record = device_record(record, member)
     return render_tablet(request, "tablet/sell.html", {"config": _sell_config(request, record), "record": record})
 
 

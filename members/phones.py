@@ -67,6 +67,23 @@ def mask_phone(e164: str) -> str:
     return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
+# The tablet's offline lookup by a typed phone (stores/static/tablet/offline.js keeps the same rule).
+# Any check a device can run offline can be run on all 10,000 numbers that share a masked phone, so a
+# check that tells the member's phone from every other one would give the phone away, however slow or
+# keyed. The device therefore keeps the masked phone and only the hidden digits' remainder modulo 61:
+# about 164 numbers fit both, whatever an attacker computes, and that tag never changes, so gathering
+# it again (another day, another store) tells nothing more. A prime above 11 also tells apart every
+# one-digit slip and every swap of two neighbouring or alternate digits in the hidden part.
+OFFLINE_TAG_MODULUS = 61
+
+
+def offline_phone_tag(e164: str) -> int:
+    """The hidden digits of the masked phone (mask_phone), read as a number, modulo OFFLINE_TAG_MODULUS."""
+    digits = national_digits(e164)
+    hidden = re.sub(r"\D", "", digits if len(digits) < 7 else digits[3:-4])
+    return int(hidden) % OFFLINE_TAG_MODULUS if hidden else 0
+
+
 def shown_phone(e164: str | None, *, full: bool, machine: bool = False) -> str:
     """A stored phone as it leaves the system: every page, export, report, preview and API answer asks
     this, so masking is decided in one place (DESIGN §10).

@@ -1,6 +1,5 @@
 """Tablet pages of the members app: find a member (typed, scanned or offline), register one."""
 
-import hashlib
 import json
 
 from django.contrib import messages
@@ -14,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from members.api.summary import member_summaries, member_summary_serializer_class
 from members.forms import TabletRegisterForm
 from members.models import Member
-from members.phones import normalize_phone, sees_full_phones
+from members.phones import normalize_phone, offline_phone_tag, sees_full_phones, shown_phone
 from members.selectors import member_by_reference, member_lookup
 from members.services import member_register
 from stores.roles import Action
@@ -30,13 +29,8 @@ def _typed_phone(text: str) -> str | None:
         return None
 
 
-def phone_key(phone: str) -> str:
-    """What the tablet's offline search matches a typed phone against: the device never stores the number."""
-    return hashlib.sha256(phone.encode()).hexdigest()
-
-
-def offline_records(request: HttpRequest, members: list[Member], *, typed_phone: str | None = None) -> list[dict]:
-    """The member summaries a page shows, as the tablet keeps them for offline lookup and selling."""
+def member_records(request: HttpRequest, members: list[Member], *, typed_phone: str | None = None) -> list[dict]:
+    """The member summaries a page shows, each phone as this user may read it."""
     sees_full = sees_full_phones(request.user)
     summaries = member_summaries(
         members,
@@ -47,15 +41,26 @@ def offline_records(request: HttpRequest, members: list[Member], *, typed_phone:
     records = []
     for summary in summaries:
         data = json.loads(json.dumps(serializer(summary).data, default=str))
-        data["phone_key"] = phone_key(summary.member.phone)
         data["frozen"] = summary.member.is_frozen
         records.append(data)
     return records
 
 
-def records_json(records: list[dict]) -> list[tuple[dict, str]]:
+def device_record(record: dict, member: Member) -> dict:
+    """What the tablet keeps of a member it opened (card, sell page), to find and sell offline: the
+    summary with the phone masked, whoever reads it, and the phone's offline tag. Never the phone nor
+    anything it can be recovered from (members.phones.offline_phone_tag says why the tag cannot)."""
+    return {
+        **record,
+        "phone": shown_phone(member.phone, full=False),
+        "phone_masked": True,
+        "phone_tag": offline_phone_tag(member.phone),
+    }
+
+
+def device_record_json(record: dict) -> str:
     # "</" cannot end the <script> that carries the JSON.
-    return [(r, json.dumps(r, ensure_ascii=False).replace("</", "<\\/")) for r in records]
+    return json.dumps(record, ensure_ascii=False).replace("</", "<\\/")
 
 
 @tablet_view(Action.LOOKUP_MEMBER)
@@ -70,7 +75,8 @@ def find_member(request: HttpRequest) -> HttpResponse:
             url = reverse("tablet:member", args=[exact.code])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     typed_phone = _typed_phone(query)
-    records = records_json(offline_records(request, members, typed_phone=typed_phone))
+    # Listed, not kept: the tablet keeps only the members a cashier opens (the card, the sell page).
+    records = member_records(request, members, typed_phone=typed_phone)
     context = {"query": query, "records": records, "searched": bool(query), "typed_phone": typed_phone}
     if request.htmx:
         return render_tablet(request, "tablet/partials/find_results.html", context)

@@ -1,5 +1,8 @@
 """The tablet's find and register pages, as a cashier uses them at the till."""
 
+import json
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -33,7 +36,7 @@ def test_the_full_phone_typed_is_shown_in_full_to_the_one_who_typed_it(at_till, 
 
     response = client.get(reverse("tablet:find"), {"q": "138 0013 8000"})
 
-    [(record, _json)] = response.context["records"]
+    [record] = response.context["records"]
     assert record["phone"] == "+8613800138000"
     assert record["phone_masked"] is False
 
@@ -66,16 +69,44 @@ def test_a_forged_qr_finds_nobody(at_till, chain, fang):
     assert b"No member found." in response.content
 
 
-def test_each_result_carries_what_the_tablet_keeps_for_offline_lookup(at_till, chain, fang):
+def test_search_results_are_listed_but_not_given_to_the_tablet_to_keep(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
     response = client.get(reverse("tablet:find"), {"q": "王"})
 
-    [(record, json)] = response.context["records"]
+    [record] = response.context["records"]
     assert record["code"] == fang.code
-    assert len(record["phone_key"]) == 64
-    assert "+8613800138000" not in json
-    assert '"points"' in json and '"stored_value"' in json and '"coupons"' in json
+    assert b"data-member" not in response.content
+    assert b"phone_tag" not in response.content
+
+
+def test_the_card_gives_the_tablet_the_member_with_the_phone_masked_and_its_offline_tag(at_till, chain, fang):
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response = client.get(reverse("tablet:member", args=[fang.code]))
+
+    record = json.loads(re.search(r"<script type=\"application/json\" data-member>(.*?)</script>", response.text)[1])
+    assert record["code"] == fang.code
+    assert record["phone"] == "138****8000"
+    assert record["phone_masked"] is True
+    assert record["phone_tag"] == 13 % 61  # 138 [0013] 8000
+    assert "phone_key" not in record
+    assert (
+        '"points"' in json.dumps(record)
+        and '"stored_value"' in json.dumps(record)
+        and '"coupons"' in json.dumps(record)
+    )
+
+
+def test_the_tablet_keeps_the_phone_masked_even_for_a_reader_who_sees_it_in_full(at_till, chain, fang):
+    client = at_till(chain.hq_admin, chain.store_a)
+
+    response = client.get(reverse("tablet:member", args=[fang.code]))
+
+    assert response.status_code == 200
+    assert "13800138000" in response.text  # shown to the HQ admin on the page
+    record = json.loads(re.search(r"<script type=\"application/json\" data-member>(.*?)</script>", response.text)[1])
+    assert record["phone"] == "138****8000"
 
 
 def test_the_find_page_costs_a_fixed_number_of_queries_however_many_members_match(

@@ -1,5 +1,5 @@
 /* Find a member: typed (htmx asks the server as you type), scanned with the camera where the browser
- * has BarcodeDetector, or, offline, among the members this tablet saw in the last hours. */
+ * has BarcodeDetector, or, offline, among the members this tablet opened in the last hours. */
 (function () {
   "use strict";
   const form = document.getElementById("find-form");
@@ -24,7 +24,9 @@
       link.href = link.dataset.href + encodeURIComponent(member.code);
       item.querySelector(".name").textContent = member.name;
       item.querySelector(".meta").textContent = member.phone + " · " + member.code;
-      item.querySelector(".pill").textContent = member.tier ? member.tier.name : "";
+      const tier = item.querySelector(".pill");
+      tier.textContent = member.tier ? member.tier.name : "";
+      tier.hidden = !member.tier;
       list.appendChild(item);
     });
     const note = document.createElement("p");

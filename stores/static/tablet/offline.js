@@ -1,4 +1,4 @@
-/* The tablet's memory: sales queued while offline, and members seen recently, in IndexedDB; the
+/* The tablet's memory: sales queued while offline, and members opened recently, in IndexedDB; the
  * request ids already spent, in localStorage.
  *
  * A queued sale keeps the request id it was rung up with; the server applies a request id once, so a
@@ -8,14 +8,15 @@
 (function () {
   "use strict";
   const DB_NAME = "member-till";
-  const DB_VERSION = 1;
+  // 2: members are kept with a masked phone and its offline tag; version 1 kept a fast hash of the phone.
+  const DB_VERSION = 2;
   let dbPromise = null;
 
   function openDb() {
     if (dbPromise) return dbPromise;
     dbPromise = new Promise(function (resolve, reject) {
       const request = indexedDB.open(DB_NAME, DB_VERSION);
-      request.onupgradeneeded = function () {
+      request.onupgradeneeded = function (event) {
         const db = request.result;
         if (!db.objectStoreNames.contains("queue")) {
           const queue = db.createObjectStore("queue", { keyPath: "request_id" });
@@ -24,9 +25,17 @@
         if (!db.objectStoreNames.contains("members")) {
           const members = db.createObjectStore("members", { keyPath: "code" });
           members.createIndex("seen_at", "seen_at");
+        } else if (event.oldVersion < 2) {
+          // Their phone hashes give the phones away (10,000 guesses each): gone, the queue untouched.
+          request.transaction.objectStore("members").clear();
         }
       };
-      request.onsuccess = function () { resolve(request.result); };
+      request.onsuccess = function () {
+        const db = request.result;
+        // A newer page upgrading the database waits for this one to let go.
+        db.onversionchange = function () { db.close(); dbPromise = null; };
+        resolve(db);
+      };
       request.onerror = function () { reject(request.error); };
     });
     return dbPromise;
@@ -67,19 +76,30 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  async function sha256Hex(text) {
-    if (!window.crypto || !crypto.subtle) return "";
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-    return Array.from(new Uint8Array(digest), function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-  }
-
-  // Mainland numbers as the server stores them (E.164); a typed 11-digit 1xx number gets +86.
+  // A typed phone as the server stores it (E.164), for the usual ways of typing a mainland mobile: full-
+  // width digits, spaces and dashes, +86 / 0086 / 86 in front; "" if it is not one.
   function phoneE164(text) {
-    const digits = String(text || "").replace(/[\s\-()]/g, "");
+    const digits = String(text || "").normalize("NFKC").replace(/[\s\-().·]/g, "").replace(/^00(?=[1-9])/, "+");
     if (/^1\d{10}$/.test(digits)) return "+86" + digits;
     if (/^861\d{10}$/.test(digits)) return "+" + digits;
     if (/^\+\d{8,15}$/.test(digits)) return digits;
     return "";
+  }
+
+  // members.phones.mask_phone and offline_phone_tag, which say why the device keeps no more than these.
+  const TAG_MODULUS = 61;
+  function nationalDigits(e164) { return e164.startsWith("+86") ? e164.slice(3) : e164; }
+  function maskPhone(e164) {
+    const digits = nationalDigits(e164);
+    if (digits.length < 7) return "*".repeat(digits.length);
+    return digits.slice(0, 3) + "*".repeat(digits.length - 7) + digits.slice(-4);
+  }
+  function phoneTag(e164) {
+    const digits = nationalDigits(e164);
+    const hidden = (digits.length < 7 ? digits : digits.slice(3, -4)).replace(/\D/g, "");
+    let tag = 0;
+    for (const digit of hidden) tag = (tag * 10 + Number(digit)) % TAG_MODULUS;
+    return tag;
   }
 
   // The sale itself, whenever and however often it was sent: the server hashes the same fields.
@@ -220,10 +240,14 @@
   };
 
   const Members = {
+    // Only what the server gave the tablet to keep (its phone masked, with the tag): never a full phone.
     remember: function (member) {
+      if (!member || !member.code || !member.phone_masked) return Promise.resolve();
       member.seen_at = Date.now();
       return tx("members", "readwrite", function (store) { store.put(member); });
     },
+    // At logout and on the login page: the next person at this tablet finds nobody the last one opened.
+    clear: function () { return tx("members", "readwrite", function (store) { store.clear(); }); },
     get: function (code) {
       return tx("members", "readonly", function (store) {
         return new Promise(function (resolve) {
@@ -248,12 +272,13 @@
       if (!query) return [];
       const limit = Date.now() - hours * 3600 * 1000;
       const e164 = phoneE164(query);
-      const phoneKey = e164 ? await sha256Hex(e164) : "";
+      const masked = e164 ? maskPhone(e164) : "";
+      const tag = e164 ? phoneTag(e164) : -1;
       const lower = query.toLowerCase();
       const rows = await all("members");
       return rows.filter(function (m) {
         if (m.seen_at < limit) return false;
-        if (phoneKey && m.phone_key === phoneKey) return true;
+        if (e164 && m.phone === masked && m.phone_tag === tag) return true;
         if (m.code && (m.code.toLowerCase() === lower || m.code.toLowerCase().startsWith(lower))) return true;
         if (m.qr && m.qr === query) return true;
         return m.name && m.name.toLowerCase().includes(lower);
@@ -313,6 +338,7 @@
   }
 
   window.TabletStore = {
-    Queue: Queue, Spent: Spent, Members: Members, sync: sync, newRequestId: newRequestId, csrfToken: csrfToken, phoneE164: phoneE164,
+    Queue: Queue, Spent: Spent, Members: Members, sync: sync, newRequestId: newRequestId, csrfToken: csrfToken,
+    phoneE164: phoneE164, maskPhone: maskPhone, phoneTag: phoneTag,
   };
 })();

@@ -1,5 +1,6 @@
 /* Every tablet page: the service worker, the offline banner, the queue of sales and its syncing,
- * remembering the members shown, and forms that submit once however often they are tapped. */
+ * remembering the members opened (forgotten at logout), and forms that submit once however often
+ * they are tapped. */
 (function () {
   "use strict";
   const body = document.body;
@@ -94,6 +95,16 @@
     });
   }
 
+  // Logging out forgets the members this tablet kept (the queue stays: its sales wait for their cashier).
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!form.matches("form[data-logout]") || !store || form.dataset.forgotten) return;
+    event.preventDefault();
+    form.dataset.forgotten = "1";
+    const leave = function () { form.submit(); };
+    Promise.race([store.Members.clear(), new Promise(function (resolve) { setTimeout(resolve, 2000); })]).then(leave, leave);
+  });
+
   // A second tap on a form that is already on its way does nothing; the request id makes a resubmit safe anyway.
   document.addEventListener("submit", function (event) {
     const form = event.target;
@@ -124,6 +135,8 @@
     const syncButton = document.getElementById("queue-sync");
     if (syncButton) syncButton.addEventListener("click", syncNow);
     setOnline(navigator.onLine);
+    // Nobody logged in (the login page, a session that ended): nobody's members stay on the tablet.
+    if (store && !body.dataset.user) store.Members.clear().catch(function () {});
     rememberMembersShown();
     if (store) store.Members.forgetOlderThan(hours).catch(function () {});
     refreshQueue();
