@@ -91,6 +91,14 @@ class LoyaltySettings(models.Model):
     manager_adjust_max_per_day = models.PositiveIntegerField(
         _("store manager: manual adjustments per day (points, in total)"), default=2000
     )
+    refund_window_days = models.PositiveIntegerField(
+        _("refund window (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Store staff may refund a sale for this many days after it was made; after that only HQ, with a reason."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -339,6 +347,10 @@ class PointsEntry(models.Model):
         indexes = [models.Index(fields=["member", "-id"], name="points_entry_member_idx")]
         constraints = [
             models.UniqueConstraint(fields=["member", "idempotency_key"], name="points_entry_idempotent"),
+            # A manual adjustment's key is its request id, unique across members (as wallet payouts').
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=Q(kind="adjust"), name="points_adjust_request_once"
+            ),
             models.CheckConstraint(condition=~Q(idempotency_key=""), name="points_entry_key_not_empty"),
         ]
 
@@ -642,6 +654,8 @@ class WalletEntry(models.Model):
     topup = models.ForeignKey(
         TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A database default too: imports write this table with INSERT … SELECT.
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -651,6 +665,11 @@ class WalletEntry(models.Model):
         indexes = [models.Index(fields=["member", "-id"], name="wallet_entry_member_idx")]
         constraints = [
             models.UniqueConstraint(fields=["member", "idempotency_key"], name="wallet_entry_idempotent"),
+            # A payout's key is its request id, unique across members: the same request for another member
+            # is a different request, refused (loyalty.services.idempotency).
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=Q(kind="withdraw"), name="wallet_withdraw_request_once"
+            ),
         ]
 
     def __str__(self) -> str:
