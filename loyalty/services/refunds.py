@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -26,7 +27,7 @@ from loyalty.services.policy import money, money_down, refund_window_start
 from loyalty.services.tiers import tier_after_refund
 from loyalty.services.wallet import wallet_move
 from stores.models import Store
-from stores.permissions import require_staff_can, staff_access, staff_can
+from stores.permissions import staff_access, staff_can
 from stores.roles import Action
 from stores.services import audit_record
 
@@ -68,28 +69,41 @@ def may_refund_late(actor, sale: Sale) -> bool:
     return staff_access(actor).chain_wide and staff_can(actor, Action.APPROVE_REFUND, sale.store)
 
 
-def _require_may_refund(*, sale: Sale, actor, approver, store: Store | None) -> None:
+def _store_refusal(sale: Sale, actor, store: Store | None) -> Exception | None:
     # The store of record is the sale's, whatever the client says (DESIGN §10): a refund is authorised,
     # approved and recorded there.
     if store is not None and store.pk != sale.store_id:
-        raise _error(
+        return _error(
             "store",
             _("Sale %(sale)s was made at %(store)s: it is refunded there."),
             "store_mismatch",
             sale=sale.pk,
             store=sale.store.code,
         )
-    require_staff_can(actor, Action.REQUEST_REFUND, sale.store)
-    if not staff_can(actor, Action.APPROVE_REFUND, sale.store):
-        if approver is None:
-            raise _error("approver", _("A manager must approve this refund."), "approval_required")
-        if not staff_can(approver, Action.APPROVE_REFUND, sale.store):
-            raise _error(
-                "approver",
-                _("The approver may not approve refunds at %(store)s, where the sale was made."),
-                "approval_invalid",
-                store=sale.store.code,
-            )
+    if not staff_can(actor, Action.REQUEST_REFUND, sale.store):
+        return PermissionDenied(_("You may not do this at store %(store)s.") % {"store": sale.store.code})
+    return None
+
+
+def _window_refusal(sale: Sale, actor, policy: LoyaltySettings) -> Exception | None:
+    if refund_window_open(sale, policy=policy) or may_refund_late(actor, sale):
+        return None
+    return _error(
+        None,
+        _("Sales older than %(days)d days are refunded by HQ only."),
+        "refund_window_closed",
+        days=policy.refund_window_days,
+    )
+
+
+def sale_refund_refusal(*, sale: Sale, actor, store: Store | None = None) -> str:
+    """Why sale_refund would refuse `actor` (at the till of `store`) whatever they asked, or "" if it would
+    not: the sale's store, the right to refund there, the refund window. The till offers a refund only
+    where this is empty."""
+    refusal = _store_refusal(sale, actor, store) or _window_refusal(sale, actor, LoyaltySettings.current())
+    if refusal is None:
+        return ""
+    return refusal.messages[0] if isinstance(refusal, ValidationError) else str(refusal)
 
 
 def sale_refund(
@@ -115,7 +129,14 @@ def sale_refund(
         lines=[(line.line_no, line.quantity) for line in lines or []],
         reason=reason,
     )
-    _require_may_refund(sale=sale, actor=actor, approver=approver, store=store)
+    refusal = _store_refusal(sale, actor, store)
+    if refusal is not None:
+        raise refusal
+    if not staff_can(actor, Action.APPROVE_REFUND, sale.store):
+        if approver is None:
+            raise _error("approver", _("A manager must approve this refund."), "approval_required")
+        if not staff_can(approver, Action.APPROVE_REFUND, sale.store):
+            raise _error("approver", _("The approver may not approve refunds at this store."), "approval_invalid")
     existing = _existing_refund(request_id, digest, actor)
     if existing is not None:
         return existing
@@ -126,14 +147,10 @@ def sale_refund(
     if amount is not None and (amount <= 0 or amount != money(amount)):
         raise _error("amount", _("The amount must be above zero, in cents."), "invalid_amount")
     policy = LoyaltySettings.current()
+    refusal = _window_refusal(sale, actor, policy)
+    if refusal is not None:
+        raise refusal
     late = not refund_window_open(sale, policy=policy)
-    if late and not may_refund_late(actor, sale):
-        raise _error(
-            None,
-            _("Sales older than %(days)d days are refunded by HQ only."),
-            "refund_window_closed",
-            days=policy.refund_window_days,
-        )
     try:
         with transaction.atomic():
             return _refund(

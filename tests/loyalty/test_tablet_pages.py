@@ -240,8 +240,9 @@ def test_a_manager_adjusts_points_with_a_reason_and_it_is_audited(at_till, chain
 
     assert response.status_code == 302
     assert member_balances(fang.pk).available == 80
-    assert PointsEntry.objects.get(member=fang).kind == PointsEntry.Kind.ADJUST
-    assert AuditEntry.objects.filter(reason="补录积分").exists()
+    entry = PointsEntry.objects.get(member=fang)
+    assert (entry.kind, entry.store) == (PointsEntry.Kind.ADJUST, chain.store_a)
+    assert AuditEntry.objects.filter(reason="补录积分", store=chain.store_a).exists()
 
 
 def test_a_manager_cannot_adjust_beyond_the_limit(at_till, chain, fang, policy):
