@@ -203,6 +203,7 @@ class LoyaltySettingsAdmin(SingletonAdmin):
             _("Store managers' manual adjustments"),
             {"fields": ["manager_adjust_max_per_operation", "manager_adjust_max_per_day"]},
         ),
+        (_("Refunds"), {"fields": ["refund_window_days"]}),
         (_("Audit"), {"fields": ["change_reason", "updated_at"]}),
     ]
 

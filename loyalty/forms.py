@@ -109,6 +109,7 @@ class LoyaltySettingsForm(RuleChangeForm):
             "referral_monthly_cap",
             "manager_adjust_max_per_operation",
             "manager_adjust_max_per_day",
+            "refund_window_days",
         ]
 
 

@@ -96,6 +96,14 @@ class LoyaltySettings(ConstraintErrorsMixin, models.Model):
     manager_adjust_max_per_day = models.PositiveIntegerField(
         _("store manager: manual adjustments per day (points, in total)"), default=2000
     )
+    refund_window_days = models.PositiveIntegerField(
+        _("refund window (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Store staff may refund a sale for this many days after it was made; after that only HQ, with a reason."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     constraint_error_fields = {
@@ -491,6 +499,14 @@ class PointsEntry(ConstraintErrorsMixin, models.Model):
                 violation_error_code="duplicate",
                 violation_error_message=_("This points movement has been recorded already."),
             ),
+            # A manual adjustment's key is its request id, unique across members (as wallet payouts').
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(kind="adjust"),
+                name="points_adjust_request_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("This adjustment's request id has been used already."),
+            ),
             models.CheckConstraint(
                 condition=~Q(idempotency_key=""),
                 name="points_entry_key_not_empty",
@@ -869,6 +885,8 @@ class WalletEntry(ConstraintErrorsMixin, models.Model):
     topup = models.ForeignKey(
         TopUp, verbose_name=_("top-up"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A database default too: imports write this table with INSERT … SELECT.
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -882,6 +900,15 @@ class WalletEntry(ConstraintErrorsMixin, models.Model):
                 name="wallet_entry_idempotent",
                 violation_error_code="duplicate",
                 violation_error_message=_("This stored-value movement has been recorded already."),
+            ),
+            # A payout's key is its request id, unique across members: the same request for another member
+            # is a different request, refused (loyalty.services.idempotency).
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(kind="withdraw"),
+                name="wallet_withdraw_request_once",
+                violation_error_code="duplicate",
+                violation_error_message=_("This payout's request id has been used already."),
             ),
         ]
 

@@ -14,7 +14,8 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from import_export import widgets
 
-from loyalty.services.checkout import MAX_MONEY, RESERVED_REQUEST_PREFIX
+from loyalty.services.checkout import MAX_MONEY
+from loyalty.services.idempotency import RESERVED_REQUEST_PREFIX
 from members.imports.columns import ImportColumn
 from members.resources import (
     CellRules,

@@ -297,10 +297,9 @@ def sale_by_id(sale_id: int) -> Sale | None:
 # --- the store tablet ----------------------------------------------------------------------------
 
 
-def store_recent_sales(*, store_id: int, days: int = 7, search: str = "") -> QuerySet[Sale]:
-    """A store's sales of the last `days`, newest first, for the till's refund list; `search` is a sale
+def store_recent_sales(*, store_id: int, since: datetime, search: str = "") -> QuerySet[Sale]:
+    """A store's sales made since `since`, newest first, for the till's refund list; `search` is a sale
     number or the member's code."""
-    since = timezone.now() - timedelta(days=days)
     sales = Sale.objects.filter(store_id=store_id, created_at__gte=since).select_related("member", "cashier")
     search = search.strip()
     if search.isdigit():

@@ -37,9 +37,11 @@ from loyalty.services import (
     RefundLineInput,
     points_adjust,
     sale_refund,
+    sale_refund_refusal,
     sale_review_resolve,
     wallet_top_up,
 )
+from loyalty.services.policy import refund_window_start
 from members.models import Member
 from members.selectors import member_by_reference
 from members.views import device_record, device_record_json, member_records
@@ -151,8 +153,8 @@ def receipt(request: HttpRequest, sale_id: int) -> HttpResponse:
     context = {
         "sale": sale,
         "balances": member_balances(sale.member_id) if sale.member_id else None,
-        "may_refund": staff_can(request.user, Action.REQUEST_REFUND, sale.store)
-        and sale.refunded_amount < sale.paid_total,
+        "may_refund": sale.refunded_amount < sale.paid_total
+        and not sale_refund_refusal(sale=sale, actor=request.user, store=request.tablet_store),
     }
     return render_tablet(request, "tablet/receipt.html", context)
 
@@ -160,10 +162,13 @@ def receipt(request: HttpRequest, sale_id: int) -> HttpResponse:
 @tablet_view(Action.REQUEST_REFUND)
 def recent_sales(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")[:64]
-    page = Paginator(store_recent_sales(store_id=request.tablet_store.pk, search=search), 25).get_page(
-        request.GET.get("page")
+    policy = LoyaltySettings.current()
+    # The sales store staff may still refund: the refund service's own window.
+    sales = store_recent_sales(store_id=request.tablet_store.pk, since=refund_window_start(policy), search=search)
+    page = Paginator(sales, 25).get_page(request.GET.get("page"))
+    return render_tablet(
+        request, "tablet/sales.html", {"page": page, "search": search, "days": policy.refund_window_days}
     )
-    return render_tablet(request, "tablet/sales.html", {"page": page, "search": search})
 
 
 def _refund_lines(request: HttpRequest, sale: Sale) -> list[RefundLineInput]:
@@ -189,6 +194,9 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
     sale = _sale_of_this_store(request, sale_id)
     if sale is None:
         return _not_found(request, _("There is no sale %(id)s at your stores.") % {"id": sale_id})
+    refusal = sale_refund_refusal(sale=sale, actor=request.user, store=request.tablet_store)
+    if refusal:
+        return refuse(request, refusal)
     needs_approval = not staff_can(request.user, Action.APPROVE_REFUND, sale.store)
     form = TabletRefundForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

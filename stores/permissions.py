@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
 from stores.models import Store
@@ -70,3 +70,18 @@ def require_staff_can(user, action: Action, store: Store | None = None) -> None:
         if store is not None and action in STORE_SCOPED_ACTIONS:
             raise PermissionDenied(_("You may not do this at store %(store)s.") % {"store": store.code})
         raise PermissionDenied(_("Your role does not allow this."))
+
+
+def require_staff_can_at(user, action: Action, store: Store | None) -> None:
+    """As require_staff_can, for a write that records where it was made: store staff must name the store
+    (store_required); only chain-wide roles act without one, and the write is then HQ's."""
+    if (
+        store is None
+        and action in STORE_SCOPED_ACTIONS
+        and not staff_access(user).chain_wide
+        and staff_can(user, action)
+    ):
+        raise ValidationError(
+            {"store": ValidationError(_("Say at which of your stores this is done."), code="store_required")}
+        )
+    require_staff_can(user, action, store)

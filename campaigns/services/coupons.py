@@ -30,7 +30,7 @@ from campaigns.eligibility import CouponConditions, members_who_can_use, nobody_
 from campaigns.models import Automation, Campaign, Coupon, CouponTemplate
 from config.errors import field_error as _error
 from loyalty.models import MemberStats, Tier
-from loyalty.services.checkout import validate_request_id
+from loyalty.services.idempotency import replay, validate_request_id
 from loyalty.services.locks import lock_points_account
 from loyalty.services.policy import as_replay
 from members.models import Member
@@ -119,12 +119,16 @@ def _existing(*, member: Member, issue_key: str, source: str) -> Coupon | None:
     return Coupon.objects.filter(member=member, issue_key=issue_key).first()
 
 
-def _replay_or_conflict(existing: Coupon, *, template: CouponTemplate, member: Member) -> Coupon:
-    if existing.source == Coupon.Source.MANUAL and (
-        existing.member_id != member.pk or existing.template_id != template.pk
-    ):
-        raise _error(
-            "request_id", _("This request id was already used to issue a different coupon."), "request_id_reused"
+def _replay_or_conflict(existing: Coupon, *, template: CouponTemplate, member: Member, actor=None) -> Coupon:
+    if existing.source == Coupon.Source.MANUAL:
+        # A staff request: loyalty's one idempotency rule (same request, and the caller may issue coupons).
+        return replay(
+            existing,
+            same=existing.member_id == member.pk and existing.template_id == template.pk,
+            actor=actor,
+            action=Action.MANAGE_CAMPAIGNS,
+            store=None,
+            message=_("This request id was already used to issue a different coupon."),
         )
     # Any other issue gives a member one coupon: a birthday automation whose template changed since
     # it ran does not give a second birthday coupon.
@@ -157,7 +161,7 @@ def coupon_issue(
         require_staff_can(actor, Action.MANAGE_CAMPAIGNS)
     existing = _existing(member=member, issue_key=issue_key, source=source)
     if existing is not None:
-        return _replay_or_conflict(existing, template=template, member=member)
+        return _replay_or_conflict(existing, template=template, member=member, actor=actor)
     if member.is_frozen:
         raise _error("member", _("This member is frozen and cannot receive coupons."), "member_frozen")
     _refuse_inactive(template)
@@ -165,7 +169,7 @@ def coupon_issue(
     lock_points_account(member)
     existing = _existing(member=member, issue_key=issue_key, source=source)
     if existing is not None:
-        return _replay_or_conflict(existing, template=template, member=member)
+        return _replay_or_conflict(existing, template=template, member=member, actor=actor)
     template = _claim_one(template)
     if template.per_member_limit is not None:
         held = Coupon.objects.filter(template=template, member=member).exclude(status=Coupon.Status.VOID).count()
@@ -200,7 +204,7 @@ def coupon_issue(
             if existing is not None:
                 # A bulk issue (which takes no member locks) gave it meanwhile: hand the unit back.
                 CouponTemplate.objects.filter(pk=template.pk).update(issued_count=F("issued_count") - 1)
-                return _replay_or_conflict(existing, template=template, member=member)
+                return _replay_or_conflict(existing, template=template, member=member, actor=actor)
             # Otherwise the code was taken: draw another.
     if coupon is None:
         raise _error("code", _("Could not draw a free coupon code; please try again."), "coupon_code_exhausted")
@@ -243,6 +247,7 @@ def coupon_issue_request(
     which is unique across members. A member who cannot use the coupon (campaigns.eligibility) is refused
     with the reason (coupon_not_usable) unless `issue_anyway`, which the audit row records."""
     validate_request_id(request_id)
+    require_staff_can(actor, Action.MANAGE_CAMPAIGNS)
     issue_key = f"manual:{request_id}"
     unusable = ""
     if _existing(member=member, issue_key=issue_key, source=Coupon.Source.MANUAL) is None:

@@ -24,7 +24,7 @@ from campaigns.services.coupons import coupon_issue
 from config.errors import field_error as _error
 from loyalty.models import PointsEntry, PointsLot
 from loyalty.services import points as ledger
-from loyalty.services.checkout import validate_request_id
+from loyalty.services.idempotency import replay, validate_request_id
 from loyalty.services.locks import lock_points_account
 from loyalty.services.policy import as_replay
 from members.models import Member
@@ -73,22 +73,30 @@ def mall_refusal_message(code: str, item: MallItem, *, available: int = 0) -> st
     return str(first.message % first.params if first.params else first.message)
 
 
-def _existing_order(request_id: str, *, member: Member, item: MallItem) -> MallOrder | None:
-    order = MallOrder.objects.filter(request_id=request_id).first()
+def _existing_order(request_id: str, *, member: Member, item: MallItem, store: Store | None, actor) -> MallOrder | None:
+    order = MallOrder.objects.filter(request_id=request_id).select_related("store").first()
     if order is None:
         return None
-    if order.member_id != member.pk or order.item_id != item.pk:
-        raise _error("request_id", _("This request id was already used for a different order."), "request_id_reused")
-    return as_replay(order)
+    return replay(
+        order,
+        same=order.member_id == member.pk
+        and order.item_id == item.pk
+        and order.store_id == (store.pk if store else None),
+        actor=actor,
+        action=_ordering_action(order.store),
+        store=order.store,
+        message=_("This request id was already used for a different order."),
+    )
+
+
+def _ordering_action(store: Store | None) -> Action:
+    # At a till, the store's staff; without a store an integration (the online mall, a mini-program)
+    # ordering for a member needs a back-office role, as other calls without a store do.
+    return Action.SELL if store is not None else Action.EDIT_MEMBERS
 
 
 def _require_may_sell(actor, store: Store | None) -> None:
-    # At a till, the store's staff; without a store an integration (the online mall, a mini-program)
-    # ordering for a member needs a back-office role, as other calls without a store do.
-    if store is not None:
-        require_staff_can(actor, Action.SELL, store)
-    else:
-        require_staff_can(actor, Action.EDIT_MEMBERS)
+    require_staff_can(actor, _ordering_action(store), store)
 
 
 def mall_order_place(
@@ -98,10 +106,10 @@ def mall_order_place(
     item issues its coupon at once (the order is then delivered). The same request_id again answers the
     first order; another order under it is refused."""
     validate_request_id(request_id)
-    existing = _existing_order(request_id, member=member, item=item)
+    _require_may_sell(actor, store)
+    existing = _existing_order(request_id, member=member, item=item, store=store, actor=actor)
     if existing is not None:
         return existing
-    _require_may_sell(actor, store)
     if item.kind == MallItem.Kind.GIFT and store is None:
         raise _error("store", _("A gift is picked up in a store: say which."), "store_required")
     try:
@@ -109,7 +117,7 @@ def mall_order_place(
             return _place(request_id=request_id, member=member, item=item, store=store, actor=actor, now=now)
     except IntegrityError:
         # The same request sent twice at once for another member: the first order is the answer.
-        existing = _existing_order(request_id, member=member, item=item)
+        existing = _existing_order(request_id, member=member, item=item, store=store, actor=actor)
         if existing is None:
             raise
         return existing
@@ -118,7 +126,7 @@ def mall_order_place(
 def _place(*, request_id, member, item, store, actor, now) -> MallOrder:
     now = now or timezone.now()
     account = lock_points_account(member)
-    existing = _existing_order(request_id, member=member, item=item)
+    existing = _existing_order(request_id, member=member, item=item, store=store, actor=actor)
     if existing is not None:
         return existing
     item = MallItem.objects.select_related("coupon_template").prefetch_related("tiers").get(pk=item.pk)

@@ -274,7 +274,11 @@ class SaleRefundInputSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="A manager approving a cashier's refund."
     )
     store = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Where the refund happens (the sale's store if empty)."
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional: the sale's store code. A refund is authorised and recorded at the sale's store; "
+        "another store is refused (store_mismatch).",
     )
 
 
@@ -346,7 +350,11 @@ class WalletRefundInputSerializer(serializers.Serializer):
     request_id = request_id_field()
     member = serializers.CharField(help_text="Member code or phone.")
     store = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Store code (store managers: their store)."
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Store code where the payout is made: required for store staff (store_required); "
+        "HQ may leave it out.",
     )
     reason = serializers.CharField(max_length=255, allow_blank=True)
 
@@ -387,7 +395,13 @@ class PointsAdjustmentInputSerializer(serializers.Serializer):
         min_value=-INT32_MAX, max_value=INT32_MAX, help_text="Signed: positive adds, negative takes away."
     )
     reason = serializers.CharField(max_length=255, allow_blank=True)
-    store = serializers.CharField(required=False, allow_blank=True, default="", help_text="Store code.")
+    store = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Store code where the adjustment is made: required for store staff (store_required); "
+        "HQ may leave it out (recorded as HQ's).",
+    )
 
 
 class PointsAdjustmentOutputSerializer(BalancesMixin):

@@ -2,8 +2,9 @@
 
 Each view validates the input, resolves stores, members and sales, calls one service and
 serializes what it returns. The services check permissions and every business rule. A request id
-seen before is answered 200 with the first result (201 the first time); under a different payload
-the service refuses it (409 request_id_reused).
+seen before is answered 200 with the first result (201 the first time) to whoever may see it;
+under a different payload, or to someone who may not, the service refuses it (409 request_id_reused;
+loyalty.services.idempotency).
 
 `balances` in an answer are the member's balances when the answer is made: right after the
 operation on the first answer, the current ones on a replay.
@@ -145,9 +146,11 @@ class SaleQuoteApi(ApiView):
 
 
 class SaleRefundApi(ApiView):
-    """Refund part or all of a sale, by amount or by lines, with a reason. A cashier needs a manager's
-    approval (the manager's username and password). Money, stored value and redeemed points go back
-    in proportion; earned points are clawed back, and what was already spent becomes debt."""
+    """Refund part or all of a sale, by amount or by lines, with a reason, at the sale's store: the caller
+    must be allowed to refund there, and a cashier needs the approval of a manager of that store (the
+    manager's username and password). Past the refund window (a loyalty setting, 7 days by default) only
+    HQ refunds. Money, stored value and redeemed points go back in proportion; earned points are clawed
+    back, and what was already spent becomes debt."""
 
     InputSerializer = SaleRefundInputSerializer
     OutputSerializer = RefundOutputSerializer
@@ -254,8 +257,9 @@ class WalletRefundApi(ApiView):
 
 
 class PointsAdjustmentApi(ApiView):
-    """Add or take away points by hand, with a reason (audited). Store managers are limited per
-    adjustment and per day; HQ is not."""
+    """Add or take away points by hand, with a reason (audited), at a store: store managers give their
+    store and are limited per adjustment and per day; HQ is not, and may leave the store out. The same
+    request_id again answers the first adjustment (200); anything else under it is refused (409)."""
 
     InputSerializer = PointsAdjustmentInputSerializer
     OutputSerializer = PointsAdjustmentOutputSerializer

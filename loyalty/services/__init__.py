@@ -13,7 +13,7 @@ from loyalty.services.checkout import (
     sale_quote,
 )
 from loyalty.services.jobs import points_expire_due, points_unlock_due
-from loyalty.services.refunds import RefundLineInput, sale_refund
+from loyalty.services.refunds import RefundLineInput, sale_refund, sale_refund_refusal
 from loyalty.services.review import sale_review_resolve
 from loyalty.services.tiers import tiers_evaluate
 from loyalty.services.wallet import wallet_refund_principal, wallet_top_up
@@ -35,6 +35,7 @@ __all__ = [
     "sale_checkout",
     "sale_quote",
     "sale_refund",
+    "sale_refund_refusal",
     "sale_review_resolve",
     "tiers_evaluate",
     "wallet_refund_principal",

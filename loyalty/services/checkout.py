@@ -4,9 +4,6 @@ The same request_id again returns the first sale (and a different payload under 
 is refused), so a till can resend after a timeout or from its offline queue without double effect.
 """
 
-import hashlib
-import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -35,8 +32,9 @@ from loyalty.models import (
 from loyalty.services import points as ledger
 from loyalty.services.behaviour import referral_reward_for_sale
 from loyalty.services.earning import EarnLine, points_boosts, points_for_sale, rule_for
+from loyalty.services.idempotency import payload_hash, replay, validate_request_id
 from loyalty.services.locks import lock_points_account, lock_wallet, stats_for_update
-from loyalty.services.policy import as_replay, max_redeemable_points, money, points_value
+from loyalty.services.policy import max_redeemable_points, money, points_value
 from loyalty.services.tiers import all_tiers, tier_upgrade_after_sale
 from loyalty.services.wallet import split_spend, wallet_move
 from members.models import Member
@@ -45,7 +43,6 @@ from stores.permissions import require_staff_can
 from stores.roles import Action
 from stores.services import audit_record
 
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$")
 MAX_LINES = 200
 MAX_COUPONS = 5
 MAX_MONEY = Decimal("9999999.99")
@@ -98,39 +95,6 @@ def register_coupon_applier(applier: CouponApplier) -> None:
 
 def coupon_applier() -> CouponApplier | None:
     return _coupon_appliers[0] if _coupon_appliers else None
-
-
-def payload_hash(**payload) -> str:
-    def default(value):
-        if isinstance(value, Decimal):
-            return str(value.normalize())
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if hasattr(value, "pk"):
-            return value.pk
-        raise TypeError(type(value))
-
-    canonical = json.dumps(payload, sort_keys=True, default=default, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-# Imported sales' request ids are "import:" and their receipt number (loyalty.services.sales_import).
-RESERVED_REQUEST_PREFIX = "import:"
-
-
-def validate_request_id(request_id: str) -> None:
-    if not isinstance(request_id, str) or not REQUEST_ID_RE.match(request_id):
-        raise _error(
-            "request_id",
-            _("A request id is 8–64 letters, digits, or - _ . : (a UUID is best)."),
-            "invalid_request_id",
-        )
-    if request_id.lower().startswith(RESERVED_REQUEST_PREFIX):
-        raise _error(
-            "request_id",
-            _("Request ids starting with “import:” are kept for imported sales."),
-            "invalid_request_id",
-        )
 
 
 def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
@@ -206,11 +170,18 @@ def _known_children(sale: Sale, **children: list) -> None:
     sale._prefetched_objects_cache = cache
 
 
-def _existing_sale(request_id: str, digest: str) -> Sale | None:
-    sale = Sale.objects.filter(request_id=request_id).first()
-    if sale is not None and sale.payload_hash != digest:
-        raise _error("request_id", _("This request id was already used for a different sale."), "request_id_reused")
-    return as_replay(sale) if sale is not None else None
+def _existing_sale(request_id: str, digest: str, cashier) -> Sale | None:
+    sale = Sale.objects.filter(request_id=request_id).select_related("store").first()
+    if sale is None:
+        return None
+    return replay(
+        sale,
+        same=sale.payload_hash == digest,
+        actor=cashier,
+        action=Action.SELL,
+        store=sale.store,
+        message=_("This request id was already used for a different sale."),
+    )
 
 
 def sale_checkout(
@@ -247,10 +218,10 @@ def sale_checkout(
         # Not `offline`: a till whose request timed out queues it and sends it again with offline set;
         # if the first one got through, the resend must be its replay, not a conflict.
     )
-    existing = _existing_sale(request_id, digest)
+    require_staff_can(cashier, Action.SELL, store)
+    existing = _existing_sale(request_id, digest, cashier)
     if existing is not None:
         return existing
-    require_staff_can(cashier, Action.SELL, store)
     amounts = _validate_lines(lines)
     by_kind = _validate_tenders(tenders)
     if not isinstance(points_to_redeem, int) or points_to_redeem < 0:
@@ -291,7 +262,7 @@ def sale_checkout(
                 return _checkout(**arguments)
     except IntegrityError:
         # Two tills sent the same request at once: the other one's sale is the answer.
-        existing = _existing_sale(request_id, digest)
+        existing = _existing_sale(request_id, digest, cashier)
         if existing is None:
             raise
         return existing

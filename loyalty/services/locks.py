@@ -1,14 +1,19 @@
-"""The one way to lock a member's balances. Always in this order: sale, points account, wallet.
+"""The one way to lock a member's balances. Always in this order: staff member, sale, points account, wallet.
 
 Every balance change holds the member's points account row (and the wallet row when stored value
 moves) with SELECT … FOR UPDATE for the rest of its transaction, so concurrent tills, jobs and
 refunds on one member queue instead of overspending.
+
+A store manager's manual adjustments hold the manager's staff row first (their daily cap counts
+adjustments of every member, so it cannot be a member's lock), before any member's lock: a manager's
+adjustments queue among themselves, and no one holds a member's lock while waiting for a staff row.
 """
 
 from django.db import IntegrityError, transaction
 
 from loyalty.models import MemberStats, PointsAccount, Sale, Wallet
 from members.models import Member
+from stores.models import StaffProfile
 
 
 def _lock_or_create(model, member_id: int):
@@ -31,6 +36,12 @@ def lock_points_account(member: Member | int) -> PointsAccount:
 
 def lock_wallet(member: Member | int) -> Wallet:
     return _lock_or_create(Wallet, member if isinstance(member, int) else member.pk)
+
+
+def lock_staff(user) -> StaffProfile | None:
+    """The staff member's row, for limits that count what they did across members (the adjustment cap).
+    None for someone without a staff profile (superusers, integrations): nothing of theirs is capped."""
+    return StaffProfile.objects.select_for_update().filter(user_id=user.pk).first()
 
 
 def lock_sale(sale_id: int) -> Sale:

@@ -66,6 +66,12 @@ def available_from(earned_at: datetime, policy: LoyaltySettings) -> datetime:
     return _end_of_local_day(timezone.localtime(earned_at).date() + timedelta(days=policy.pending_days - 1))
 
 
+def refund_window_start(policy: LoyaltySettings, *, now: datetime | None = None) -> datetime:
+    """Sales made at or after this moment are within the refund window: store staff may refund them
+    (and the till lists them); older ones only HQ refunds."""
+    return (now or timezone.now()) - timedelta(days=policy.refund_window_days)
+
+
 def points_value(points: int, policy: LoyaltySettings) -> Decimal:
     """What `points` pay, in ¥, rounded down to the cent."""
     return money_down(Decimal(points) / policy.redeem_points_per_yuan)

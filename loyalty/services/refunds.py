@@ -8,23 +8,26 @@ them, the shortfall becomes debt that later earnings settle first.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.errors import field_error as _error
-from loyalty.models import MemberDailySpend, PointsEntry, PointsLot, Refund, Sale, WalletEntry
+from loyalty.models import LoyaltySettings, MemberDailySpend, PointsEntry, PointsLot, Refund, Sale, WalletEntry
 from loyalty.services import points as ledger
-from loyalty.services.checkout import coupon_applier, payload_hash, validate_request_id
+from loyalty.services.checkout import coupon_applier
+from loyalty.services.idempotency import payload_hash, replay, validate_request_id
 from loyalty.services.locks import lock_points_account, lock_sale, lock_wallet, stats_for_update
-from loyalty.services.policy import as_replay, money, money_down
+from loyalty.services.policy import money, money_down, refund_window_start
 from loyalty.services.tiers import tier_after_refund
 from loyalty.services.wallet import wallet_move
 from stores.models import Store
-from stores.permissions import require_staff_can, staff_can
+from stores.permissions import staff_access, staff_can
 from stores.roles import Action
 from stores.services import audit_record
 
@@ -42,11 +45,65 @@ def _cumulative(total, refunded_after: Decimal, paid: Decimal, *, integer: bool 
     return money_down(share)
 
 
-def _existing_refund(request_id: str, digest: str) -> Refund | None:
-    refund = Refund.objects.filter(request_id=request_id).first()
-    if refund is not None and refund.payload_hash != digest:
-        raise _error("request_id", _("This request id was already used for a different refund."), "request_id_reused")
-    return as_replay(refund) if refund is not None else None
+def _existing_refund(request_id: str, digest: str, actor) -> Refund | None:
+    refund = Refund.objects.filter(request_id=request_id).select_related("sale__store").first()
+    if refund is None:
+        return None
+    return replay(
+        refund,
+        same=refund.payload_hash == digest,
+        actor=actor,
+        action=Action.REQUEST_REFUND,
+        store=refund.sale.store,
+        message=_("This request id was already used for a different refund."),
+    )
+
+
+def refund_window_open(sale: Sale, *, now: datetime | None = None, policy: LoyaltySettings | None = None) -> bool:
+    """Whether store staff may still refund `sale` (LoyaltySettings.refund_window_days); after it, only HQ."""
+    return sale.created_at >= refund_window_start(policy or LoyaltySettings.current(), now=now)
+
+
+def may_refund_late(actor, sale: Sale) -> bool:
+    """Past the refund window, only HQ refunds (a chain-wide role that approves refunds), with a reason."""
+    return staff_access(actor).chain_wide and staff_can(actor, Action.APPROVE_REFUND, sale.store)
+
+
+def _store_refusal(sale: Sale, actor, store: Store | None) -> Exception | None:
+    # The store of record is the sale's, whatever the client says (DESIGN §10): a refund is authorised,
+    # approved and recorded there.
+    if store is not None and store.pk != sale.store_id:
+        return _error(
+            "store",
+            _("Sale %(sale)s was made at %(store)s: it is refunded there."),
+            "store_mismatch",
+            sale=sale.pk,
+            store=sale.store.code,
+        )
+    if not staff_can(actor, Action.REQUEST_REFUND, sale.store):
+        return PermissionDenied(_("You may not do this at store %(store)s.") % {"store": sale.store.code})
+    return None
+
+
+def _window_refusal(sale: Sale, actor, policy: LoyaltySettings) -> Exception | None:
+    if refund_window_open(sale, policy=policy) or may_refund_late(actor, sale):
+        return None
+    return _error(
+        None,
+        _("Sales older than %(days)d days are refunded by HQ only."),
+        "refund_window_closed",
+        days=policy.refund_window_days,
+    )
+
+
+def sale_refund_refusal(*, sale: Sale, actor, store: Store | None = None) -> str:
+    """Why sale_refund would refuse `actor` (at the till of `store`) whatever they asked, or "" if it would
+    not: the sale's store, the right to refund there, the refund window. The till offers a refund only
+    where this is empty."""
+    refusal = _store_refusal(sale, actor, store) or _window_refusal(sale, actor, LoyaltySettings.current())
+    if refusal is None:
+        return ""
+    return refusal.messages[0] if isinstance(refusal, ValidationError) else str(refusal)
 
 
 def sale_refund(
@@ -60,29 +117,40 @@ def sale_refund(
     approver=None,
     store: Store | None = None,
 ) -> Refund:
+    """Refund `sale` in part (`amount` or `lines`) or in full, at the sale's store.
+
+    `store`, when given, must be the sale's: a refund is recorded where the sale was made. A cashier needs
+    `approver`, someone who may approve refunds at the sale's store. Past the refund window only HQ
+    refunds. The same request_id again answers the first refund to whoever may refund at that store."""
     validate_request_id(request_id)
-    store = store or sale.store
     digest = payload_hash(
         sale=sale.pk,
         amount=amount,
         lines=[(line.line_no, line.quantity) for line in lines or []],
         reason=reason,
     )
-    existing = _existing_refund(request_id, digest)
-    if existing is not None:
-        return existing
-    require_staff_can(actor, Action.REQUEST_REFUND, store)
-    if not staff_can(actor, Action.APPROVE_REFUND, store):
+    refusal = _store_refusal(sale, actor, store)
+    if refusal is not None:
+        raise refusal
+    if not staff_can(actor, Action.APPROVE_REFUND, sale.store):
         if approver is None:
             raise _error("approver", _("A manager must approve this refund."), "approval_required")
-        if not staff_can(approver, Action.APPROVE_REFUND, store):
+        if not staff_can(approver, Action.APPROVE_REFUND, sale.store):
             raise _error("approver", _("The approver may not approve refunds at this store."), "approval_invalid")
+    existing = _existing_refund(request_id, digest, actor)
+    if existing is not None:
+        return existing
     if not reason or not reason.strip():
         raise _error("reason", _("Give a reason for the refund."), "reason_required")
     if (amount is None) == (not lines):
         raise _error("amount", _("Refund either an amount or lines, not both."), "amount_or_lines")
     if amount is not None and (amount <= 0 or amount != money(amount)):
         raise _error("amount", _("The amount must be above zero, in cents."), "invalid_amount")
+    policy = LoyaltySettings.current()
+    refusal = _window_refusal(sale, actor, policy)
+    if refusal is not None:
+        raise refusal
+    late = not refund_window_open(sale, policy=policy)
     try:
         with transaction.atomic():
             return _refund(
@@ -91,23 +159,24 @@ def sale_refund(
                 sale_id=sale.pk,
                 actor=actor,
                 approver=approver,
-                store=store,
                 reason=reason.strip()[:255],
                 amount=amount,
                 lines=lines,
+                late=late,
             )
     except IntegrityError:
-        existing = _existing_refund(request_id, digest)
+        existing = _existing_refund(request_id, digest, actor)
         if existing is None:
             raise
         return existing
 
 
-def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amount, lines) -> Refund:
+def _refund(*, request_id, digest, sale_id, actor, approver, reason, amount, lines, late) -> Refund:
     # The sale row is the refund's lock: a refund raced against itself (or a second one for the
     # rest) waits here and then sees what the first one already returned.
     sale = lock_sale(sale_id)
-    existing = _existing_refund(request_id, digest)
+    store = sale.store
+    existing = _existing_refund(request_id, digest, actor)
     if existing is not None:
         return existing
     line_changes = []
@@ -250,6 +319,7 @@ def _refund(*, request_id, digest, sale_id, actor, approver, store, reason, amou
             "approved_by": approver.get_username() if approver else None,
             "points_restored": restore_points,
             "points_clawed_back": clawback_points,
+            **({"late": True, "sale_made_at": sale.created_at.isoformat()} if late else {}),
         },
     )
     return refund

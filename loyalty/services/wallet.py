@@ -13,11 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from loyalty.models import LoyaltySettings, RechargePackage, TopUp, Wallet, WalletEntry
+from loyalty.services.idempotency import replay, validate_request_id
 from loyalty.services.locks import lock_points_account, lock_wallet
-from loyalty.services.policy import as_replay, money
+from loyalty.services.policy import money
 from members.models import Member
 from stores.models import Store
-from stores.permissions import require_staff_can
+from stores.permissions import require_staff_can, require_staff_can_at
 from stores.roles import Action
 from stores.services import audit_record
 
@@ -60,6 +61,7 @@ def wallet_move(
     sale_id: int | None = None,
     refund_id: int | None = None,
     topup_id: int | None = None,
+    reason: str = "",
 ) -> WalletEntry:
     """Append one wallet entry and move the cached balances with it (the wallet row is locked)."""
     entry = WalletEntry.objects.create(
@@ -73,6 +75,7 @@ def wallet_move(
         sale_id=sale_id,
         refund_id=refund_id,
         topup_id=topup_id,
+        reason=reason,
     )
     wallet.principal += principal
     wallet.bonus += bonus
@@ -101,14 +104,14 @@ def wallet_top_up(
 ) -> TopUp:
     """Top up a wallet with a package (充500送50) or a plain amount; the same request_id again
     returns the first top-up, and a different top-up under a used request_id is refused."""
-    from loyalty.services.checkout import MAX_MONEY, validate_request_id  # checkout imports this module
+    from loyalty.services.checkout import MAX_MONEY  # checkout imports this module
 
     validate_request_id(request_id)
-    request = {"member": member, "store": store, "tender": tender, "package": package, "amount": amount}
-    existing = TopUp.objects.filter(request_id=request_id).first()
-    if existing is not None:
-        return _same_topup_or_conflict(existing, **request)
     require_staff_can(staff, Action.TOP_UP, store)
+    request = {"member": member, "store": store, "tender": tender, "package": package, "amount": amount}
+    existing = TopUp.objects.filter(request_id=request_id).select_related("store").first()
+    if existing is not None:
+        return _same_topup_or_conflict(existing, staff=staff, **request)
     if member.is_frozen:
         raise ValidationError({"member": ValidationError(_("This member is frozen."), code="member_frozen")})
     if tender not in TopUp.Tender.values:
@@ -154,15 +157,15 @@ def wallet_top_up(
             for hook in _after_topup_hooks:
                 hook(topup)
     except IntegrityError:
-        existing = TopUp.objects.filter(request_id=request_id).first()
+        existing = TopUp.objects.filter(request_id=request_id).select_related("store").first()
         if existing is None:
             raise
-        return _same_topup_or_conflict(existing, **request)
+        return _same_topup_or_conflict(existing, staff=staff, **request)
     return topup
 
 
 def _same_topup_or_conflict(
-    topup: TopUp, *, member: Member, store: Store, tender: str, package: RechargePackage | None, amount
+    topup: TopUp, *, staff, member: Member, store: Store, tender: str, package: RechargePackage | None, amount
 ) -> TopUp:
     same = (
         topup.member_id == member.pk
@@ -171,34 +174,68 @@ def _same_topup_or_conflict(
         and topup.package_id == (package.pk if package is not None else None)
         and (package is not None or amount is None or topup.amount == money(amount))
     )
-    if not same:
-        raise ValidationError(
-            {"request_id": ValidationError(_("This request id was used for another top-up."), code="request_id_reused")}
-        )
-    return as_replay(topup)
+    return replay(
+        topup,
+        same=same,
+        actor=staff,
+        action=Action.TOP_UP,
+        store=topup.store,
+        message=_("This request id was used for another top-up."),
+    )
 
 
-@transaction.atomic
+def _existing_payout(key: str, *, member: Member, store: Store | None, reason: str, actor) -> WalletEntry | None:
+    # Unique across members (wallet_withdraw_request_once), so this finds a request id used for anyone.
+    entry = (
+        WalletEntry.objects.filter(kind=WalletEntry.Kind.WITHDRAW, idempotency_key=key).select_related("store").first()
+    )
+    if entry is None:
+        return None
+    same = entry.member_id == member.pk and entry.store_id == (store.pk if store else None) and entry.reason == reason
+    return replay(
+        entry,
+        same=same,
+        actor=actor,
+        action=Action.APPROVE_REFUND,
+        store=entry.store,
+        message=_("This request id was already used for a different payout."),
+    )
+
+
 def wallet_refund_principal(
     *, member: Member, actor, store: Store | None, reason: str, request_id: str
 ) -> WalletEntry | None:
-    """Pay the member back their remaining principal; the bonus is forfeited. Audited. The same
-    request_id again returns the first payout."""
-    from loyalty.services.checkout import validate_request_id  # checkout imports this module
-
+    """Pay the member back their remaining principal; the bonus is forfeited. Audited. Store staff do it at
+    their store; HQ may do it without one. The same request again returns the first payout."""
     validate_request_id(request_id)
     # Paying stored value back out is a refund: it needs the same right as approving a sale's refund.
-    require_staff_can(actor, Action.APPROVE_REFUND, store)
+    require_staff_can_at(actor, Action.APPROVE_REFUND, store)
+    key = f"withdraw:{request_id}"
+    reason = (reason or "").strip()
+    request = dict(member=member, store=store, reason=reason[:255], actor=actor)
+    existing = _existing_payout(key, **request)
+    if existing is not None:
+        return existing
     if member.is_frozen:
         raise ValidationError({"member": ValidationError(_("This member is frozen."), code="member_frozen")})
-    if not reason.strip():
+    if not reason:
         raise ValidationError({"reason": ValidationError(_("Give a reason."), code="reason_required")})
+    try:
+        with transaction.atomic():
+            return _pay_out(key=key, **request)
+    except IntegrityError:
+        existing = _existing_payout(key, **request)
+        if existing is None:
+            raise
+        return existing
+
+
+def _pay_out(*, key: str, member: Member, store: Store | None, reason: str, actor) -> WalletEntry:
     lock_points_account(member)
     wallet = lock_wallet(member)
-    key = f"withdraw:{request_id}"
-    existing = WalletEntry.objects.filter(member_id=member.pk, idempotency_key=key).first()
+    existing = _existing_payout(key, member=member, store=store, reason=reason, actor=actor)
     if existing is not None:
-        return as_replay(existing)
+        return existing
     if wallet.principal == 0 and wallet.bonus == 0:
         raise ValidationError({"member": ValidationError(_("The wallet is empty."), code="wallet_empty")})
     principal, bonus = wallet.principal, wallet.bonus
@@ -210,6 +247,7 @@ def wallet_refund_principal(
         key=key,
         store_id=store.pk if store else None,
         staff_id=actor.pk,
+        reason=reason,
     )
     audit_record(
         actor=actor,

@@ -4,6 +4,7 @@ from loyalty.models import PointsEntry
 from members.services import member_set_status
 from stores.models import AuditEntry
 from tests.api.conftest import assert_error, rid
+from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,9 @@ def test_a_different_adjustment_under_a_used_request_id_is_refused(chain, as_use
 def test_a_manager_may_adjust_only_up_to_the_limit(chain, as_user, member, snapshot):
     before = snapshot()
 
-    assert_error(adjust(as_user(chain.manager_a), member.code, 501), 400, "adjustment_limit_exceeded", "points")
+    assert_error(
+        adjust(as_user(chain.manager_a), member.code, 501, store="SH001"), 400, "adjustment_limit_exceeded", "points"
+    )
     before.assert_unchanged()
 
 
@@ -120,4 +123,73 @@ def test_points_must_be_a_whole_number(chain, as_user, member, snapshot):
 
     assert_error(adjust(as_user(chain.hq_admin), member.code, 1.5), 400, "invalid", "points")
     assert_error(adjust(as_user(chain.hq_admin), member.code, "ten"), 400, "invalid", "points")
+    before.assert_unchanged()
+
+
+# Where an adjustment was made, and one idempotency rule (issue 16 items 5 and 6).
+
+
+def test_a_manager_must_say_at_which_store_they_adjust(chain, as_user, member, snapshot):
+    before = snapshot()
+
+    assert_error(adjust(as_user(chain.manager_a), member.code, 10), 400, "store_required", "store")
+    before.assert_unchanged()
+
+
+def test_a_managers_adjustment_records_their_store(chain, as_user, member):
+    response = adjust(as_user(chain.manager_a), member.code, 10, store="SH001")
+
+    assert response.status_code == 201, response.content
+    assert PointsEntry.objects.get(kind="adjust").store == chain.store_a
+    assert AuditEntry.objects.get(action="points.adjusted").store == chain.store_a
+
+
+def test_the_same_request_id_for_another_member_is_refused(chain, as_user, member, snapshot):
+    other = MemberFactory(phone="13900139000")
+    client = as_user(chain.manager_a)
+    payload = {"request_id": rid(), "member": member.code, "points": 50, "reason": "补录", "store": "SH001"}
+    assert client.post("/api/v1/points/adjustments/", payload, format="json").status_code == 201
+    before = snapshot()
+
+    response = client.post("/api/v1/points/adjustments/", {**payload, "member": other.code}, format="json")
+
+    assert_error(response, 409, "request_id_reused", "request_id")
+    before.assert_unchanged()
+    assert not PointsEntry.objects.filter(member=other).exists()
+
+
+def test_the_same_request_id_with_another_reason_is_refused(chain, as_user, member, snapshot):
+    client = as_user(chain.hq_admin)
+    payload = {"request_id": rid(), "member": member.code, "points": 50, "reason": "补录"}
+    client.post("/api/v1/points/adjustments/", payload, format="json")
+    before = snapshot()
+
+    response = client.post("/api/v1/points/adjustments/", {**payload, "reason": "生日补发"}, format="json")
+
+    assert_error(response, 409, "request_id_reused", "request_id")
+    before.assert_unchanged()
+
+
+def test_hq_reusing_a_request_id_at_another_store_is_refused(chain, as_user, member, snapshot):
+    client = as_user(chain.hq_admin)
+    payload = {"request_id": rid(), "member": member.code, "points": 50, "reason": "补录", "store": "SH001"}
+    client.post("/api/v1/points/adjustments/", payload, format="json")
+    before = snapshot()
+
+    for store in ("BJ001", ""):
+        response = client.post("/api/v1/points/adjustments/", {**payload, "store": store}, format="json")
+
+        assert_error(response, 409, "request_id_reused", "request_id")
+    before.assert_unchanged()
+
+
+def test_a_manager_reaches_the_daily_cap_one_adjustment_at_a_time(chain, as_user, member, snapshot):
+    client = as_user(chain.manager_a)
+    for _ in range(4):
+        assert adjust(client, member.code, 450, store="SH001").status_code == 201
+    before = snapshot()
+
+    body = assert_error(adjust(client, member.code, 450, store="SH001"), 400, "adjustment_limit_exceeded", "points")
+
+    assert "1800" in body["message"]
     before.assert_unchanged()

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
-from loyalty.models import PointsAccount, PointsEntry, PointsLot, Refund, Sale
+from loyalty.models import PointsAccount, PointsEntry, PointsLot, Refund, Sale, WalletEntry
 from loyalty.services import (
     LineInput,
     TenderInput,
@@ -23,6 +23,8 @@ from loyalty.services import (
     points_expire_due,
     sale_checkout,
     sale_refund,
+    wallet_refund_principal,
+    wallet_top_up,
 )
 from tests.factories import MemberFactory
 from tests.loyalty.conftest import rid
@@ -204,4 +206,72 @@ def test_sales_refunds_and_the_expiry_job_racing_on_one_member_keep_the_ledger_b
     assert {outcome(r) for r in results} <= {"ok", "insufficient_points"}
     account = PointsAccount.objects.get(pk=member.pk)
     assert account.available >= 0 and account.debt >= 0
+    assert_reconciles()
+
+
+# Issue 16: the manager's daily cap, refunds and request ids under concurrency.
+
+
+def test_fifteen_parallel_adjustments_by_one_manager_stay_within_the_daily_cap(chain, policy):
+    # Given the default caps (500 at a time, 2000 a day) and fifteen members
+    members = [MemberFactory() for _ in range(15)]
+    # When the manager sends fifteen 450-point adjustments at once, one per member
+    results = race(
+        15,
+        lambda i: points_adjust(
+            request_id=rid(), member=members[i], points=450, reason="补录", actor=chain.manager_a, store=chain.store_a
+        ),
+    )
+    # Then four fit in the day's 2000 and the rest are told the cap is reached
+    assert Counter(map(outcome, results)) == {"ok": 4, "adjustment_limit_exceeded": 11}
+    granted = PointsEntry.objects.filter(kind=PointsEntry.Kind.ADJUST, staff=chain.manager_a)
+    assert sum(granted.values_list("points", flat=True)) == 1800
+    assert_reconciles()
+
+
+def test_parallel_partial_refunds_of_one_sale_never_return_more_than_was_paid(chain, member, base_rule):
+    sale = cash_sale(chain, member, "200.00")
+    # When ten tills each refund ¥30 of the ¥200 sale at once, under their own request ids
+    results = race(
+        10,
+        lambda i: sale_refund(
+            request_id=rid(), sale=sale, actor=chain.manager_a, reason="退货", amount=Decimal("30.00")
+        ),
+    )
+    # Then six fit (¥180) and the rest find too little left
+    assert Counter(map(outcome, results)) == {"ok": 6, "refund_exceeds_sale": 4}
+    sale.refresh_from_db()
+    assert sale.refunded_amount == Decimal("180.00") == sum(r.amount for r in Refund.objects.filter(sale=sale))
+    assert_reconciles()
+
+
+def test_one_request_id_sent_for_two_members_at_once_adjusts_one_of_them(chain, member, policy):
+    other = MemberFactory()
+    request_id = rid()
+    results = race(
+        2,
+        lambda i: points_adjust(
+            request_id=request_id, member=(member, other)[i], points=100, reason="补录", actor=chain.hq_admin
+        ),
+    )
+    assert sorted(map(outcome, results)) == ["ok", "request_id_reused"]
+    assert PointsEntry.objects.filter(kind=PointsEntry.Kind.ADJUST).count() == 1
+    assert_reconciles()
+
+
+def test_one_payout_request_id_sent_for_two_members_at_once_pays_one_of_them(chain, member, policy):
+    other = MemberFactory()
+    for someone in (member, other):
+        wallet_top_up(
+            request_id=rid(), member=someone, store=chain.store_a, staff=chain.cashier_a, tender="cash", amount=100
+        )
+    request_id = rid()
+    results = race(
+        2,
+        lambda i: wallet_refund_principal(
+            request_id=request_id, member=(member, other)[i], actor=chain.manager_a, store=chain.store_a, reason="退卡"
+        ),
+    )
+    assert sorted(map(outcome, results)) == ["ok", "request_id_reused"]
+    assert WalletEntry.objects.filter(kind=WalletEntry.Kind.WITHDRAW).count() == 1
     assert_reconciles()

@@ -206,8 +206,8 @@ def test_a_refund_restoring_points_to_an_expired_lot_expires_them_again(clock, c
     # And the rest of January's points expired
     clock.set(local(2027, 1, 12))
     assert points_expire_due()["points"] == 100
-    # When the November sale is refunded
-    refund = sale_refund(request_id=rid(), sale=spent, actor=chain.manager_a, reason="退货", amount=Decimal("10.00"))
+    # When the November sale is refunded (by HQ: it is past the refund window)
+    refund = sale_refund(request_id=rid(), sale=spent, actor=chain.hq_admin, reason="退货", amount=Decimal("10.00"))
     # Then the 100 points go back to the January lot they came from, which has expired: they expire again at once
     assert refund.points_restored == 100
     assert lot_of(january).remaining == 0
@@ -225,8 +225,8 @@ def test_a_refund_takes_back_the_sales_own_expired_points_before_the_job_does(cl
     clock.set(local(2026, 6, 1))
     sell(member, "50.00", cash="50.00")
     clock.set(local(2027, 1, 11, 0, 1))
-    # When the sale is refunded
-    refund = sale_refund(request_id=rid(), sale=sale, actor=chain.manager_a, reason="退货", amount=Decimal("100.00"))
+    # When the sale is refunded (by HQ: it is past the refund window)
+    refund = sale_refund(request_id=rid(), sale=sale, actor=chain.hq_admin, reason="退货", amount=Decimal("100.00"))
     # Then its own points are taken back: the other 50 stay and no debt is made
     assert (refund.points_clawed_back, refund.debt_created) == (100, 0)
     account = account_of(member)

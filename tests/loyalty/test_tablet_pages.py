@@ -3,6 +3,7 @@ points adjustments. Each is used the way a cashier or a manager uses it at the t
 
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from loyalty.models import PointsEntry, Refund, Sale, TopUp
 from loyalty.selectors import member_balances
 from loyalty.services import LineInput, TenderInput, sale_checkout, sale_refund
 from stores.models import AuditEntry
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, StaffFactory
 from tests.factories.loyalty import RechargePackageFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +92,7 @@ def test_the_receipt_shows_what_the_sale_recorded(at_till, chain, fang, sell, dj
     client = at_till(chain.cashier_a, chain.store_a)
     client.get(reverse("tablet:receipt", args=[sale.pk]))
 
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = client.get(reverse("tablet:receipt", args=[sale.pk]))
 
     assert response.status_code == 200
@@ -114,7 +115,7 @@ def test_the_sales_list_shows_this_stores_recent_sales_only(at_till, chain, fang
     assert list(client.get(reverse("tablet:sales")).context["page"].object_list) == []
     client = at_till(chain.cashier_a, chain.store_a)
     client.get(reverse("tablet:sales"))
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(reverse("tablet:sales"))
     assert list(response.context["page"].object_list) == mine[::-1]
     assert list(client.get(reverse("tablet:sales"), {"q": str(mine[0].pk)}).context["page"].object_list) == [mine[0]]
@@ -240,8 +241,9 @@ def test_a_manager_adjusts_points_with_a_reason_and_it_is_audited(at_till, chain
 
     assert response.status_code == 302
     assert member_balances(fang.pk).available == 80
-    assert PointsEntry.objects.get(member=fang).kind == PointsEntry.Kind.ADJUST
-    assert AuditEntry.objects.filter(reason="补录积分").exists()
+    entry = PointsEntry.objects.get(member=fang)
+    assert (entry.kind, entry.store) == (PointsEntry.Kind.ADJUST, chain.store_a)
+    assert AuditEntry.objects.filter(reason="补录积分", store=chain.store_a).exists()
 
 
 def test_a_manager_cannot_adjust_beyond_the_limit(at_till, chain, fang, policy):
@@ -390,7 +392,7 @@ def test_a_devices_wrong_clock_does_not_move_the_sale_to_another_day(at_till, ch
 
 @pytest.mark.parametrize(
     "page, user, queries",
-    [("refund", "manager_a", 10), ("top-up", "cashier_a", 8), ("adjust", "manager_a", 8)],
+    [("refund", "manager_a", 11), ("top-up", "cashier_a", 8), ("adjust", "manager_a", 8)],
 )
 def test_the_form_pages_cost_a_fixed_number_of_queries(
     at_till, chain, fang, sell, policy, django_assert_num_queries, page, user, queries
@@ -403,3 +405,62 @@ def test_the_form_pages_cost_a_fixed_number_of_queries(
 
     with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
+
+
+# The refund window and the store of record, as the server decides them (issue 16 item 3).
+
+
+def _made_days_ago(sale, days: int):
+    Sale.objects.filter(pk=sale.pk).update(created_at=timezone.now() - timedelta(days=days))
+    return Sale.objects.get(pk=sale.pk)
+
+
+def test_a_sale_past_the_refund_window_is_neither_listed_nor_refunded_at_the_till(at_till, chain, fang, sell, policy):
+    old = _made_days_ago(sell(fang, 100, cash=100), 8)
+    recent = sell(fang, 50, cash=50)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    listed = client.get(reverse("tablet:sales"))
+    receipt = client.get(reverse("tablet:receipt", args=[old.pk]))
+    page = client.get(reverse("tablet:refund", args=[old.pk]))
+
+    assert list(listed.context["page"].object_list) == [recent]
+    assert "Sales of the last 7 days" in listed.content.decode()
+    assert receipt.context["may_refund"] is False
+    assert page.status_code == 403
+    assert "Sales older than 7 days are refunded by HQ only." in page.content.decode()
+    assert not Refund.objects.exists()
+
+
+def test_the_till_lists_and_refunds_what_a_wider_window_allows(at_till, chain, fang, sell, policy):
+    policy.refund_window_days = 30
+    policy.save()
+    sale = _made_days_ago(sell(fang, 100, cash=100), 20)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    listed = client.get(reverse("tablet:sales"))
+    response, _data = _refund(client, sale)
+
+    assert list(listed.context["page"].object_list) == [sale]
+    assert "Sales of the last 30 days" in listed.content.decode()
+    assert response.status_code == 302
+    assert Refund.objects.get(sale=sale).amount == Decimal("100.00")
+
+
+def test_a_sale_of_another_store_is_refunded_at_its_own_store_only(at_till, chain, fang, policy, base_rule):
+    both = StaffFactory(username="manager_ab", role="store_manager", stores=[chain.store_a, chain.store_b])
+    sale = sale_checkout(
+        request_id="beijing-sale-0001",
+        store=chain.store_b,
+        cashier=chain.cashier_b,
+        member=fang,
+        lines=[LineInput("饮品", Decimal("1"), Decimal("60.00"))],
+        tenders=[TenderInput("cash", Decimal("60.00"))],
+    )
+    at_shanghai = at_till(both, chain.store_a)
+
+    assert at_shanghai.get(reverse("tablet:receipt", args=[sale.pk])).context["may_refund"] is False
+    page = at_shanghai.get(reverse("tablet:refund", args=[sale.pk]))
+    assert page.status_code == 403
+    assert f"Sale {sale.pk} was made at BJ001: it is refunded there." in page.content.decode()
+    assert at_till(both, chain.store_b).get(reverse("tablet:receipt", args=[sale.pk])).context["may_refund"] is True
