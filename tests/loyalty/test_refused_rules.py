@@ -140,7 +140,7 @@ def test_the_migration_numbers_active_packages_that_shared_a_name():
     old = RechargePackageFactory(name="充500送50", is_active=False)
 
     # When the migration's data step runs
-    migration = importlib.import_module("loyalty.migrations.0011_constraint_messages_and_nonsense_refused")
+    migration = importlib.import_module("loyalty.migrations.0013_constraint_messages_and_nonsense_refused")
     migration.rename_duplicate_active_packages(apps, None)
 
     # Then the first active one keeps its name, the others are numbered, and one no longer sold is left alone
