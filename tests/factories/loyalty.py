@@ -32,8 +32,8 @@ class EarningRuleFactory(factory.django.DjangoModelFactory):
 class RechargePackageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RechargePackage
-        # Two active packages may not share a name: the chain's 充500送50 is one package, however often asked.
-        django_get_or_create = ("name",)
+        # Two packages on sale may not share a name: the chain's 充500送50 is one package, however often asked.
+        django_get_or_create = ("name", "is_active")
 
     name = "充500送50"
     pay_amount = Decimal("500.00")

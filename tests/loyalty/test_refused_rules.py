@@ -130,14 +130,18 @@ def test_a_package_no_longer_sold_leaves_its_name_to_a_new_one(client, chain):
     assert RechargePackage.objects.filter(name="充500送50").count() == 2
 
 
+def _package_as_saved_before(name: str, **fields) -> RechargePackage:
+    return RechargePackage.objects.create(
+        name=name, pay_amount=Decimal("500.00"), bonus_amount=Decimal("50.00"), **fields
+    )
+
+
 def test_the_migration_numbers_active_packages_that_shared_a_name():
     # Given packages saved before names were unique (the index dropped for the test's transaction)
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX package_name_unique")
-    first = RechargePackageFactory(name="充500送50")
-    second = RechargePackageFactory(name="充500送50")
-    third = RechargePackageFactory(name="充500送50")
-    old = RechargePackageFactory(name="充500送50", is_active=False)
+    first, second, third = (_package_as_saved_before("充500送50") for _ in range(3))
+    old = _package_as_saved_before("充500送50", is_active=False)
 
     # When the migration's data step runs
     migration = importlib.import_module("loyalty.migrations.0013_constraint_messages_and_nonsense_refused")
