@@ -36,5 +36,6 @@ class RechargePackageFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("name", "is_active")
 
     name = "充500送50"
+    is_active = True
     pay_amount = Decimal("500.00")
     bonus_amount = Decimal("50.00")
