@@ -25,10 +25,8 @@ only by the job's download view, which checks the role, and deleted after EXPORT
 task (export_jobs_expire; migration members 0006 schedules it).
 """
 
-import io
 import logging
 import os
-import pickle
 import tempfile
 import threading
 import time
@@ -38,17 +36,14 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import django
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connections, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone, translation
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from config.tabular import CSV, XLSX, TabularExport
@@ -138,56 +133,39 @@ def visible_export_jobs(user) -> QuerySet[ExportJob]:
     return jobs if can_see_every_export(user) else jobs.filter(created_by=user)
 
 
-# --- the members filter, kept for the worker --------------------------------------------------
+# --- the members selection, kept for the worker ------------------------------------------------
 #
-# The worker needs exactly the members the request counted. Two ways were possible: keep the admin
-# list's query string and build its changelist again in the worker, or keep the queryset's Query. The
-# Query it is: it is the filter the request built and counted, with its relative dates ("past 7 days")
-# already turned into dates and no request to fake for the admin's list filters and search; Django
-# documents pickling a Query (and setting it on a fresh queryset) as supported within one Django
-# version. The pickle is signed with the secret key and that version, so the worker refuses bytes it
-# did not write (unpickling runs code) and a job queued before an upgrade fails with a message instead
-# of reading a Query of another Django version. (The query string is kept as well, in the audit row.)
+# The worker needs the members the request counted. The job keeps how they were selected as the
+# parameters themselves, plain JSON (`ExportJob.selection`), never code or a pickled object: reading a
+# job runs nothing it holds. Each source of a selection is registered by the app that owns it and
+# rebuilt in the worker through the same code the page used, with the asker's role as it is then:
+#
+# - "member_list" (members.admin_exports): the members list's query string (filters and search) and
+#   the ticked ids, through the admin's own changelist, so a job never holds more members than that
+#   person's list would show;
+# - "segment" (campaigns): the segment's rules, through members_matching.
+#
+# A selection whose source no app registered (a job asked for before this format, whose filter was a
+# pickled Query) or whose parameters the source refuses fails with a message, and nothing is written.
+
+_selections: dict[str, Callable[..., QuerySet[Member]]] = {}
 
 
-def _model(app_label: str, model_name: str):
-    return apps.get_model(app_label, model_name)
+def register_member_selection(source: str, resolve: Callable[..., QuerySet[Member]]) -> None:
+    """`resolve(selection, actor=…)` → the members; ExportJobRefused for parameters it does not accept.
+    Call from AppConfig.ready()."""
+    _selections[source] = resolve
 
 
-class _QueryPickler(pickle.Pickler):
-    """Pickles the through model that Django creates for a ManyToManyField (Member.tags.through, which
-    the list's tag filter queries) by its app label and name: it is no attribute of its module, so
-    pickle's own lookup of a class by name fails for it."""
-
-    def reducer_override(self, obj):
-        if isinstance(obj, type) and issubclass(obj, Model) and obj._meta.auto_created:
-            return _model, (obj._meta.app_label, obj._meta.model_name)
-        return NotImplemented
-
-
-def _query_signature(data: bytes, secret: str) -> bytes:
-    key_salt = f"members.ExportJob.query:{django.get_version()}"
-    return salted_hmac(key_salt, data, secret=secret, algorithm="sha256").digest()
-
-
-def query_dumps(queryset: QuerySet[Member]) -> bytes:
-    buffer = io.BytesIO()
-    _QueryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(queryset.query)
-    data = buffer.getvalue()
-    return _query_signature(data, settings.SECRET_KEY) + data
-
-
-def query_loads(blob: bytes | memoryview) -> QuerySet[Member]:
-    blob = bytes(blob)  # PostgreSQL hands back a memoryview
-    signature, data = blob[:32], blob[32:]
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not any(constant_time_compare(signature, _query_signature(data, secret)) for secret in secrets):
+def member_selection(selection, *, actor) -> QuerySet[Member]:
+    """The members a job's `selection` names, as `actor` may see them now."""
+    source = selection.get("source") if isinstance(selection, dict) else None
+    resolve = _selections.get(source) if isinstance(source, str) else None
+    if resolve is None:
         raise ExportJobRefused(
             _("The export was asked for before the server was updated and cannot be written now: export it again.")
         )
-    queryset = Member.objects.all()
-    queryset.query = pickle.loads(data)  # signed by this server (above)
-    return queryset
+    return resolve(selection, actor=actor)
 
 
 # --- creating a job ---------------------------------------------------------------------------
@@ -199,7 +177,7 @@ def export_job_create(
     actor,
     kind: str,
     export: TabularExport,
-    queryset: QuerySet[Member] | None = None,
+    selection: dict | None = None,
     filters: list[tuple[str, str]] | None = None,
     start=None,
     end=None,
@@ -209,14 +187,16 @@ def export_job_create(
     """Record a prepared (checked, counted, audited) export as a job; start it once this commits.
 
     `export` is what the kind's prepare function handed back, so its audit row is the job's and no
-    second one is written. Members give the `queryset` that was counted and the list's `filters` as the
-    page showed them; the ledgers their days and store. `language` is the asker's, for the job's message.
+    second one is written. Members give the `selection` of the members that were counted (the parameters,
+    see member_selection) and the list's `filters` as the page showed them; the ledgers their days and store. `language` is the asker's, for the job's message.
 
     The prepare runs before this, outside its transaction: its count of maybe a million rows must not
     sit in a write transaction (on SQLite an IMMEDIATE one, holding the lock the tills write under).
     """
     require_staff_can(actor, Action.EXPORT_DATA)
     export_kind(kind)
+    if selection is not None and selection.get("source") not in _selections:
+        raise ValueError(f"no members selection source {selection.get('source')!r} is registered")
     job = ExportJob(
         created_by=actor,
         kind=ExportJob.Kind(kind),
@@ -224,7 +204,7 @@ def export_job_create(
         headers=ExportJob.Headers(export.details["language"]),
         columns=list(export.details.get("columns", [])),
         full_phones=export.details["full_phones"],
-        query=query_dumps(queryset) if queryset is not None else None,
+        selection=selection,
         filters=[[str(title), str(value)] for title, value in filters or ()],
         start=start,
         end=end,
@@ -445,7 +425,7 @@ def member_export_rebuild(job: ExportJob, *, full_phones: bool) -> TabularExport
     except ValidationError as error:
         raise ExportJobRefused(" ".join(error.messages)) from None
     return member_export_build(
-        queryset=query_loads(job.query),
+        queryset=member_selection(job.selection, actor=job.created_by),
         columns=columns,
         fmt=job.fmt,
         language=job.headers,

@@ -313,8 +313,8 @@ class ExportJob(models.Model):
     whom, and the file once a worker has written it (members.export_jobs).
 
     The export was checked, counted and audited when it was asked for (its audit row is
-    `audit_entry`); the job keeps what a worker needs to write the same rows again: for members the
-    queryset's filter (`query`), for the ledgers the days and the store. Live progress is in the cache
+    `audit_entry`); the job keeps what a worker needs to write the same rows again: for members how they
+    were selected (`selection`), for the ledgers the days and the store. Live progress is in the cache
     while it is written; the outcome lands here.
     """
 
@@ -335,9 +335,9 @@ class ExportJob(models.Model):
     full_phones = models.BooleanField(
         _("full phones"), default=False, help_text=_("Whether the role of whoever asked may see full phone numbers.")
     )
-    # Members: the filter of the list the export was asked from, as Django's pickled Query, signed
-    # (members.export_jobs explains both).
-    query = models.BinaryField(_("members filter"), null=True, blank=True, editable=False)
+    # Members: how they were selected, as the parameters themselves (JSON, never a pickled object), e.g.
+    # {"source": "member_list", "query": "status__exact=active&q=138", "ids": null} (members.export_jobs).
+    selection = models.JSONField(_("members filter"), null=True, blank=True, editable=False)
     filters = models.JSONField(
         _("filters"), default=list, blank=True, help_text=_("The list's filters as the page showed them.")
     )
@@ -392,7 +392,7 @@ class ExportJob(models.Model):
             ),
             # What a worker needs to write the rows again.
             models.CheckConstraint(
-                condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(query__isnull=False),
+                condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(selection__isnull=False),
                 name="export_job_members_have_a_filter",
             ),
             models.CheckConstraint(

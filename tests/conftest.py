@@ -57,6 +57,7 @@ _REGISTRIES = [
     ("members.exports", "_sources"),
     ("members.exports", "_columns"),
     ("members.export_jobs", "_kinds"),
+    ("members.export_jobs", "_selections"),
     ("members.member360", "_sections"),
     ("members.member360", "_extenders"),
     ("members.services", "_profile_saved_hooks"),
