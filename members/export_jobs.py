@@ -187,8 +187,9 @@ def export_job_create(
     """Record a prepared (checked, counted, audited) export as a job; start it once this commits.
 
     `export` is what the kind's prepare function handed back, so its audit row is the job's and no
-    second one is written. Members give the `selection` of the members that were counted (the parameters,
-    see member_selection) and the list's `filters` as the page showed them; the ledgers their days and store. `language` is the asker's, for the job's message.
+    second one is written. Members give the `selection` of the members that were counted (its parameters,
+    see member_selection) and the list's `filters` as the page showed them; the ledgers their days and
+    store. `language` is the asker's, for the job's message.
 
     The prepare runs before this, outside its transaction: its count of maybe a million rows must not
     sit in a write transaction (on SQLite an IMMEDIATE one, holding the lock the tills write under).
