@@ -161,7 +161,21 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process is killed goes back to the queue at once instead of being lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands a task that was delivered but not acknowledged (acks_late) to another worker after this
+# many seconds. Longer than the longest countdown of a retry (Celery's retry_backoff_max, 10 minutes), so
+# a delayed retry is not delivered twice. Not longer than the longest import or export, on purpose: one
+# that outlasts it is delivered again, and that delivery finds the job's lease live and returns
+# (members.job_leases). A task of a worker killed outright comes back after it; an import or export
+# sooner, through the sweeper (JOB_LEASE_SECONDS and a minute).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Imports and exports (members.job_leases): a run holds its job for JOB_LEASE_SECONDS and renews the
+# lease every JOB_HEARTBEAT_SECONDS; a job whose lease ran out is run again, at most JOB_MAX_ATTEMPTS times.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=600)
+JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=60)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

@@ -12,11 +12,12 @@ commits, starts the job: as a Celery task when a broker is configured, otherwise
 where tasks would run inside the request) in a daemon thread, so the page answers at once — as imports
 do (members.imports.jobs).
 
-export_job_run() is what either calls. It runs a job once: a finished job is left alone, and a job that
-another worker is writing (its progress moved within STALE_AFTER) too. It writes with the role of whoever
-asked, never more: phones are full only if that person's role may see them, then and now. The file is
-written whole or not at all (TabularExport.write_to: a temporary file renamed at the end), and only the
-run that still holds the job records it. Progress (rows written) is kept in Django's cache, as for
+export_job_run() is what either calls. It runs a job once: a finished job is left alone, and so is a job
+another run holds the lease of (members.job_leases: a dead worker's job is taken over once its lease runs
+out, and the sweeper runs it again). It writes with the role of whoever asked, never more: phones are
+full only if that person's role may see them, then and now. The file is written whole or not at all
+(TabularExport.write_to: a temporary file renamed at the end), and only the run that still holds the
+lease records it. Progress (rows written) is kept in Django's cache, as for
 imports: a worker writes it every half second, which would be a database write each time (and on SQLite
 a wait for the one writer's lock the tills share); the outcome is written to the job when it ends.
 
@@ -38,20 +39,23 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from config.tabular import CSV, XLSX, TabularExport
 from members.exports import member_export_build, resolve_member_export_columns
+from members.job_leases import Lease, LeaseLost, is_stalled, lease_claim, lease_end, lease_sweep
 from members.models import ExportJob, Member
 from members.phones import sees_full_phones
 from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
+from stores.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +67,8 @@ logger = logging.getLogger(__name__)
 STREAM_MAX_ROWS = {CSV: 50_000, XLSX: 10_000}
 EXPORT_KEEP_DAYS = 7
 PROGRESS_TTL = 24 * 3600
-STALE_AFTER = 15 * 60
 PROGRESS_EVERY_SECONDS = 0.5
+EXPORT_RETRIED = "members.export_retried"
 
 
 class ExportJobRefused(Exception):
@@ -214,6 +218,8 @@ def export_job_create(
         file_name=export.filename[:255],
         audit_entry_id=export.audit_id,
         language=language[:16],
+        # The task should be taken by then; the sweeper sends it again otherwise.
+        lease_until=lease_end(),
     )
     job.save()
     transaction.on_commit(partial(export_job_start, job.pk))
@@ -232,8 +238,10 @@ def export_job_start(job_id: int) -> None:
 def _run_in_thread(job_id: int) -> None:
     try:
         export_job_run(job_id=job_id)
-        # The embedded mode has no beat: old files go when new ones come.
+        # The embedded mode has no beat: old files go when new ones come, and the jobs a restart cut off
+        # are run again.
         export_jobs_expire()
+        export_jobs_sweep()
     finally:
         # This thread's database connection is its own; close it rather than leave it to the GC.
         connections.close_all()
@@ -269,32 +277,18 @@ def job_progress(job: ExportJob) -> dict:
     }
 
 
-def _claim(job: ExportJob) -> bool:
-    now = timezone.now()
-    claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING, started_at=now
-    )
-    if not claimed:
-        # Being written already: by another worker, unless that worker died (then its progress stopped
-        # moving and the broker handed the task on). The dead one's temporary file is the cleanup's.
-        live = cache.get(progress_key(job.pk))
-        if live is not None and time.time() - live.get("at", 0) < STALE_AFTER:
-            return False
-        claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(started_at=now)
-    if claimed:
-        job.status, job.started_at = ExportJob.Status.RUNNING, now
-    return bool(claimed)
-
-
 class _Progress:
     """The on_chunk callback of TabularExport: counts the rows and tells the cache now and then."""
 
-    def __init__(self, job_id: int):
+    def __init__(self, job_id: int, lease: Lease):
         self.key = progress_key(job_id)
+        self.lease = lease
         self.rows = 0
         self.last = 0.0
 
     def report(self, phase: str) -> None:
+        # Taken over by another run (this one was presumed dead): stop writing.
+        self.lease.check()
         self.last = time.time()
         cache.set(self.key, {"phase": phase, "rows": self.rows, "at": self.last}, PROGRESS_TTL)
 
@@ -332,25 +326,27 @@ def _write(job: ExportJob, export: TabularExport, progress: _Progress) -> tuple[
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write a queued job's file and record the outcome; safe to call twice, or on two workers."""
     job = ExportJob.objects.select_related("created_by", "store").filter(pk=job_id).first()
-    if job is None or job.is_finished or not _claim(job):
+    if job is None or job.is_finished:
         return job
-    progress = _Progress(job.pk)
-    progress.report("starting")
-    with translation.override(job.language):
-        outcome = _outcome(job, progress)
+    lease = lease_claim(ExportJob, job.pk, progress_key=progress_key(job.pk))
+    if lease is None:
+        return job
+    progress = _Progress(job.pk, lease)
+    with lease, translation.override(job.language):
+        try:
+            progress.report("starting")
+            outcome = _outcome(job, progress)
+        except LeaseLost:
+            return ExportJob.objects.filter(pk=job.pk).first()
     outcome["finished_at"] = timezone.now()
     # Recorded only if the job is still this run's: a run that was presumed dead and overtaken by
     # another must not replace that one's file.
-    recorded = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, started_at=job.started_at).update(
-        **outcome
-    )
-    if not recorded:
+    if not lease.record(**outcome):
         if outcome.get("file"):
             default_storage.delete(outcome["file"])
         return ExportJob.objects.filter(pk=job.pk).first()
-    for field, value in outcome.items():
-        setattr(job, field, value)
     cache.set(progress.key, {"phase": "done", "rows": progress.rows, "at": time.time()}, PROGRESS_TTL)
+    job.refresh_from_db()
     return job
 
 
@@ -365,12 +361,64 @@ def _outcome(job: ExportJob, progress: _Progress) -> dict:
         full_phones = job.full_phones and sees_full_phones(actor)
         export = export_kind(job.kind).rebuild(job, full_phones=full_phones)
         name, size = _write(job, export, progress)
+    except LeaseLost:
+        raise
     except ExportJobRefused as error:
         return {"status": ExportJob.Status.FAILED, "message": error.message}
     except Exception:
         logger.exception("export job %s failed", job.pk)
         return {"status": ExportJob.Status.FAILED, "message": _("The export failed unexpectedly: export it again.")}
     return {"status": ExportJob.Status.DONE, "file": name, "file_size": size, "rows_written": progress.rows}
+
+
+# --- jobs nobody works on ----------------------------------------------------------------------
+
+
+def _given_up(job: ExportJob) -> str:
+    with translation.override(job.language):
+        return ngettext(
+            "The export was cut off %(attempts)d time before it finished (its worker stopped) and was given up; "
+            "no file was written. Run it again once the cause is found.",
+            "The export was cut off %(attempts)d times before it finished (its worker stopped) and was given up; "
+            "no file was written. Run it again once the cause is found.",
+            job.attempts,
+        ) % {"attempts": job.attempts}
+
+
+def export_jobs_sweep(*, now=None) -> dict[str, int]:
+    """Run again the exports nobody works on, or give them up (members.job_leases)."""
+    return lease_sweep(ExportJob, start=export_job_start, progress_key=progress_key, given_up=_given_up, now=now)
+
+
+def export_job_is_stalled(job: ExportJob) -> bool:
+    return is_stalled(job, progress_key=progress_key(job.pk))
+
+
+def export_job_may_retry(job: ExportJob) -> bool:
+    return job.status == ExportJob.Status.FAILED or export_job_is_stalled(job)
+
+
+@transaction.atomic
+def export_job_retry(*, actor, job: ExportJob) -> ExportJob:
+    """Write a failed or stalled export again, with the role of whoever asked for it; audited."""
+    if not may_see_export(actor, job):
+        raise PermissionDenied
+    job = ExportJob.objects.select_for_update().get(pk=job.pk)
+    if not export_job_may_retry(job):
+        raise ValidationError(
+            _("Only an export that failed, or that stopped without finishing, can be run again."),
+            code="job_not_retryable",
+        )
+    before = {"status": job.status, "attempts": job.attempts, "message": job.message, "worker": job.worker}
+    retried = ExportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
+        status=ExportJob.Status.QUEUED, attempts=0, worker="", message="", finished_at=None, lease_until=lease_end()
+    )
+    if not retried:
+        raise ValidationError(_("The export changed meanwhile; look at it again."), code="job_changed")
+    audit_record(actor=actor, action=EXPORT_RETRIED, target=job, data={"file": job.file_name, "before": before})
+    transaction.on_commit(partial(export_job_start, job.pk))
+    job.refresh_from_db()
+    return job
 
 
 # --- old files --------------------------------------------------------------------------------

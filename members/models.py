@@ -252,6 +252,15 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The lease of the run working on it: which run, until when, its last sign of life (members.job_leases).
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Runs started, cut off ones included.")
+    )
+    worker = models.CharField(
+        _("worker"), max_length=200, blank=True, help_text=_("The host and process of the last run.")
+    )
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
@@ -265,6 +274,18 @@ class ImportJob(models.Model):
                 condition=models.Q(finished_at__isnull=True) | models.Q(started_at__isnull=False),
                 name="import_job_finished_after_start",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status=ImportStatus.RUNNING) | models.Q(lease_until__isnull=False),
+                name="import_job_running_has_a_lease",
+            ),
+        ]
+        # What the sweeper reads every minute: the jobs not finished.
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="import_job_lease_idx",
+                condition=models.Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]),
+            )
         ]
 
     def __str__(self) -> str:
@@ -366,6 +387,15 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(_("asked for at"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The lease of the run working on it: which run, until when, its last sign of life (members.job_leases).
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Runs started, cut off ones included.")
+    )
+    worker = models.CharField(
+        _("worker"), max_length=200, blank=True, help_text=_("The host and process of the last run.")
+    )
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("export")
@@ -400,6 +430,17 @@ class ExportJob(models.Model):
                 | models.Q(start__isnull=False, end__isnull=False, start__lte=models.F("end")),
                 name="export_job_ledgers_have_days",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status=ExportStatus.RUNNING) | models.Q(lease_until__isnull=False),
+                name="export_job_running_has_a_lease",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="export_job_lease_idx",
+                condition=models.Q(status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]),
+            )
         ]
 
     def __str__(self) -> str:

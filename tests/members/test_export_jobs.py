@@ -371,19 +371,20 @@ def test_a_job_run_twice_writes_one_file(chain, members, monkeypatch, settings):
     assert AuditEntry.objects.filter(action=MEMBERS_EXPORTED).count() == 1
 
 
-def test_a_running_job_is_left_to_its_worker_unless_its_progress_went_stale(chain, members, monkeypatch, settings):
+def test_a_running_job_is_left_to_its_worker_until_its_lease_runs_out(chain, members, monkeypatch, settings):
     monkeypatch.setattr(export_jobs, "export_job_start", lambda job_id: None)
     job = make_job(chain)
-    started = timezone.now()
-    ExportJob.objects.filter(pk=job.pk).update(status="running", started_at=started)
-    # Another worker is writing it (its progress moved a moment ago): left alone
-    cache.set(export_jobs.progress_key(job.pk), {"phase": "writing", "rows": 2, "at": time.time()})
+    now = timezone.now()
+    # Another run holds it (its lease is live): a second delivery of the task leaves it alone
+    ExportJob.objects.filter(pk=job.pk).update(
+        status="running", started_at=now, worker="other:1:x", attempts=1, lease_until=now + timedelta(minutes=5)
+    )
     assert export_jobs.export_job_run(job_id=job.pk).status == "running"
     assert export_files(settings) == []
-    # That worker died (its progress stopped 20 minutes ago): this run writes it
-    cache.set(export_jobs.progress_key(job.pk), {"phase": "writing", "rows": 2, "at": time.time() - 20 * 60})
+    # That run's worker died (its lease ran out a minute ago): this run takes the job over and writes it
+    ExportJob.objects.filter(pk=job.pk).update(lease_until=now - timedelta(minutes=1))
     job = export_jobs.export_job_run(job_id=job.pk)
-    assert (job.status, job.rows_written) == ("done", 4)
+    assert (job.status, job.rows_written, job.attempts, job.lease_until) == ("done", 4, 2, None)
     assert len(export_files(settings)) == 1
 
 
@@ -395,12 +396,12 @@ def test_a_run_overtaken_by_another_keeps_no_file(chain, members, monkeypatch, s
 
     def and_meanwhile_another_run_takes_over(job, export, progress):
         result = write(job, export, progress)
-        ExportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() + timedelta(seconds=1))
+        ExportJob.objects.filter(pk=job.pk).update(worker="another:2:y")
         return result
 
     monkeypatch.setattr(export_jobs, "_write", and_meanwhile_another_run_takes_over)
     job = export_jobs.export_job_run(job_id=job.pk)
-    assert (job.status, job.file.name) == ("running", "")
+    assert (job.status, job.file.name, job.worker) == ("running", "", "another:2:y")
     assert export_files(settings) == []
 
 
