@@ -270,6 +270,7 @@ def job_progress(job: ExportJob) -> dict:
         "status": job.status,
         "status_label": str(job.get_status_display()),
         "finished": job.is_finished,
+        "stalled": is_stalled(job, progress_key=progress_key(job.pk)),
         "phase": live.get("phase", "queued" if job.status == ExportJob.Status.QUEUED else ""),
         "percent": percent,
         "rows": rows,

@@ -115,6 +115,7 @@ def job_progress(job: ImportJob) -> dict:
         "status": job.status,
         "status_label": str(job.get_status_display()),
         "finished": job.is_finished,
+        "stalled": is_stalled(job, progress_key=progress_key(job.pk)),
         "phase": live.get("phase", "queued" if job.status == ImportJob.Status.QUEUED else ""),
         "percent": percent,
         "bytes_read": live.get("bytes_read", 0),

@@ -119,6 +119,7 @@ def test_a_large_export_goes_to_a_job_whose_page_shows_progress_then_the_downloa
         "status": "queued",
         "status_label": "Waiting to start",
         "finished": False,
+        "stalled": False,
         "phase": "queued",
         "percent": 0,
         "rows": 0,
