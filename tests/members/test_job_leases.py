@@ -468,3 +468,18 @@ def test_the_visibility_timeout_is_set_and_outlasts_every_retry_countdown(settin
     assert celery_app.conf.task_reject_on_worker_lost and celery_app.conf.task_acks_late
     for name in ("members.tasks.run_member_import", "members.tasks.run_export"):
         assert celery_app.tasks[name].time_limit > 3600
+
+
+def test_the_embedded_mode_sweeps_when_a_jobs_thread_ends(monkeypatch):
+    """No beat runs in the embedded mode: the jobs a restart of the server cut off run again after the next."""
+    done = []
+    monkeypatch.setattr(import_jobs, "import_job_run", lambda job_id: done.append(("import", job_id)))
+    monkeypatch.setattr(import_jobs, "import_jobs_sweep", lambda: done.append("sweep imports"))
+    monkeypatch.setattr(export_jobs, "export_job_run", lambda job_id: done.append(("export", job_id)))
+    monkeypatch.setattr(export_jobs, "export_jobs_expire", lambda: None)
+    monkeypatch.setattr(export_jobs, "export_jobs_sweep", lambda: done.append("sweep exports"))
+
+    import_jobs._run_in_thread(7)
+    export_jobs._run_in_thread(8)
+
+    assert done == [("import", 7), "sweep imports", ("export", 8), "sweep exports"]
