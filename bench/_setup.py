@@ -22,6 +22,8 @@ def django_on_bench_database(url: str | None = None, *, fresh: bool = False) -> 
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = url
+    # The benchmarks talk plain HTTP to the server they start (production would redirect it to HTTPS).
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     import django

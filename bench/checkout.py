@@ -40,6 +40,7 @@ def _server_env(url: str) -> dict:
         "DJANGO_DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 40,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",  # the clients talk plain HTTP to gunicorn
         "DB_CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
         "CELERY_BROKER_URL": "",

@@ -44,6 +44,11 @@ class CampaignsConfig(AppConfig):
         from members.admin import register_member_list_filter
 
         register_member_list_filter(SegmentMemberFilter)
+        # A segment's export, written by a worker, selects its members again by the rules it kept.
+        from campaigns.services.segments import SEGMENT_SELECTION, segment_selection
+        from members.export_jobs import register_member_selection
+
+        register_member_selection(SEGMENT_SELECTION, segment_selection)
         # Campaign and automation points boosts at checkout: the best one counts, once per sale.
         from campaigns.selectors.campaigns import points_boosts_for
         from loyalty.services.earning import register_points_boost_source

@@ -9,18 +9,24 @@ Every error is `{"code": "...", "message": "...", "field": "..." | null}` with a
 - PermissionDenied → 403 "forbidden"; not logged in → 401 "not_authenticated";
 - unknown store / member / sale → 404 "store_not_found" / "member_not_found" / "sale_not_found";
 - a request id used for something else → 409 "request_id_reused";
-- malformed JSON → 400 "parse_error"; a body over 1 MB → 413 "payload_too_large".
+- malformed JSON → 400 "parse_error"; a body over 1 MB → 413 "payload_too_large";
+- the database cannot be reached → 503 "service_unavailable" with Retry-After, on every path (API,
+  tablet, back office; config/middleware.py and server_error below): the tablet keeps the sale queued
+  and sends it again.
 
 Anything else is a bug: the handler returns None and DRF lets it surface as a 500, logged.
 """
 
 import codecs
 import json
+import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
 from django.urls import reverse
@@ -38,7 +44,11 @@ from members.models import Member
 from members.selectors import member_by_reference
 from stores.models import Store
 
+logger = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
+# What a 503 answers while the database cannot be reached: come back in this many seconds.
+RETRY_AFTER_SECONDS = 30
 
 # Service error codes whose status is not 400.
 STATUS_BY_CODE = {
@@ -253,8 +263,30 @@ def page_not_found(request, exception=None):
     return JsonResponse(error_body("not_found", _("There is no such API address.")), status=404)
 
 
+def is_database_unavailable(exc) -> bool:
+    """The database did not answer (refused, lost, restarting, locked …): a moment later it may."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def database_unavailable(request) -> HttpResponse:
+    """503 with Retry-After: JSON under /api/, a page elsewhere (one back to the till on the tablet)."""
+    if _is_api(request):
+        message = _("The database cannot be reached just now. Try again in a moment.")
+        response = JsonResponse(error_body("service_unavailable", message), status=503)
+    else:
+        # Drawn without the request, as the crash page is: its context processors would ask the database.
+        body = loader.get_template("503.html").render({"till_url": _till_url(request)})
+        response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error(request):
     from django.views.defaults import server_error as django_server_error
+
+    # What failed outside a view (a middleware saving the session …) reaches only this handler.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable(request)
 
     if _till_url(request):
         return _tablet_error_page(request, "500.html", 500, {})

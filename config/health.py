@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config.api import RETRY_AFTER_SECONDS
+
 
 def _database_ok() -> bool:
     try:
@@ -35,4 +37,7 @@ def healthz(request):
     else:
         checks["broker"] = "in-process"
     healthy = "error" not in checks.values()
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    response = JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    if not healthy:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -13,7 +13,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The default key exists so the embedded mode starts with no set-up; `check --deploy` refuses it.
+# The default key exists so the embedded mode starts with no set-up. With DEBUG off the web and Celery
+# processes refuse to start on it (config/production.py) and `check --deploy` fails.
 DEV_SECRET_KEY = "insecure-embedded-default-key-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -52,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees a view's exception first: a database out of reach is a 503, not a crash.
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -129,10 +132,28 @@ LOGIN_URL = "admin:login"
 TABLET_OFFLINE_MEMBER_HOURS = env.int("TABLET_OFFLINE_MEMBER_HOURS", default=12)
 TABLET_SALE_CATEGORIES = env.list("TABLET_SALE_CATEGORIES", default=["饮品", "零食", "烘焙", "日用品", "生鲜", "烟酒"])
 
+# --- Security (README, "Production shape") ---------------------------------------------------------
+# Production is DEBUG off: HTTPS only, secure cookies, HSTS, unless a variable below says otherwise. The
+# embedded mode (`make run`: DEBUG on) serves plain HTTP on 127.0.0.1 with none of it. The processes that
+# serve production refuse to start on the embedded SECRET_KEY (config/production.py).
 if not DEBUG:
+    # Behind the TLS proxy of the production shape, which sets this header on every request it forwards.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# A load balancer probes /healthz over plain HTTP, straight at gunicorn.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Asking browsers to preload HTTPS for the whole registered domain is its owner's decision, not ours: the
+# directive is offered (SECURE_HSTS_PRELOAD=1), and its absence is no warning of `check --deploy`.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Django's defaults, stated because `check --deploy` and the reviewers look for them.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # Celery: a broker when CELERY_BROKER_URL is set; otherwise tasks run in-process (embedded mode).
 BROKER_CONFIGURED = bool(env.str("CELERY_BROKER_URL", default=""))
@@ -142,7 +163,21 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process is killed goes back to the queue at once instead of being lost.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands a task that was delivered but not acknowledged (acks_late) to another worker after this
+# many seconds. Longer than the longest countdown of a retry (Celery's retry_backoff_max, 10 minutes), so
+# a delayed retry is not delivered twice. Not longer than the longest import or export, on purpose: one
+# that outlasts it is delivered again, and that delivery finds the job's lease live and returns
+# (members.job_leases). A task of a worker killed outright comes back after it; an import or export
+# sooner, through the sweeper (JOB_LEASE_SECONDS and a minute).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Imports and exports (members.job_leases): a run holds its job for JOB_LEASE_SECONDS and renews the
+# lease every JOB_HEARTBEAT_SECONDS; a job whose lease ran out is run again, at most JOB_MAX_ATTEMPTS times.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=600)
+JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=60)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

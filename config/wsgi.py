@@ -11,6 +11,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config.production import refuse_development_defaults
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Before anything is served: production does not start on the embedded SECRET_KEY.
+refuse_development_defaults()
 application = get_wsgi_application()

@@ -12,8 +12,8 @@ ever served by the download view, never from MEDIA_URL.
 
 from functools import partial
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -21,12 +21,17 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from config.tabular import CONTENT_TYPES
+from members.admin_imports import run_jobs_again
 from members.export_jobs import (
     EXPORT_KEEP_DAYS,
     can_export,
     can_see_every_export,
+    export_job_is_stalled,
+    export_job_may_retry,
+    export_job_retry,
     export_kind,
     job_progress,
     may_see_export,
@@ -67,8 +72,22 @@ def job_view(request, object_id, *, model_admin):
         "export_page_url": page_url,
         "keep_days": EXPORT_KEEP_DAYS,
         "changelist_url": reverse("admin:members_exportjob_changelist"),
+        "stalled": export_job_is_stalled(job),
+        "retry_url": reverse("admin:members_exportjob_retry", args=[job.pk]) if export_job_may_retry(job) else "",
     }
     return TemplateResponse(request, "admin/members/exportjob/job.html", context)
+
+
+@require_POST
+def retry_view(request, object_id, *, model_admin):
+    job = _job(request, object_id)
+    try:
+        export_job_retry(actor=request.user, job=job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The export is written again from the start."))
+    return redirect("admin:members_exportjob_change", job.pk)
 
 
 @never_cache
@@ -100,6 +119,7 @@ class ExportJobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "fmt"]
     list_select_related = ["created_by", "store"]
     list_per_page = 50
+    actions = ["run_again"]
 
     @admin.display(description=gettext_lazy("what"))
     def description(self, job: ExportJob) -> str:
@@ -134,6 +154,10 @@ class ExportJobAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:members_exportjob_changelist")
 
+    @admin.action(description=gettext_lazy("Write the selected exports again (failed or stopped ones)"))
+    def run_again(self, request, queryset):
+        run_jobs_again(request, queryset, export_job_retry)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return job_view(request, object_id, model_admin=self)
 
@@ -144,5 +168,6 @@ class ExportJobAdmin(admin.ModelAdmin):
         return [
             path("<int:object_id>/progress/", view(progress_view), name="members_exportjob_progress"),
             path("<int:object_id>/download/", view(download_view), name="members_exportjob_download"),
+            path("<int:object_id>/retry/", view(retry_view), name="members_exportjob_retry"),
             *super().get_urls(),
         ]

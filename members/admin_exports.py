@@ -21,8 +21,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from members.export_jobs import export_job_create, export_runs_in_background
 from members.exports import default_member_export_columns, member_export_columns, member_export_prepare
-from members.models import ExportJob
+from members.models import ExportJob, Member
 from members.phones import sees_full_phones
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -40,6 +41,9 @@ from stores.roles import Action
 # Query parameters of the export page that are not the list's own filters.
 SELECTED_PARAM = "ids"
 MAX_SELECTED = 1000
+# A job's members selection (members.export_jobs): the source's name, and the longest query string kept.
+MEMBER_LIST = "member_list"
+MAX_QUERY_LENGTH = 8000
 
 
 class MemberExportForm(forms.Form):
@@ -143,6 +147,15 @@ class MemberExportAdminMixin:
         list_request._members_export = True
         return self.get_changelist_instance(list_request)
 
+    def export_members(self, request, ids: list[int] | None):
+        """(the changelist, its members, and only the ticked `ids` of them if any): what the page counts
+        and what the worker writes again (member_list_selection)."""
+        cl = self.export_changelist(request)
+        queryset = cl.queryset.order_by()
+        if ids is not None:
+            queryset = queryset.filter(pk__in=ids)
+        return cl, queryset
+
     def export_view(self, request):
         if not self.has_export_permission(request):
             raise PermissionDenied
@@ -156,13 +169,10 @@ class MemberExportAdminMixin:
             )
         changelist_url = reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
         try:
-            cl = self.export_changelist(request)
+            cl, queryset = self.export_members(request, ids)
         except IncorrectLookupParameters:
             messages.error(request, _("The list's filters in the address are not valid; choose them again."))
             return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
-        queryset = cl.queryset.order_by()
-        if ids is not None:
-            queryset = queryset.filter(pk__in=ids)
         list_query = cl.get_query_string()
         form = MemberExportForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
@@ -185,7 +195,7 @@ class MemberExportAdminMixin:
                     actor=request.user,
                     kind=ExportJob.Kind.MEMBERS,
                     export=export,
-                    queryset=queryset,
+                    selection=member_list_selection_of(request, ids),
                     filters=_active_filters(cl) + ([(_("Ticked"), str(len(ids)))] if ids is not None else []),
                     language=get_language() or "zh-hans",
                 )
@@ -218,3 +228,57 @@ def _active_filters(cl) -> list[tuple[str, str]]:
     if cl.query:
         shown.append((_("Search"), cl.query))
     return shown
+
+
+# --- the members list as a job's selection (members.export_jobs) --------------------------------
+
+
+def member_list_selection_of(request, ids: list[int] | None) -> dict:
+    """What a job keeps of the export page's request: the list's query string and the ticked ids."""
+    query = request.GET.copy()
+    query.pop(SELECTED_PARAM, None)
+    return {"source": MEMBER_LIST, "query": query.urlencode(), "ids": ids}
+
+
+class _CollectedMessages(list):
+    """The messages a list filter adds (e.g. "that segment no longer exists"), where no page shows them."""
+
+    def add(self, level, message, extra_tags=""):
+        self.append((level, str(message)))
+
+
+def member_list_selection(selection: dict, *, actor) -> QuerySet[Member]:
+    """The members a "member_list" selection names: the members list of `actor`, as the admin builds it
+    now (its queryset, list filters and search, and the role's permissions), with the kept query string,
+    then only the ticked ids. Parameters the list would refuse are refused; none can add a member the
+    list would not show."""
+    from django.contrib.admin import site
+
+    from members.export_jobs import ExportJobRefused
+
+    query, ids = selection.get("query"), selection.get("ids")
+    if not isinstance(query, str) or len(query) > MAX_QUERY_LENGTH:
+        raise ExportJobRefused(_("The list's filters of this export are not valid: export it again."))
+    try:
+        if ids is not None and not (isinstance(ids, list) and all(type(i) is int for i in ids)):
+            raise ValueError(ids)
+        ids = _selected_ids(None if ids is None else ",".join(str(i) for i in ids))
+    except ValueError:
+        raise ExportJobRefused(_("The list's filters of this export are not valid: export it again.")) from None
+    model_admin = site.get_model_admin(Member)
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = reverse("admin:members_member_export")
+    request.GET = QueryDict(query)
+    request.user = actor
+    request._messages = _CollectedMessages()
+    if not model_admin.has_export_permission(request):
+        raise ExportJobRefused(_("Your role no longer allows exports."))
+    try:
+        _cl, queryset = model_admin.export_members(request, ids)
+    except (IncorrectLookupParameters, SuspiciousOperation):
+        raise ExportJobRefused(_("The list's filters of this export are not valid: export it again.")) from None
+    errors = [message for level, message in request._messages if level >= messages.ERROR]
+    if errors:
+        raise ExportJobRefused(" ".join(errors))
+    return queryset

@@ -14,18 +14,27 @@ which check the role, never from MEDIA_URL.
 from functools import partial
 from pathlib import PurePath
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from members.imports.forms import ImportForm
-from members.imports.jobs import can_import, import_job_create, import_kind, job_progress
+from members.imports.jobs import (
+    can_import,
+    import_job_create,
+    import_job_is_stalled,
+    import_job_may_retry,
+    import_job_retry,
+    import_kind,
+    job_progress,
+)
 from members.models import ImportJob
 
 
@@ -107,8 +116,23 @@ def job_view(request, object_id, *, model_admin):
             progress=job_progress(job),
             progress_url=reverse("admin:members_importjob_progress", args=[job.pk]),
             error_report_url=reverse("admin:members_importjob_errors", args=[job.pk]) if job.error_report else "",
+            stalled=import_job_is_stalled(job),
+            retry_url=reverse("admin:members_importjob_retry", args=[job.pk]) if import_job_may_retry(job) else "",
         ),
     )
+
+
+@require_POST
+def retry_view(request, object_id, *, model_admin):
+    job = get_object_or_404(ImportJob, pk=object_id)
+    _require(request, job.kind)
+    try:
+        import_job_retry(actor=request.user, job=job)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The import runs again from the start."))
+    return redirect("admin:members_importjob_change", job.pk)
 
 
 @never_cache
@@ -159,6 +183,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "dry_run", "mode"]
     list_select_related = ["created_by"]
     list_per_page = 50
+    actions = ["run_again"]
 
     # The admin asks these on every page, for its app list: they use the model permissions Django has
     # already loaded (HQ roles that may change members), no query of their own. The import's own
@@ -188,6 +213,10 @@ class ImportJobAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:members_importjob_upload")
 
+    @admin.action(description=gettext_lazy("Run the selected imports again (failed or stopped ones)"))
+    def run_again(self, request, queryset):
+        run_jobs_again(request, queryset, import_job_retry)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return job_view(request, object_id, model_admin=self)
 
@@ -202,5 +231,32 @@ class ImportJobAdmin(admin.ModelAdmin):
             path("template/<slug:kind>/", view(template_view), name="members_importjob_template"),
             path("<int:object_id>/progress/", view(progress_view), name="members_importjob_progress"),
             path("<int:object_id>/errors/", view(error_report_view), name="members_importjob_errors"),
+            path("<int:object_id>/retry/", view(retry_view), name="members_importjob_retry"),
             *super().get_urls(),
         ]
+
+
+def run_jobs_again(request, queryset, retry) -> None:
+    """The list's action: each selected job through its retry service (checked and audited there)."""
+    retried = refused = 0
+    for job in queryset[:100]:
+        try:
+            retry(actor=request.user, job=job)
+        except (ValidationError, PermissionDenied):
+            refused += 1
+        else:
+            retried += 1
+    if retried:
+        messages.success(
+            request, ngettext("%(count)d job runs again.", "%(count)d jobs run again.", retried) % {"count": retried}
+        )
+    if refused:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d job was left as it is: only failed or stopped jobs run again.",
+                "%(count)d jobs were left as they are: only failed or stopped jobs run again.",
+                refused,
+            )
+            % {"count": refused},
+        )

@@ -40,7 +40,12 @@ class MembersConfig(AppConfig):
                 ignored=import_ignored_columns,
             )
         )
-        # Members exports too large for a request are written by a worker (members.export_jobs).
+        # Members exports too large for a request are written by a worker (members.export_jobs), which
+        # selects the members again as the members list does.
+        from members.admin_exports import MEMBER_LIST, member_list_selection
+        from members.export_jobs import register_member_selection
+
+        register_member_selection(MEMBER_LIST, member_list_selection)
         register_export_kind(
             ExportKindSpec(
                 kind=ExportJob.Kind.MEMBERS, rebuild=member_export_rebuild, page="admin:members_member_export"

@@ -12,11 +12,12 @@ commits, starts the job: as a Celery task when a broker is configured, otherwise
 where tasks would run inside the request) in a daemon thread, so the page answers at once — as imports
 do (members.imports.jobs).
 
-export_job_run() is what either calls. It runs a job once: a finished job is left alone, and a job that
-another worker is writing (its progress moved within STALE_AFTER) too. It writes with the role of whoever
-asked, never more: phones are full only if that person's role may see them, then and now. The file is
-written whole or not at all (TabularExport.write_to: a temporary file renamed at the end), and only the
-run that still holds the job records it. Progress (rows written) is kept in Django's cache, as for
+export_job_run() is what either calls. It runs a job once: a finished job is left alone, and so is a job
+another run holds the lease of (members.job_leases: a dead worker's job is taken over once its lease runs
+out, and the sweeper runs it again). It writes with the role of whoever asked, never more: phones are
+full only if that person's role may see them, then and now. The file is written whole or not at all
+(TabularExport.write_to: a temporary file renamed at the end), and only the run that still holds the
+lease records it. Progress (rows written) is kept in Django's cache, as for
 imports: a worker writes it every half second, which would be a database write each time (and on SQLite
 a wait for the one writer's lock the tills share); the outcome is written to the job when it ends.
 
@@ -25,10 +26,8 @@ only by the job's download view, which checks the role, and deleted after EXPORT
 task (export_jobs_expire; migration members 0006 schedules it).
 """
 
-import io
 import logging
 import os
-import pickle
 import tempfile
 import threading
 import time
@@ -38,25 +37,25 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import django
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connections, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone, translation
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from config.tabular import CSV, XLSX, TabularExport
 from members.exports import member_export_build, resolve_member_export_columns
+from members.job_leases import Lease, LeaseLost, is_stalled, lease_claim, lease_end, lease_sweep
 from members.models import ExportJob, Member
 from members.phones import sees_full_phones
 from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
+from stores.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +67,8 @@ logger = logging.getLogger(__name__)
 STREAM_MAX_ROWS = {CSV: 50_000, XLSX: 10_000}
 EXPORT_KEEP_DAYS = 7
 PROGRESS_TTL = 24 * 3600
-STALE_AFTER = 15 * 60
 PROGRESS_EVERY_SECONDS = 0.5
+EXPORT_RETRIED = "members.export_retried"
 
 
 class ExportJobRefused(Exception):
@@ -138,56 +137,39 @@ def visible_export_jobs(user) -> QuerySet[ExportJob]:
     return jobs if can_see_every_export(user) else jobs.filter(created_by=user)
 
 
-# --- the members filter, kept for the worker --------------------------------------------------
+# --- the members selection, kept for the worker ------------------------------------------------
 #
-# The worker needs exactly the members the request counted. Two ways were possible: keep the admin
-# list's query string and build its changelist again in the worker, or keep the queryset's Query. The
-# Query it is: it is the filter the request built and counted, with its relative dates ("past 7 days")
-# already turned into dates and no request to fake for the admin's list filters and search; Django
-# documents pickling a Query (and setting it on a fresh queryset) as supported within one Django
-# version. The pickle is signed with the secret key and that version, so the worker refuses bytes it
-# did not write (unpickling runs code) and a job queued before an upgrade fails with a message instead
-# of reading a Query of another Django version. (The query string is kept as well, in the audit row.)
+# The worker needs the members the request counted. The job keeps how they were selected as the
+# parameters themselves, plain JSON (`ExportJob.selection`), never code or a pickled object: reading a
+# job runs nothing it holds. Each source of a selection is registered by the app that owns it and
+# rebuilt in the worker through the same code the page used, with the asker's role as it is then:
+#
+# - "member_list" (members.admin_exports): the members list's query string (filters and search) and
+#   the ticked ids, through the admin's own changelist, so a job never holds more members than that
+#   person's list would show;
+# - "segment" (campaigns): the segment's rules, through members_matching.
+#
+# A selection whose source no app registered (a job asked for before this format, whose filter was a
+# pickled Query) or whose parameters the source refuses fails with a message, and nothing is written.
+
+_selections: dict[str, Callable[..., QuerySet[Member]]] = {}
 
 
-def _model(app_label: str, model_name: str):
-    return apps.get_model(app_label, model_name)
+def register_member_selection(source: str, resolve: Callable[..., QuerySet[Member]]) -> None:
+    """`resolve(selection, actor=…)` → the members; ExportJobRefused for parameters it does not accept.
+    Call from AppConfig.ready()."""
+    _selections[source] = resolve
 
 
-class _QueryPickler(pickle.Pickler):
-    """Pickles the through model that Django creates for a ManyToManyField (Member.tags.through, which
-    the list's tag filter queries) by its app label and name: it is no attribute of its module, so
-    pickle's own lookup of a class by name fails for it."""
-
-    def reducer_override(self, obj):
-        if isinstance(obj, type) and issubclass(obj, Model) and obj._meta.auto_created:
-            return _model, (obj._meta.app_label, obj._meta.model_name)
-        return NotImplemented
-
-
-def _query_signature(data: bytes, secret: str) -> bytes:
-    key_salt = f"members.ExportJob.query:{django.get_version()}"
-    return salted_hmac(key_salt, data, secret=secret, algorithm="sha256").digest()
-
-
-def query_dumps(queryset: QuerySet[Member]) -> bytes:
-    buffer = io.BytesIO()
-    _QueryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(queryset.query)
-    data = buffer.getvalue()
-    return _query_signature(data, settings.SECRET_KEY) + data
-
-
-def query_loads(blob: bytes | memoryview) -> QuerySet[Member]:
-    blob = bytes(blob)  # PostgreSQL hands back a memoryview
-    signature, data = blob[:32], blob[32:]
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not any(constant_time_compare(signature, _query_signature(data, secret)) for secret in secrets):
+def member_selection(selection, *, actor) -> QuerySet[Member]:
+    """The members a job's `selection` names, as `actor` may see them now."""
+    source = selection.get("source") if isinstance(selection, dict) else None
+    resolve = _selections.get(source) if isinstance(source, str) else None
+    if resolve is None:
         raise ExportJobRefused(
             _("The export was asked for before the server was updated and cannot be written now: export it again.")
         )
-    queryset = Member.objects.all()
-    queryset.query = pickle.loads(data)  # signed by this server (above)
-    return queryset
+    return resolve(selection, actor=actor)
 
 
 # --- creating a job ---------------------------------------------------------------------------
@@ -199,7 +181,7 @@ def export_job_create(
     actor,
     kind: str,
     export: TabularExport,
-    queryset: QuerySet[Member] | None = None,
+    selection: dict | None = None,
     filters: list[tuple[str, str]] | None = None,
     start=None,
     end=None,
@@ -209,14 +191,17 @@ def export_job_create(
     """Record a prepared (checked, counted, audited) export as a job; start it once this commits.
 
     `export` is what the kind's prepare function handed back, so its audit row is the job's and no
-    second one is written. Members give the `queryset` that was counted and the list's `filters` as the
-    page showed them; the ledgers their days and store. `language` is the asker's, for the job's message.
+    second one is written. Members give the `selection` of the members that were counted (its parameters,
+    see member_selection) and the list's `filters` as the page showed them; the ledgers their days and
+    store. `language` is the asker's, for the job's message.
 
     The prepare runs before this, outside its transaction: its count of maybe a million rows must not
     sit in a write transaction (on SQLite an IMMEDIATE one, holding the lock the tills write under).
     """
     require_staff_can(actor, Action.EXPORT_DATA)
     export_kind(kind)
+    if selection is not None and selection.get("source") not in _selections:
+        raise ValueError(f"no members selection source {selection.get('source')!r} is registered")
     job = ExportJob(
         created_by=actor,
         kind=ExportJob.Kind(kind),
@@ -224,7 +209,7 @@ def export_job_create(
         headers=ExportJob.Headers(export.details["language"]),
         columns=list(export.details.get("columns", [])),
         full_phones=export.details["full_phones"],
-        query=query_dumps(queryset) if queryset is not None else None,
+        selection=selection,
         filters=[[str(title), str(value)] for title, value in filters or ()],
         start=start,
         end=end,
@@ -233,6 +218,8 @@ def export_job_create(
         file_name=export.filename[:255],
         audit_entry_id=export.audit_id,
         language=language[:16],
+        # The task should be taken by then; the sweeper sends it again otherwise.
+        lease_until=lease_end(),
     )
     job.save()
     transaction.on_commit(partial(export_job_start, job.pk))
@@ -251,8 +238,10 @@ def export_job_start(job_id: int) -> None:
 def _run_in_thread(job_id: int) -> None:
     try:
         export_job_run(job_id=job_id)
-        # The embedded mode has no beat: old files go when new ones come.
+        # The embedded mode has no beat: old files go when new ones come, and the jobs a restart cut off
+        # are run again.
         export_jobs_expire()
+        export_jobs_sweep()
     finally:
         # This thread's database connection is its own; close it rather than leave it to the GC.
         connections.close_all()
@@ -281,6 +270,7 @@ def job_progress(job: ExportJob) -> dict:
         "status": job.status,
         "status_label": str(job.get_status_display()),
         "finished": job.is_finished,
+        "stalled": is_stalled(job, progress_key=progress_key(job.pk)),
         "phase": live.get("phase", "queued" if job.status == ExportJob.Status.QUEUED else ""),
         "percent": percent,
         "rows": rows,
@@ -288,32 +278,18 @@ def job_progress(job: ExportJob) -> dict:
     }
 
 
-def _claim(job: ExportJob) -> bool:
-    now = timezone.now()
-    claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING, started_at=now
-    )
-    if not claimed:
-        # Being written already: by another worker, unless that worker died (then its progress stopped
-        # moving and the broker handed the task on). The dead one's temporary file is the cleanup's.
-        live = cache.get(progress_key(job.pk))
-        if live is not None and time.time() - live.get("at", 0) < STALE_AFTER:
-            return False
-        claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(started_at=now)
-    if claimed:
-        job.status, job.started_at = ExportJob.Status.RUNNING, now
-    return bool(claimed)
-
-
 class _Progress:
     """The on_chunk callback of TabularExport: counts the rows and tells the cache now and then."""
 
-    def __init__(self, job_id: int):
+    def __init__(self, job_id: int, lease: Lease):
         self.key = progress_key(job_id)
+        self.lease = lease
         self.rows = 0
         self.last = 0.0
 
     def report(self, phase: str) -> None:
+        # Taken over by another run (this one was presumed dead): stop writing.
+        self.lease.check()
         self.last = time.time()
         cache.set(self.key, {"phase": phase, "rows": self.rows, "at": self.last}, PROGRESS_TTL)
 
@@ -351,25 +327,27 @@ def _write(job: ExportJob, export: TabularExport, progress: _Progress) -> tuple[
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write a queued job's file and record the outcome; safe to call twice, or on two workers."""
     job = ExportJob.objects.select_related("created_by", "store").filter(pk=job_id).first()
-    if job is None or job.is_finished or not _claim(job):
+    if job is None or job.is_finished:
         return job
-    progress = _Progress(job.pk)
-    progress.report("starting")
-    with translation.override(job.language):
-        outcome = _outcome(job, progress)
+    lease = lease_claim(ExportJob, job.pk, progress_key=progress_key(job.pk))
+    if lease is None:
+        return job
+    progress = _Progress(job.pk, lease)
+    with lease, translation.override(job.language):
+        try:
+            progress.report("starting")
+            outcome = _outcome(job, progress)
+        except LeaseLost:
+            return ExportJob.objects.filter(pk=job.pk).first()
     outcome["finished_at"] = timezone.now()
     # Recorded only if the job is still this run's: a run that was presumed dead and overtaken by
     # another must not replace that one's file.
-    recorded = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, started_at=job.started_at).update(
-        **outcome
-    )
-    if not recorded:
+    if not lease.record(**outcome):
         if outcome.get("file"):
             default_storage.delete(outcome["file"])
         return ExportJob.objects.filter(pk=job.pk).first()
-    for field, value in outcome.items():
-        setattr(job, field, value)
     cache.set(progress.key, {"phase": "done", "rows": progress.rows, "at": time.time()}, PROGRESS_TTL)
+    job.refresh_from_db()
     return job
 
 
@@ -384,12 +362,64 @@ def _outcome(job: ExportJob, progress: _Progress) -> dict:
         full_phones = job.full_phones and sees_full_phones(actor)
         export = export_kind(job.kind).rebuild(job, full_phones=full_phones)
         name, size = _write(job, export, progress)
+    except LeaseLost:
+        raise
     except ExportJobRefused as error:
         return {"status": ExportJob.Status.FAILED, "message": error.message}
     except Exception:
         logger.exception("export job %s failed", job.pk)
         return {"status": ExportJob.Status.FAILED, "message": _("The export failed unexpectedly: export it again.")}
     return {"status": ExportJob.Status.DONE, "file": name, "file_size": size, "rows_written": progress.rows}
+
+
+# --- jobs nobody works on ----------------------------------------------------------------------
+
+
+def _given_up(job: ExportJob) -> str:
+    with translation.override(job.language):
+        return ngettext(
+            "The export was cut off %(attempts)d time before it finished (its worker stopped) and was given up; "
+            "no file was written. Run it again once the cause is found.",
+            "The export was cut off %(attempts)d times before it finished (its worker stopped) and was given up; "
+            "no file was written. Run it again once the cause is found.",
+            job.attempts,
+        ) % {"attempts": job.attempts}
+
+
+def export_jobs_sweep(*, now=None) -> dict[str, int]:
+    """Run again the exports nobody works on, or give them up (members.job_leases)."""
+    return lease_sweep(ExportJob, start=export_job_start, progress_key=progress_key, given_up=_given_up, now=now)
+
+
+def export_job_is_stalled(job: ExportJob) -> bool:
+    return is_stalled(job, progress_key=progress_key(job.pk))
+
+
+def export_job_may_retry(job: ExportJob) -> bool:
+    return job.status == ExportJob.Status.FAILED or export_job_is_stalled(job)
+
+
+@transaction.atomic
+def export_job_retry(*, actor, job: ExportJob) -> ExportJob:
+    """Write a failed or stalled export again, with the role of whoever asked for it; audited."""
+    if not may_see_export(actor, job):
+        raise PermissionDenied
+    job = ExportJob.objects.select_for_update().get(pk=job.pk)
+    if not export_job_may_retry(job):
+        raise ValidationError(
+            _("Only an export that failed, or that stopped without finishing, can be run again."),
+            code="job_not_retryable",
+        )
+    before = {"status": job.status, "attempts": job.attempts, "message": job.message, "worker": job.worker}
+    retried = ExportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
+        status=ExportJob.Status.QUEUED, attempts=0, worker="", message="", finished_at=None, lease_until=lease_end()
+    )
+    if not retried:
+        raise ValidationError(_("The export changed meanwhile; look at it again."), code="job_changed")
+    audit_record(actor=actor, action=EXPORT_RETRIED, target=job, data={"file": job.file_name, "before": before})
+    transaction.on_commit(partial(export_job_start, job.pk))
+    job.refresh_from_db()
+    return job
 
 
 # --- old files --------------------------------------------------------------------------------
@@ -445,7 +475,7 @@ def member_export_rebuild(job: ExportJob, *, full_phones: bool) -> TabularExport
     except ValidationError as error:
         raise ExportJobRefused(" ".join(error.messages)) from None
     return member_export_build(
-        queryset=query_loads(job.query),
+        queryset=member_selection(job.selection, actor=job.created_by),
         columns=columns,
         fmt=job.fmt,
         language=job.headers,

@@ -297,6 +297,15 @@ class ImportJob(ConstraintErrorsMixin, models.Model):
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The lease of the run working on it: which run, until when, its last sign of life (members.job_leases).
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Runs started, cut off ones included.")
+    )
+    worker = models.CharField(
+        _("worker"), max_length=200, blank=True, help_text=_("The host and process of the last run.")
+    )
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
@@ -327,6 +336,18 @@ class ImportJob(ConstraintErrorsMixin, models.Model):
                 violation_error_code="invalid_range",
                 violation_error_message=_("An import cannot finish without having started."),
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status=ImportStatus.RUNNING) | models.Q(lease_until__isnull=False),
+                name="import_job_running_has_a_lease",
+            ),
+        ]
+        # What the sweeper reads every minute: the jobs not finished.
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="import_job_lease_idx",
+                condition=models.Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]),
+            )
         ]
 
     def __str__(self) -> str:
@@ -375,8 +396,8 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
     whom, and the file once a worker has written it (members.export_jobs).
 
     The export was checked, counted and audited when it was asked for (its audit row is
-    `audit_entry`); the job keeps what a worker needs to write the same rows again: for members the
-    queryset's filter (`query`), for the ledgers the days and the store. Live progress is in the cache
+    `audit_entry`); the job keeps what a worker needs to write the same rows again: for members how they
+    were selected (`selection`), for the ledgers the days and the store. Live progress is in the cache
     while it is written; the outcome lands here.
     """
 
@@ -397,9 +418,9 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
     full_phones = models.BooleanField(
         _("full phones"), default=False, help_text=_("Whether the role of whoever asked may see full phone numbers.")
     )
-    # Members: the filter of the list the export was asked from, as Django's pickled Query, signed
-    # (members.export_jobs explains both).
-    query = models.BinaryField(_("members filter"), null=True, blank=True, editable=False)
+    # Members: how they were selected, as the parameters themselves (JSON, never a pickled object), e.g.
+    # {"source": "member_list", "query": "status__exact=active&q=138", "ids": null} (members.export_jobs).
+    selection = models.JSONField(_("members filter"), null=True, blank=True, editable=False)
     filters = models.JSONField(
         _("filters"), default=list, blank=True, help_text=_("The list's filters as the page showed them.")
     )
@@ -428,6 +449,15 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
     created_at = models.DateTimeField(_("asked for at"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The lease of the run working on it: which run, until when, its last sign of life (members.job_leases).
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("Runs started, cut off ones included.")
+    )
+    worker = models.CharField(
+        _("worker"), max_length=200, blank=True, help_text=_("The host and process of the last run.")
+    )
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("export")
@@ -479,7 +509,7 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
             ),
             # What a worker needs to write the rows again.
             models.CheckConstraint(
-                condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(query__isnull=False),
+                condition=~models.Q(kind=ExportKind.MEMBERS) | models.Q(selection__isnull=False),
                 name="export_job_members_have_a_filter",
                 violation_error_code="filter_required",
                 violation_error_message=_("A members export keeps the filter of its list."),
@@ -493,6 +523,17 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
                     "A ledger export needs its first and last day, the first not after the last."
                 ),
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status=ExportStatus.RUNNING) | models.Q(lease_until__isnull=False),
+                name="export_job_running_has_a_lease",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="export_job_lease_idx",
+                condition=models.Q(status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]),
+            )
         ]
 
     def __str__(self) -> str:

@@ -4,16 +4,23 @@ import logging
 
 from celery import shared_task
 
-from members.export_jobs import EXPORT_KEEP_DAYS, export_job_run, export_jobs_expire
-from members.imports.jobs import import_job_run
+from members.export_jobs import EXPORT_KEEP_DAYS, export_job_run, export_jobs_expire, export_jobs_sweep
+from members.imports.jobs import import_job_run, import_jobs_sweep
 
 logger = logging.getLogger(__name__)
 
+# A million-row import takes minutes and ten million purchase lines about half an hour (README,
+# "Performance"); a run still going after this long hangs.
+JOB_TIME_LIMIT = 6 * 3600
 
-# Acknowledged late: a worker that dies mid-import leaves the task on the queue, its transaction is
-# rolled back, and the next worker runs the job again (import_job_run runs a finished job never, and a
-# running one only once its progress has gone stale).
-@shared_task(name="members.tasks.run_member_import", acks_late=True, reject_on_worker_lost=True)
+
+# Acknowledged late: a worker that dies mid-import leaves the task on the queue and its transaction is
+# rolled back. The task delivered again, or the sweeper, runs the job again once its lease has run out
+# (import_job_run runs a finished job never, and a running one only then: members.job_leases). A run that
+# hangs is killed after JOB_TIME_LIMIT, and its lease runs out the same way.
+@shared_task(
+    name="members.tasks.run_member_import", acks_late=True, reject_on_worker_lost=True, time_limit=JOB_TIME_LIMIT
+)
 def run_member_import(job_id: int) -> dict:
     """Run one uploaded members import (members.imports.jobs)."""
     job = import_job_run(job_id=job_id)
@@ -22,10 +29,9 @@ def run_member_import(job_id: int) -> dict:
     return summary
 
 
-# Acknowledged late, like the import: a worker that dies mid-export leaves the task on the queue and
-# the next worker writes the file again (export_job_run writes a finished job never, and a running one
-# only once its progress has gone stale).
-@shared_task(name="members.tasks.run_export", acks_late=True, reject_on_worker_lost=True)
+# Acknowledged late, like the import: a worker that dies mid-export leaves the task on the queue, and the
+# job is written again once its lease has run out (members.job_leases).
+@shared_task(name="members.tasks.run_export", acks_late=True, reject_on_worker_lost=True, time_limit=JOB_TIME_LIMIT)
 def run_export(job_id: int) -> dict:
     """Write one back-office export too large for the request (members.export_jobs)."""
     job = export_job_run(job_id=job_id)
@@ -39,4 +45,14 @@ def expire_exports(days: int = EXPORT_KEEP_DAYS) -> dict[str, int]:
     """Delete export files older than `days` days and mark their jobs expired (idempotent)."""
     summary = export_jobs_expire(days=days)
     logger.info("expire_exports: %(expired)d files deleted, %(partial_files)d temporary files", summary)
+    return summary
+
+
+# Beat runs it every minute (migration members 0009).
+@shared_task(name="members.tasks.sweep_jobs", acks_late=True, reject_on_worker_lost=True)
+def sweep_jobs() -> dict[str, dict[str, int]]:
+    """Run again the imports and exports whose worker died, or give them up (members.job_leases)."""
+    summary = {"imports": import_jobs_sweep(), "exports": export_jobs_sweep()}
+    if any(any(counts.values()) for counts in summary.values()):
+        logger.warning("sweep_jobs: %s", summary)
     return summary

@@ -25,6 +25,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http():
+    # With DEBUG off (as in tests) production redirects plain HTTP to HTTPS; the test client and the live
+    # server speak plain HTTP. Session-wide, before the live server builds its middleware once for all.
+    # tests/config/test_production.py tests the redirect itself.
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture(autouse=True)
 def _queries_logged_as_in_make_run():
     # `make run` serves with DEBUG on, whose query log formats every statement with its parameters: SQL
@@ -47,6 +57,7 @@ _REGISTRIES = [
     ("members.exports", "_sources"),
     ("members.exports", "_columns"),
     ("members.export_jobs", "_kinds"),
+    ("members.export_jobs", "_selections"),
     ("members.member360", "_sections"),
     ("members.member360", "_extenders"),
     ("members.services", "_profile_saved_hooks"),

@@ -7,12 +7,13 @@ import_job_create() stores the upload (Django's default storage), records the jo
 transaction commits, starts it: as a Celery task when a broker is configured, otherwise (the embedded
 mode, where tasks would run inside the request) in a daemon thread, so the upload page answers at once.
 
-import_job_run() is what either calls. It runs a job once: a finished job is left alone, a job that
-another worker is running (its progress moved within STALE_AFTER) too. The import runs in one long
-transaction, so its progress cannot be read from the database meanwhile: it is kept in Django's cache
-(the default cache: Redis in production, shared by every process; local memory in the embedded mode,
-shared by the threads of its one process; not Django's database cache, whose writes would wait for
-the import's transaction). The outcome is written to the job when the import ends.
+import_job_run() is what either calls. It runs a job once: a finished job is left alone, and so is a
+job another run holds the lease of (members.job_leases: a dead worker's job is taken over once its lease
+runs out, and the sweeper runs it again). The import runs in one long transaction, so its progress
+cannot be read from the database meanwhile: it is kept in Django's cache (the default cache: Redis in
+production, shared by every process; local memory in the embedded mode, shared by the threads of its
+one process; not Django's database cache, whose writes would wait for the import's transaction). The
+outcome is written to the job when the import ends, by the run that still holds the lease.
 """
 
 import logging
@@ -26,24 +27,28 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connections, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from members.imports.columns import IgnoredColumn, ImportColumn
 from members.imports.engine import SKIP_BAD_ROWS, ImportProgress, ImportResult
 from members.imports.reader import ImportFileError
+from members.job_leases import Lease, LeaseLost, is_stalled, lease_claim, lease_end, lease_sweep
 from members.models import ImportJob
 from stores.permissions import require_staff_can, staff_can
 from stores.roles import Action
+from stores.services import audit_record
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_TTL = 24 * 3600
-STALE_AFTER = 15 * 60
 PROGRESS_EVERY_SECONDS = 0.5
+IMPORT_RETRIED = "members.import_retried"
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ def job_progress(job: ImportJob) -> dict:
         "status": job.status,
         "status_label": str(job.get_status_display()),
         "finished": job.is_finished,
+        "stalled": is_stalled(job, progress_key=progress_key(job.pk)),
         "phase": live.get("phase", "queued" if job.status == ImportJob.Status.QUEUED else ""),
         "percent": percent,
         "bytes_read": live.get("bytes_read", 0),
@@ -145,6 +151,8 @@ def import_job_create(
         mode=ImportJob.Mode(mode),
         dry_run=dry_run,
         language=language[:16],
+        # The task should be taken by then; the sweeper sends it again otherwise.
+        lease_until=lease_end(),
     )
     job.file.save(job.file_name, upload, save=False)
     job.save()
@@ -164,35 +172,23 @@ def import_job_start(job_id: int) -> None:
 def _run_in_thread(job_id: int) -> None:
     try:
         import_job_run(job_id=job_id)
+        # The embedded mode has no beat: the jobs a restart cut off are run again when a job ends.
+        import_jobs_sweep()
     finally:
         # This thread's database connection is its own; close it rather than leave it to the GC.
         connections.close_all()
 
 
-def _claim(job: ImportJob) -> bool:
-    now = timezone.now()
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=now
-    )
-    if not claimed:
-        # Running already: on another worker, unless that worker died (then its progress stopped moving
-        # and the broker handed the task on; the dead worker's transaction was rolled back).
-        live = cache.get(progress_key(job.pk))
-        if live is not None and time.time() - live.get("at", 0) < STALE_AFTER:
-            return False
-        claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(started_at=now)
-    if claimed:
-        job.status, job.started_at = ImportJob.Status.RUNNING, now
-    return bool(claimed)
-
-
 class _Progress:
-    def __init__(self, job_id: int):
+    def __init__(self, job_id: int, lease: Lease):
         self.key = progress_key(job_id)
+        self.lease = lease
         self.last = 0.0
         self.phase = ""
 
     def __call__(self, progress: ImportProgress) -> None:
+        # Taken over by another run (this one was presumed dead): the import's transaction rolls back.
+        self.lease.check()
         now = time.time()
         if progress.phase == self.phase and now - self.last < PROGRESS_EVERY_SECONDS:
             return
@@ -211,14 +207,17 @@ class _Progress:
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Run a queued job to its end and record the outcome; safe to call twice."""
+    """Run a queued job to its end and record the outcome; safe to call twice, or on two workers."""
     job = ImportJob.objects.select_related("created_by").filter(pk=job_id).first()
-    if job is None or job.is_finished or not _claim(job):
+    if job is None or job.is_finished:
         return job
-    progress = _Progress(job.pk)
-    progress(ImportProgress(phase="starting"))
+    lease = lease_claim(ImportJob, job.pk, progress_key=progress_key(job.pk))
+    if lease is None:
+        return job
+    progress = _Progress(job.pk, lease)
     outcome: dict = {}
-    with translation.override(job.language), tempfile.TemporaryFile() as report:
+    with lease, translation.override(job.language), tempfile.TemporaryFile() as report:
+        progress(ImportProgress(phase="starting"))
         try:
             result = import_kind(job.kind).run(
                 open_source=partial(default_storage.open, job.file.name, "rb"),
@@ -231,6 +230,8 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 audit_target=job,
                 **job.options,
             )
+        except LeaseLost:
+            return ImportJob.objects.filter(pk=job.pk).first()
         except ImportFileError as error:
             outcome.update(status=ImportJob.Status.REFUSED, message=error.message)
         except Exception:
@@ -255,9 +256,63 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 report.seek(0)
                 stem = PurePath(job.file_name).stem[:80] or job.kind
                 job.error_report.save(f"{stem}-errors.csv", File(report), save=False)
-    for field, value in outcome.items():
-        setattr(job, field, value)
-    job.finished_at = timezone.now()
-    job.save(update_fields=[*outcome, "finished_at", "error_report"])
+                outcome["error_report"] = job.error_report.name
+    outcome["finished_at"] = timezone.now()
+    if not lease.record(**outcome):
+        # Taken over meanwhile: the run that holds the job now records its own outcome.
+        if outcome.get("error_report"):
+            default_storage.delete(outcome["error_report"])
+        return ImportJob.objects.filter(pk=job.pk).first()
     cache.set(progress.key, {"phase": "done", "at": time.time()}, PROGRESS_TTL)
+    job.refresh_from_db()
+    return job
+
+
+# --- jobs nobody works on ----------------------------------------------------------------------
+
+
+def _given_up(job: ImportJob) -> str:
+    with translation.override(job.language):
+        return ngettext(
+            "The import was cut off %(attempts)d time before it finished (its worker stopped) and was given up; "
+            "nothing was written. Run it again once the cause is found.",
+            "The import was cut off %(attempts)d times before it finished (its worker stopped) and was given up; "
+            "nothing was written. Run it again once the cause is found.",
+            job.attempts,
+        ) % {"attempts": job.attempts}
+
+
+def import_jobs_sweep(*, now=None) -> dict[str, int]:
+    """Run again the imports nobody works on, or give them up (members.job_leases)."""
+    return lease_sweep(ImportJob, start=import_job_start, progress_key=progress_key, given_up=_given_up, now=now)
+
+
+def import_job_is_stalled(job: ImportJob) -> bool:
+    return is_stalled(job, progress_key=progress_key(job.pk))
+
+
+def import_job_may_retry(job: ImportJob) -> bool:
+    return job.status == ImportJob.Status.FAILED or import_job_is_stalled(job)
+
+
+@transaction.atomic
+def import_job_retry(*, actor, job: ImportJob) -> ImportJob:
+    """Run a failed or stalled import again from its start, as a fresh job with its attempts; audited."""
+    if not can_import(actor, job.kind):
+        raise PermissionDenied
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if not import_job_may_retry(job):
+        raise ValidationError(
+            _("Only an import that failed, or that stopped without finishing, can be run again."),
+            code="job_not_retryable",
+        )
+    before = {"status": job.status, "attempts": job.attempts, "message": job.message, "worker": job.worker}
+    retried = ImportJob.objects.filter(pk=job.pk, status=job.status, worker=job.worker).update(
+        status=ImportJob.Status.QUEUED, attempts=0, worker="", message="", finished_at=None, lease_until=lease_end()
+    )
+    if not retried:
+        raise ValidationError(_("The import changed meanwhile; look at it again."), code="job_changed")
+    audit_record(actor=actor, action=IMPORT_RETRIED, target=job, data={"file": job.file_name, "before": before})
+    transaction.on_commit(partial(import_job_start, job.pk))
+    job.refresh_from_db()
     return job

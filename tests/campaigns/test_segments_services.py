@@ -186,6 +186,8 @@ def test_exporting_a_segment_starts_a_members_export_job_of_exactly_its_members_
         1,
     )
     assert started == [job.pk]
+    # The job keeps the rules themselves (plain JSON), which the worker matches again.
+    assert job.selection == {"source": "segment", "rules": segment.rules}
 
 
 def test_the_export_job_writes_the_segments_members(chain, spenders, django_capture_on_commit_callbacks, monkeypatch):

@@ -183,7 +183,7 @@ def test_progress_shows_while_the_import_runs(client, chain, tmp_path, monkeypat
 
     # What the JSON view answered at that moment: the job row said "running", the cache the rest.
     assert snapshots, "the import reported no progress while reading"
-    ImportJob.objects.filter(pk=job.pk).update(status="running")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", lease_until=job.finished_at)
     cache.set(jobs.progress_key(job.pk), snapshots[0])
     middle = client.get(job_url(job, "progress")).json()
     assert middle["status"] == "running" and not middle["finished"]
