@@ -46,6 +46,8 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=models.Q(models.Q(("kind", "members"), _negated=True), ("selection__isnull", False), _connector="OR"),
                 name="export_job_members_have_a_filter",
+                violation_error_code="filter_required",
+                violation_error_message="A members export keeps the filter of its list.",
             ),
         ),
     ]
