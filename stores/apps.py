@@ -18,6 +18,7 @@ class StoresConfig(AppConfig):
     verbose_name = _("Stores and staff")
 
     def ready(self):
-        import config.checks  # noqa: F401  (registers the project's deploy checks)
+        import config.checks
+        import config.throttling  # noqa: F401  (and the throttles' own)
 
         post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="stores.sync_role_groups")

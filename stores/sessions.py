@@ -1,0 +1,83 @@
+"""Sessions end after a while without use and after a shift at most, checked on the server.
+
+A tablet is a shared device: its login (made on the tablet's login page, or any login of store staff, who
+work nowhere else) ends after TABLET_SESSION_IDLE_MINUTES without a request and TABLET_SESSION_MAX_HOURS
+after it began; the back office's after BACK_OFFICE_SESSION_IDLE_MINUTES and BACK_OFFICE_SESSION_MAX_HOURS.
+
+The last use is written to the session at most once a minute, not on every request (which
+SESSION_SAVE_EVERY_REQUEST would do): an idle timeout may so be up to a minute late.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+STARTED = "session_started_at"
+SEEN = "session_seen_at"
+KIND = "session_kind"
+TABLET = "tablet"
+SEEN_EVERY = 60  # seconds
+
+
+def mark_tablet_session(request: HttpRequest) -> None:
+    """Call right after a login on the tablet: this session follows the tablet's limits."""
+    request.session[KIND] = TABLET
+    now = int(time.time())
+    request.session[STARTED] = now
+    request.session[SEEN] = now
+
+
+def is_tablet_session(request: HttpRequest) -> bool:
+    return request.session.get(KIND) == TABLET or not request.user.is_staff
+
+
+def limits(request: HttpRequest) -> tuple[int, int]:
+    """(idle, absolute) lifetime of this request's session, in seconds."""
+    if is_tablet_session(request):
+        return settings.TABLET_SESSION_IDLE_MINUTES * 60, settings.TABLET_SESSION_MAX_HOURS * 3600
+    return settings.BACK_OFFICE_SESSION_IDLE_MINUTES * 60, settings.BACK_OFFICE_SESSION_MAX_HOURS * 3600
+
+
+class SessionTimeoutMiddleware:
+    """After AuthenticationMiddleware: a session past its idle or absolute limit is logged out before the
+    view runs, which then answers as to anyone not logged in (the login page, or 401 from the API)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if request.user.is_authenticated:
+            self._check(request)
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        session = request.session
+        now = int(time.time())
+        started, seen = session.get(STARTED), session.get(SEEN)
+        if started is None or seen is None:
+            # A session from before these limits (or a test's force_login): it starts counting now.
+            session[STARTED] = started or now
+            session[SEEN] = now
+            return
+        idle, absolute = limits(request)
+        if now - started > absolute:
+            logout(request)
+            messages.info(
+                request,
+                _("Your login has lasted %(hours)s hours, the longest allowed. Log in again.")
+                % {"hours": absolute // 3600},
+            )
+            return
+        if now - seen > idle:
+            logout(request)
+            messages.info(
+                request,
+                _("You were logged out after %(minutes)s minutes without use. Log in again.") % {"minutes": idle // 60},
+            )
+            return
+        if now - seen >= SEEN_EVERY:
+            session[SEEN] = now
