@@ -11,6 +11,7 @@ import math
 from django.conf import settings
 from django.core.checks import Warning, register
 from django.http import HttpRequest
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -39,6 +40,10 @@ def client_address(request: HttpRequest) -> str | None:
 class _ByAddress:
     def get_ident(self, request) -> str:
         return client_address(request) or "unknown"
+
+    def get_rate(self) -> str | None:
+        # DRF reads the rates once, when its module loads; this reads today's settings.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 class UserThrottle(_ByAddress, UserRateThrottle):
