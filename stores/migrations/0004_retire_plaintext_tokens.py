@@ -21,8 +21,8 @@ def retire_plaintext_tokens(apps, schema_editor):
         cursor.execute(f"SELECT user_id FROM {LEGACY_TABLE}")
         user_ids = [row[0] for row in cursor.fetchall()]
     now = timezone.now()
-    for user_id in user_ids:
-        IntegrationToken.objects.create(
+    IntegrationToken.objects.bulk_create(
+        IntegrationToken(
             user_id=user_id,
             # The digest of random bytes: no token matches it.
             digest=hashlib.sha512(os.urandom(32)).hexdigest(),
@@ -31,6 +31,8 @@ def retire_plaintext_tokens(apps, schema_editor):
             expiry=now + timedelta(seconds=1),
             revoked_at=now,
         )
+        for user_id in user_ids
+    )
     schema_editor.execute(f"DROP TABLE {LEGACY_TABLE}")
 
 
