@@ -22,3 +22,8 @@ class StoresConfig(AppConfig):
         import config.throttling  # noqa: F401  (and the throttles' own)
 
         post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="stores.sync_role_groups")
+        from django.contrib.auth.signals import user_logged_in
+
+        from stores.sessions import restart_on_login
+
+        user_logged_in.connect(restart_on_login, dispatch_uid="stores.sessions.restart_on_login")

@@ -26,9 +26,6 @@ SEEN_EVERY = 60  # seconds
 def mark_tablet_session(request: HttpRequest) -> None:
     """Call right after a login on the tablet: this session follows the tablet's limits."""
     request.session[KIND] = TABLET
-    now = int(time.time())
-    request.session[STARTED] = now
-    request.session[SEEN] = now
 
 
 def is_tablet_session(request: HttpRequest) -> bool:
@@ -44,40 +41,46 @@ def limits(request: HttpRequest) -> tuple[int, int]:
 
 class SessionTimeoutMiddleware:
     """After AuthenticationMiddleware: a session past its idle or absolute limit is logged out before the
-    view runs, which then answers as to anyone not logged in (the login page, or 401 from the API)."""
+    view runs, which then answers as to anyone not logged in (the login page, or 401 from the API). A
+    session is stamped when its login is first seen, and its last use once a minute at most."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
         if request.user.is_authenticated:
-            self._check(request)
-        return self.get_response(request)
+            self._end_if_expired(request)
+        response = self.get_response(request)
+        if request.user.is_authenticated:
+            self._stamp(request)
+        return response
 
-    def _check(self, request: HttpRequest) -> None:
-        session = request.session
-        now = int(time.time())
-        started, seen = session.get(STARTED), session.get(SEEN)
+    def _end_if_expired(self, request: HttpRequest) -> None:
+        started, seen = request.session.get(STARTED), request.session.get(SEEN)
         if started is None or seen is None:
-            # A session from before these limits (or a test's force_login): it starts counting now.
-            session[STARTED] = started or now
-            session[SEEN] = now
-            return
+            return  # a login not stamped yet (from before these limits): it starts counting now
+        now = int(time.time())
         idle, absolute = limits(request)
         if now - started > absolute:
             logout(request)
-            messages.info(
-                request,
-                _("Your login has lasted %(hours)s hours, the longest allowed. Log in again.")
-                % {"hours": absolute // 3600},
-            )
-            return
-        if now - seen > idle:
+            message = _("Your login has lasted %(hours)s hours, the longest allowed. Log in again.")
+            messages.info(request, message % {"hours": absolute // 3600})
+        elif now - seen > idle:
             logout(request)
-            messages.info(
-                request,
-                _("You were logged out after %(minutes)s minutes without use. Log in again.") % {"minutes": idle // 60},
-            )
-            return
-        if now - seen >= SEEN_EVERY:
+            message = _("You were logged out after %(minutes)s minutes without use. Log in again.")
+            messages.info(request, message % {"minutes": idle // 60})
+
+    def _stamp(self, request: HttpRequest) -> None:
+        session, now = request.session, int(time.time())
+        if session.get(STARTED) is None:
+            session[STARTED] = session[SEEN] = now
+        elif now - session.get(SEEN, 0) >= SEEN_EVERY:
             session[SEEN] = now
+
+
+def restart_on_login(sender, request, user, **kwargs) -> None:
+    """user_logged_in: a login starts its session's clocks again (Django keeps the session's data when the
+    same person logs in again)."""
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(STARTED, None)
+        request.session.pop(SEEN, None)
