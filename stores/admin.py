@@ -159,7 +159,7 @@ class IntegrationTokenAdmin(_HqAdminOnly, admin.ModelAdmin):
     """API tokens of integrations: made here and shown once, then only their first characters; revoked
     here. Each is audited."""
 
-    list_display = ["name", "user", "starts_with", "created", "expiry", "last_used_at", "status", "created_by"]
+    list_display = ["name", "user", "starts_with", "created", "expiry", "last_used_at", "status"]
     list_select_related = ["user", "created_by"]
     search_fields = ["name", "user__username", "token_key"]
     fields = ["name", "user", "starts_with", "created", "created_by", "expiry", "last_used_at", "revoked_at"]
@@ -168,6 +168,10 @@ class IntegrationTokenAdmin(_HqAdminOnly, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return staff_can(request.user, Action.MANAGE_STAFF)
+
+    def changelist_view(self, request, extra_context=None):
+        # Its columns need the whole width of a 1024-pixel screen.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     @admin.display(description=_("token starts with"), ordering="token_key")
     def starts_with(self, token: IntegrationToken) -> str:
@@ -251,6 +255,7 @@ class LoginLockoutAdmin(_HqAdminOnly, admin.ModelAdmin):
             "opts": self.opts,
             "accounts": accounts,
             "addresses": addresses,
+            "is_nav_sidebar_enabled": False,
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/stores/loginlockout/page.html", context)
