@@ -3,25 +3,38 @@ logged out on the server and the sale being rung up survives it; the lockout pag
 and a new integration token as a Chinese reader sees them."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 
+from loyalty.models import Sale
 from stores.sessions import SEEN
-from tests.browser.test_tablet_sale_drafts import (  # noqa: F401  (shop is a fixture)
+from tests.browser.test_tablet_sale_drafts import (
     DRAFT_ID,
     PASSWORD,
     PRICE,
     confirm,
     log_in_at_till,
-    new_sales,
     open_sell_page,
     ring_up,
     sell_page_ready,
-    shop,
 )
+from tests.factories import MemberFactory
+from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def shop(chain):
+    LoyaltySettingsFactory()
+    EarningRuleFactory(points_per_yuan=Decimal("1.00"))
+    return MemberFactory(phone="13812345678", name="王芳", home_store=chain.store_a)
+
+
+def new_sales():
+    return list(Sale.objects.order_by("pk"))
 
 
 def leave_the_tablet_alone(page, minutes: int) -> None:
