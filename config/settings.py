@@ -156,6 +156,7 @@ AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
 AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ADMIN = False
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "approver_username", "approver_password"]
+AXES_VERBOSE = False  # failures are still logged; not every success and every start
 
 # Sessions: a tablet is a shared device, so its login ends after this long without use and after a shift
 # at most; the back office's after longer (stores.sessions). The cookie lives as long as the longest.

@@ -33,7 +33,7 @@ class IntegrationTokenAuthentication(TokenAuthentication):
             raise exceptions.Throttled(wait=throttle.wait())
         try:
             return super().authenticate(request)
-        except exceptions.AuthenticationFailed as error:
+        except (exceptions.AuthenticationFailed, UnicodeError) as error:  # knox decodes the token as UTF-8
             throttle.failed(request)
             raise exceptions.AuthenticationFailed(
                 _("This token is not valid: it is wrong, has expired or was revoked.")

@@ -138,3 +138,10 @@ def test_calls_past_the_accounts_rate_are_refused(chain, member, as_user, clock,
     assert_error(client.get(f"/api/v1/members/{member.code}/"), 429, "throttled")
     clock.advance(61)
     assert client.get(f"/api/v1/members/{member.code}/").status_code == 200
+
+
+def test_a_token_that_is_not_text_is_a_wrong_token_not_a_crash(member, clock):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token \xff\xfe\xfd")
+
+    assert_error(client.get(f"/api/v1/members/{member.code}/"), 401, "authentication_failed")
