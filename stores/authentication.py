@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
@@ -54,6 +55,21 @@ class IntegrationTokenAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request) -> str:
         return "Token"
+
+
+class IntegrationTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the integration token."""
+
+    target_class = IntegrationTokenAuthentication
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'An integration token made in the back office, sent as "Token <token>".',
+        }
 
 
 class StaffOrIntegration(BasePermission):
