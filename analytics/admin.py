@@ -21,14 +21,12 @@ from stores.roles import Action
 
 @admin.register(ScoreSettings)
 class ScoreSettingsAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
-    """Marketers read the churn rules' thresholds; HQ admins change them, each change audited with its reason."""
+    """Marketers read the churn rules' thresholds (their role has analytics' view permissions only, see
+    stores.roles); HQ admins change them, each change audited with its reason."""
 
     form = ScoreSettingsForm
     list_display = ["__str__", "dormant_days", "gap_multiplier", "spend_window_days", "spend_drop_share", "updated_at"]
     readonly_fields = ["updated_at"]
-
-    def has_change_permission(self, request, obj=None):
-        return staff_can(request.user, Action.MANAGE_RULES) and super().has_change_permission(request, obj)
 
     def get_fields(self, request, obj=None):
         fields = [*ScoreSettingsForm.Meta.fields, "updated_at"]

@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -42,7 +42,8 @@ def limits(request: HttpRequest) -> tuple[int, int]:
 class SessionTimeoutMiddleware:
     """After AuthenticationMiddleware: a session past its idle or absolute limit is logged out before the
     view runs, which then answers as to anyone not logged in (the login page, or 401 from the API). A
-    session is stamped when its login is first seen, and its last use once a minute at most."""
+    session's clocks start at its login (`restart_on_login`; a session from before these limits at its
+    next request), and its last use is written once a minute at most."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -51,7 +52,8 @@ class SessionTimeoutMiddleware:
         if request.user.is_authenticated:
             self._end_if_expired(request)
         response = self.get_response(request)
-        if request.user.is_authenticated:
+        # Only a login held by the session: an API call with a token is authenticated too, and has none.
+        if SESSION_KEY in request.session:
             self._stamp(request)
         return response
 
@@ -79,8 +81,7 @@ class SessionTimeoutMiddleware:
 
 
 def restart_on_login(sender, request, user, **kwargs) -> None:
-    """user_logged_in: a login starts its session's clocks again (Django keeps the session's data when the
-    same person logs in again)."""
+    """user_logged_in: a login starts its session's clocks (Django keeps the session's data when the same
+    person logs in again). Stamped here, the first request after a login writes nothing more."""
     if request is not None and hasattr(request, "session"):
-        request.session.pop(STARTED, None)
-        request.session.pop(SEEN, None)
+        request.session[STARTED] = request.session[SEEN] = int(time.time())

@@ -117,9 +117,22 @@ def test_the_back_office_session_ends_after_twelve_hours(client, chain):
 
 def test_store_staff_get_the_tablets_limits_however_they_logged_in(client, chain):
     client.force_login(chain.manager_a)
-    client.get(reverse("tablet:find"))  # a session from before the limits starts counting now
     age(client, idle_minutes=16)
 
+    client.get(reverse("tablet:find"))
+
+    assert not logged_in(client)
+
+
+def test_a_session_from_before_the_limits_starts_counting_at_its_next_request(client, chain):
+    client.force_login(chain.cashier_a)
+    session = SessionStore(client.session.session_key)
+    del session[SEEN], session[STARTED]
+    session.save()
+
+    client.get(reverse("tablet:find"))
+    assert logged_in(client)
+    age(client, idle_minutes=16)
     client.get(reverse("tablet:find"))
 
     assert not logged_in(client)
@@ -149,3 +162,15 @@ def test_logging_in_again_starts_the_clocks_again(client, chain):
 
     client.get(reverse("tablet:find"))
     assert logged_in(client)
+
+
+def test_an_integrations_call_with_a_token_makes_no_session(chain):
+    from rest_framework.test import APIClient
+
+    from tests.factories.stores import integration_token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_token(chain.hq_admin)}")
+
+    assert client.get("/api/v1/members/lookup/?q=13800138000").status_code == 200
+    assert not Session.objects.exists()
