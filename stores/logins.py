@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from stores.tablet import render_tablet
+
 
 class LoginAttemptHandler(AxesDatabaseHandler):
     """Axes' database handler with a limit of its own for an address: a store's tablets and an office
@@ -55,8 +57,6 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     """AXES_LOCKOUT_CALLABLE: the page a locked-out login gets, the tablet's or the back office's, 429."""
     context = {"message": lockout_message()}
     if request.path.startswith(reverse("tablet:find")):
-        from stores.tablet import render_tablet
-
         response = render_tablet(request, "tablet/locked_out.html", context, status=429)
     else:
         context = {**admin.site.each_context(request), **context, "title": _("Login locked")}
