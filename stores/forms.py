@@ -4,6 +4,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -84,3 +85,12 @@ class UnlockForm(forms.Form):
     kind = forms.ChoiceField(choices=[("account", "account"), ("address", "address")], widget=forms.HiddenInput)
     value = forms.CharField(max_length=255, widget=forms.HiddenInput)
     reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "address":
+            try:
+                validate_ipv46_address(cleaned.get("value", ""))
+            except ValidationError as error:
+                self.add_error("value", error)
+        return cleaned

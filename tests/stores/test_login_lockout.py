@@ -197,3 +197,17 @@ def test_behind_a_proxy_each_client_is_counted_on_its_own(client, chain, setting
 
     assert guesser.status_code == 429
     assert neighbour.status_code == 302
+
+
+def test_an_address_that_is_not_one_unlocks_nothing_and_says_so(client, chain):
+    wrong_passwords(client, "tablet", "cashier_a", 5)
+    hq = client.__class__()
+    hq.force_login(chain.hq_admin)
+
+    response = hq.post(
+        LOCKOUTS, {"kind": "address", "value": "10.0.0.1'; --", "reason": ""}, HTTP_ACCEPT_LANGUAGE="en", follow=True
+    )
+
+    assert "Choose an account or an address to unlock." in response.content.decode()
+    assert not AuditEntry.objects.filter(action="login.unlocked").exists()
+    assert AccessAttempt.objects.exists()
