@@ -9,17 +9,28 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from analytics.exports import churn_report_export
+from analytics.forms import ScoreSettingsForm
 from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnapshot
 from analytics.report import as_percent, two_places
 from config import tabular
+from loyalty.admin import RuleChangeAuditMixin
 from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
 
 
 @admin.register(ScoreSettings)
-class ScoreSettingsAdmin(admin.ModelAdmin):
+class ScoreSettingsAdmin(RuleChangeAuditMixin, admin.ModelAdmin):
+    """Marketers read the churn rules' thresholds (their role has analytics' view permissions only, see
+    stores.roles); HQ admins change them, each change audited with its reason."""
+
+    form = ScoreSettingsForm
     list_display = ["__str__", "dormant_days", "gap_multiplier", "spend_window_days", "spend_drop_share", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = [*ScoreSettingsForm.Meta.fields, "updated_at"]
+        return [*fields, "change_reason"] if self.has_change_permission(request, obj) else fields
 
     # The one row is created by migration 0002 (no query here: the admin's app list asks on every page).
     def has_add_permission(self, request):

@@ -3,7 +3,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from analytics.dashboards.base import Scope
-from loyalty.forms import DateRangeForm
+from analytics.models import ScoreSettings
+from loyalty.forms import DateRangeForm, RuleChangeForm
 from stores.models import Store
 
 
@@ -50,3 +51,26 @@ class DashboardFilterForm(DateRangeForm):
         if self.allowed_store_ids is not None and ids is not None:
             ids = ids & self.allowed_store_ids
         return Scope(start=data["start"], end=data["end"], store_ids=ids)
+
+
+class ScoreSettingsForm(RuleChangeForm):
+    """The churn rules' thresholds decide whom the churn report and win-back campaigns reach: a change says why."""
+
+    class Meta:
+        model = ScoreSettings
+        fields = [
+            "dormant_days",
+            "gap_multiplier",
+            "spend_window_days",
+            "spend_drop_share",
+            "p_alive_high",
+            "p_alive_medium",
+            "price_sensitive_share",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = [name for name in self.changed_data if name != "change_reason"]
+        if changed and not (cleaned.get("change_reason") or "").strip():
+            self.add_error("change_reason", _("Say why the thresholds change; it is kept in the audit trail."))
+        return cleaned

@@ -108,9 +108,8 @@ def main() -> None:
 
 
 def bench_cashier():
-    """A cashier serving every bench store, with an API token."""
+    """A cashier serving every bench store (bench/checkout.py gives it an API token)."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from stores.models import Store
     from stores.services import staff_create, staff_set_stores
@@ -119,7 +118,6 @@ def bench_cashier():
     if user is None:
         user = staff_create(actor=None, username="bench_cashier", password="bench-cashier", role="cashier")
     staff_set_stores(actor=None, user=user, stores=Store.objects.filter(code__startswith="B"))
-    Token.objects.get_or_create(user=user)
     return user
 
 

@@ -13,6 +13,8 @@ Every error is `{"code": "...", "message": "...", "field": "..." | null}` with a
 - the database cannot be reached → 503 "service_unavailable" with Retry-After, on every path (API,
   tablet, back office; config/middleware.py and server_error below): the tablet keeps the sale queued
   and sends it again.
+- too many calls (config.throttling) → 429 "throttled" with Retry-After; a manager's approval from a
+  locked account or address → 429 "approver_locked".
 
 Anything else is a bug: the handler returns None and DRF lets it surface as a 500, logged.
 """
@@ -40,6 +42,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 
+from config.throttling import retry_after
 from members.models import Member
 from members.selectors import member_by_reference
 from stores.models import Store
@@ -60,11 +63,12 @@ STATUS_BY_CODE = {
 class ApiError(exceptions.APIException):
     """An error the API answers on purpose, with its own code, field and status."""
 
-    def __init__(self, message: str, *, code: str, field: str | None = None, status_code: int = 400):
+    def __init__(self, message: str, *, code: str, field: str | None = None, status_code: int = 400, retry_after=None):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.code = code
         self.field = field
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -91,6 +95,7 @@ ERROR_RESPONSES = {
     403: ErrorSerializer,
     404: ErrorSerializer,
     413: ErrorSerializer,
+    429: ErrorSerializer,
 }
 
 
@@ -183,7 +188,12 @@ def api_exception_handler(exc, context):
     renames = getattr(view, "service_fields", {}) or {}
 
     if isinstance(exc, ApiError):
-        return _respond(exc.status_code, exc.code, exc.detail, exc.field)
+        headers = {"Retry-After": retry_after(exc.retry_after)} if exc.retry_after is not None else None
+        return _respond(exc.status_code, exc.code, exc.detail, exc.field, headers=headers)
+    if isinstance(exc, exceptions.Throttled):
+        seconds = retry_after(exc.wait)
+        message = _("Too many requests. Try again in %(seconds)s seconds.") % {"seconds": seconds}
+        return _respond(429, "throttled", message, headers={"Retry-After": seconds})
     if isinstance(exc, DjangoValidationError):
         code, message, field = _first_django_error(exc)
         return _respond(STATUS_BY_CODE.get(code, 400), code, message, renames.get(field, field))
@@ -206,7 +216,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.APIException):
         headers = {}
         if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = retry_after(exc.wait)
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else exc.default_code
         return _respond(exc.status_code, code, exc.detail, headers=headers)

@@ -3,6 +3,7 @@
 With no environment at all the project runs embedded: SQLite, tasks executed in-process, DEBUG on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,7 +30,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -53,8 +55,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "stores.sessions.SessionTimeoutMiddleware",
+    # As django-axes asks, after the others: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
     # Last, so it sees a view's exception first: a database out of reach is a 503, not a crash.
     "config.middleware.DatabaseUnavailableMiddleware",
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,6 +138,43 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Where callers come from (login lockouts, API throttles): REMOTE_ADDR, or behind this many reverse proxies
+# that each append to X-Forwarded-For, the address the outermost one saw (config.throttling.client_address).
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
+# Logins (django-axes; README, "Logins, tokens and sessions"). A wrong password counts against the account
+# and against the address it came from; past either limit, no login gets in (right password or not) until
+# the cool-off has passed since the last failure or HQ unlocks it. A store's tablets share one address.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
+LOGIN_COOLOFF_MINUTES = env.int("LOGIN_COOLOFF_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "stores.logins.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "stores.logins.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
+# A success must not wipe the address's failures: a cashier would guess a manager's password between
+# logins of their own. HQ unlocks on its own audited page, not in axes' admin.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "approver_username", "approver_password"]
+AXES_VERBOSE = False  # failures are still logged; not every success and every start
+
+# Sessions: a tablet is a shared device, so its login ends after this long without use and after a shift
+# at most; the back office's after longer (stores.sessions). The cookie lives as long as the longest.
+TABLET_SESSION_IDLE_MINUTES = env.int("TABLET_SESSION_IDLE_MINUTES", default=15)
+TABLET_SESSION_MAX_HOURS = env.int("TABLET_SESSION_MAX_HOURS", default=12)
+BACK_OFFICE_SESSION_IDLE_MINUTES = env.int("BACK_OFFICE_SESSION_IDLE_MINUTES", default=60)
+BACK_OFFICE_SESSION_MAX_HOURS = env.int("BACK_OFFICE_SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = max(TABLET_SESSION_MAX_HOURS, BACK_OFFICE_SESSION_MAX_HOURS) * 3600
+
+# Integration tokens (django-rest-knox, stores.IntegrationToken): stored as SHA-512 digests, shown once,
+# valid this many days unless HQ chooses otherwise, revocable one by one.
+KNOX_TOKEN_MODEL = "stores.IntegrationToken"
+INTEGRATION_TOKEN_DAYS = env.int("INTEGRATION_TOKEN_DAYS", default=90)
+REST_KNOX = {"TOKEN_TTL": timedelta(days=INTEGRATION_TOKEN_DAYS), "AUTO_REFRESH": False}
+
 # The store tablet (templates/tablet/): members seen on a tablet stay findable offline this long, and
 # the sell page offers these categories for lines (they are what earning rules exclude or boost).
 TABLET_OFFLINE_MEMBER_HOURS = env.int("TABLET_OFFLINE_MEMBER_HOURS", default=12)
@@ -184,10 +232,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header lets DRF answer 401 (not 403) to a caller not logged in.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "stores.authentication.IntegrationTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Throttles count in the cache: set CACHE_URL to Redis when more than one process serves (README).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.UserThrottle", "config.throttling.WriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="1200/min"),
+        "write": env.str("API_THROTTLE_WRITE", default="600/min"),
+        # Wrong tokens, by address: the only guessing the API allows.
+        "bad_token": env.str("API_THROTTLE_BAD_TOKEN", default="10/min"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is {"code", "message", "field"} (config/api.py).
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
@@ -196,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Member loyalty & cashier API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema for staff in the back office and for integrations with a token; the docs page for staff.
+    "SERVE_PERMISSIONS": ["stores.authentication.StaffOrIntegration"],
     # The API docs page must work on a closed store network: its assets come from a pip package.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

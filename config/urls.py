@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -21,7 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("tablet/", include((tablet_urls, "tablet"))),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # People read the docs after logging in to the back office (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]).
+    path("api/v1/docs/", staff_member_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/v1/", include(("members.api.urls", "members-api"))),
     path("api/v1/", include(("loyalty.api.urls", "loyalty-api"))),
     path("api/v1/", include(("campaigns.api.urls", "campaigns-api"))),

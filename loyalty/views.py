@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -45,6 +44,7 @@ from loyalty.services.policy import refund_window_start
 from members.models import Member
 from members.selectors import member_by_reference
 from members.views import device_record, device_record_json, member_records
+from stores.logins import ApproverLocked, approver_authenticate
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
@@ -203,9 +203,15 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             approver = None
-            if needs_approval:
-                approver = authenticate(request, username=data["approver_username"], password=data["approver_password"])
-                if approver is None and (data["approver_username"] or data["approver_password"]):
+            # Nothing typed is no attempt: the service says an approval is needed, and no failure is counted.
+            if needs_approval and (data["approver_username"] or data["approver_password"]):
+                try:
+                    approver = approver_authenticate(
+                        request, username=data["approver_username"], password=data["approver_password"]
+                    )
+                except ApproverLocked as locked:
+                    raise ValidationError({"approver_username": ValidationError(locked.message)}) from locked
+                if approver is None:
                     raise ValidationError(
                         {"approver_username": ValidationError(_("The manager's username or password is wrong."))}
                     )

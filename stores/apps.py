@@ -18,6 +18,12 @@ class StoresConfig(AppConfig):
     verbose_name = _("Stores and staff")
 
     def ready(self):
-        import config.checks  # noqa: F401  (registers the project's deploy checks)
+        import config.checks
+        import config.throttling  # noqa: F401  (and the throttles' own)
 
         post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="stores.sync_role_groups")
+        from django.contrib.auth.signals import user_logged_in
+
+        from stores.sessions import restart_on_login
+
+        user_logged_in.connect(restart_on_login, dispatch_uid="stores.sessions.restart_on_login")

@@ -1,7 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -61,3 +64,33 @@ class BackOfficeAuthenticationForm(AdminAuthenticationForm):
         if user.is_active and not user.is_staff and staff_can(user, Action.USE_TABLET):
             raise ValidationError(back_office_is_for_hq(), code="store_staff")
         super().confirm_login_allowed(user)
+
+
+class IntegrationTokenForm(forms.Form):
+    user = forms.ModelChoiceField(
+        label=_("integration account"),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        help_text=_(
+            "The login the integration acts as; give each integration a login of its own. What it records "
+            "counts as no one's performance."
+        ),
+    )
+    name = forms.CharField(label=_("integration"), max_length=100, help_text=_("What uses this token, e.g. 线上商城."))
+    days = forms.IntegerField(
+        label=_("valid for (days)"), min_value=1, max_value=366, initial=lambda: settings.INTEGRATION_TOKEN_DAYS
+    )
+
+
+class UnlockForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("account", "account"), ("address", "address")], widget=forms.HiddenInput)
+    value = forms.CharField(max_length=255, widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "address":
+            try:
+                validate_ipv46_address(cleaned.get("value", ""))
+            except ValidationError as error:
+                self.add_error("value", error)
+        return cleaned

@@ -1,8 +1,10 @@
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 
 from config.constraints import ConstraintErrorsMixin
 from stores.names import staff_name
@@ -152,3 +154,56 @@ class AuditEntry(ConstraintErrorsMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class IntegrationToken(AbstractAuthToken):
+    """An API token of an integration (a POS, the online mall, a mini-program), through django-rest-knox.
+
+    Only the SHA-512 digest of the token is kept (`digest`), with its first characters (`token_key`) to
+    find it and to tell tokens apart; HQ sees the token once, when it is made. A token expires and can be
+    revoked on its own; both keep the row, so the account stays known as an integration's."""
+
+    # Knox's digest is its primary key; an id keeps it out of the back office's addresses.
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(_("digest"), max_length=128, unique=True)
+    token_key = models.CharField(_("token starts with"), max_length=25, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("integration account"),
+        on_delete=models.PROTECT,
+        related_name="auth_token_set",
+    )
+    name = models.CharField(_("integration"), max_length=100, help_text=_("What uses this token, e.g. 线上商城."))
+    created = models.DateTimeField(_("created at"), auto_now_add=True)
+    expiry = models.DateTimeField(_("expires at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("integration token")
+        verbose_name_plural = _("integration tokens")
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(name=""), name="integration_token_name_not_empty"),
+            models.CheckConstraint(condition=models.Q(expiry__gt=models.F("created")), name="integration_token_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_key}…)"
+
+
+class LoginLockout(AccessAttempt):
+    """django-axes' records of failed logins, for HQ's page of locked accounts and addresses."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("locked login")
+        verbose_name_plural = _("locked logins")

@@ -95,7 +95,8 @@ ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "stores.view_store",
         "stores.view_region",
         "campaigns.*",
-        "analytics.*",
+        # Analytics is read in the admin; the churn rules' thresholds are HQ admins' to change.
+        "analytics.view_*",
     ),
     Role.STORE_MANAGER: (),
     Role.CASHIER: (),

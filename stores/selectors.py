@@ -1,7 +1,6 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from rest_framework.authtoken.models import Token
 
-from stores.models import Store
+from stores.models import IntegrationToken, Store
 from stores.permissions import staff_access
 
 
@@ -18,7 +17,8 @@ def done_in_person(user_field: str) -> Q:
     """Rows whose `user_field` (a ForeignKey to the user) is a person at a till or in the back office.
 
     An integration (an existing POS, the online mall, a mini-program) signs in with an API token
-    (DESIGN §9: token auth for integrations, session auth for people), so a login that holds a token
-    is an integration account: what it records is no one's performance, though it stays recorded as
-    who did it (the audit trail)."""
-    return Q(**{f"{user_field}__isnull": False}) & ~Exists(Token.objects.filter(user_id=OuterRef(f"{user_field}_id")))
+    (DESIGN §9: token auth for integrations, session auth for people), so a login that holds a token,
+    even an expired or revoked one, is an integration account: what it records is no one's performance,
+    though it stays recorded as who did it (the audit trail)."""
+    tokens = IntegrationToken.objects.filter(user_id=OuterRef(f"{user_field}_id"))
+    return Q(**{f"{user_field}__isnull": False}) & ~Exists(tokens)

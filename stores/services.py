@@ -1,11 +1,15 @@
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from stores.models import AuditEntry, StaffProfile, Store
+from stores.models import AuditEntry, IntegrationToken, StaffProfile, Store
 from stores.permissions import forget_staff_access
 from stores.roles import HQ_ROLES, Role
 
@@ -97,3 +101,58 @@ def staff_create(
     staff_set_role(actor=actor, user=user, role=role, reason="created")
     staff_set_stores(actor=actor, user=user, stores=stores, reason="created")
     return user
+
+
+@transaction.atomic
+def integration_token_create(*, actor, user, name: str, days: int) -> tuple[IntegrationToken, str]:
+    """A new token for an integration account → the row and the token itself, which is kept nowhere:
+    whoever asked for it must copy it now."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ValidationError(_("Name the integration that uses this token."))})
+    if not 1 <= days <= 366:
+        raise ValidationError({"days": ValidationError(_("A token is valid for 1 to 366 days."))})
+    if not user.is_active:
+        raise ValidationError({"user": ValidationError(_("This account is not active."))})
+    token, raw = IntegrationToken.objects.create(user=user, expiry=timedelta(days=days), name=name, created_by=actor)
+    audit_record(
+        actor=actor,
+        action="integration_token.created",
+        target=token,
+        data={"username": user.get_username(), "name": name, "starts_with": token.token_key, "days": days},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def integration_token_revoke(*, actor, token: IntegrationToken, reason: str = "") -> bool:
+    """Stop a token working from now on; False when it was revoked already."""
+    revoked = IntegrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if revoked:
+        token.refresh_from_db(fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action="integration_token.revoked",
+            target=token,
+            reason=reason,
+            data={"username": token.user.get_username(), "name": token.name, "starts_with": token.token_key},
+        )
+    return bool(revoked)
+
+
+@transaction.atomic
+def login_unlock(*, actor, username: str | None = None, address: str | None = None, reason: str = "") -> int:
+    """Forget the failed logins of an account or of an address, which lifts its lockout → how many
+    attempt records were cleared."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    if not username and not address:
+        raise ValueError("an account or an address to unlock")
+    cleared = AxesProxyHandler.reset_attempts(username=username or None, ip_address=address or None)
+    audit_record(
+        actor=actor,
+        action="login.unlocked",
+        reason=reason,
+        data={"username": username or "", "address": address or "", "attempts_cleared": cleared},
+    )
+    return cleared

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.selectors import stores_for_staff
+from stores.sessions import mark_tablet_session
 from stores.tablet import refuse, remember_store, store_remembered_on_device
 
 # What the service worker keeps for offline use: the pages a cashier needs without a network (their
@@ -53,6 +54,7 @@ class TabletLoginView(LoginView):
             form.add_error(None, _("Your role does not use the store tablet."))
             return self.form_invalid(form)
         response = super().form_valid(form)
+        mark_tablet_session(self.request)
         store = store_remembered_on_device(self.request, list(stores_for_staff(user)))
         if store is None:
             return redirect(f"{reverse('tablet:choose-store')}?{urlencode({'next': self.get_success_url()})}")

@@ -86,6 +86,16 @@ def _registries_restored():
 
 
 @pytest.fixture(autouse=True)
+def _throttles_count_from_zero():
+    # API throttles count in the cache, by user id and address, which the next test reuses.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _static_files_without_collectstatic(settings):
     # Production serves a hashed manifest built by collectstatic; tests render pages without one.
     settings.STORAGES = {

@@ -10,7 +10,6 @@ loyalty.services.idempotency).
 operation on the first answer, the current ones on a replay.
 """
 
-from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -62,6 +61,7 @@ from loyalty.services import (
     wallet_refund_principal,
     wallet_top_up,
 )
+from stores.logins import ApproverLocked, approver_authenticate
 
 WRITE_RESPONSES = {**ERROR_RESPONSES, 409: ErrorSerializer}
 
@@ -171,7 +171,16 @@ class SaleRefundApi(ApiView):
         store = optional_store(data["store"])
         approver = None
         if data["approver"] is not None:
-            approver = authenticate(request, **data["approver"])
+            try:
+                approver = approver_authenticate(request, **data["approver"])
+            except ApproverLocked as locked:
+                raise ApiError(
+                    locked.message,
+                    code="approver_locked",
+                    field="approver",
+                    status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                    retry_after=locked.retry_after,
+                ) from locked
             if approver is None:
                 raise ApiError(
                     _("The approver's username or password is wrong."),

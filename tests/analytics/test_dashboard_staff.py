@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from loyalty.models import Sale
 from members.models import Member
@@ -22,6 +21,7 @@ from tests.analytics.shop_history import (
 )
 from tests.factories import StaffFactory
 from tests.factories.campaigns import CouponFactory, CouponTemplateFactory
+from tests.factories.stores import integration_token
 from tests.loyalty.clock import local
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_an_import_by_the_admin_is_not_the_admin_registering_or_selling(client, 
 
 def test_what_an_integration_account_records_is_nobodys_performance(client, march, clock):
     pos = StaffFactory(role="store_manager", stores=[march.store_a], username="pos_link")
-    Token.objects.create(user=pos)
+    integration_token(pos, name="POS")
     clock.set(local(2026, 3, 16))
     member = join(clock, name="接口", store=march.store_a, staff=pos)
     sale = sell(member, 80, store=march.store_a, cashier=pos)

@@ -5,13 +5,13 @@ import json
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.api import MAX_BODY_BYTES
 from loyalty.models import Sale
 from tests.api.conftest import assert_error, rid, sale_payload
 from tests.factories.loyalty import RechargePackageFactory
+from tests.factories.stores import integration_token
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_a_wrong_token_gets_401(member):
 
 def test_a_token_authenticates_an_integration(chain, member):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=chain.hq_admin).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_token(chain.hq_admin)}")
 
     response = client.get(f"/api/v1/members/{member.code}/")
 

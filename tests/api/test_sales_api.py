@@ -2,7 +2,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from loyalty.models import PointsAccount, Sale
@@ -10,6 +9,7 @@ from loyalty.services import checkout, wallet_top_up
 from members.services import member_set_status
 from tests.api.conftest import assert_error, rid, sale_payload
 from tests.factories import StoreFactory
+from tests.factories.stores import integration_token
 
 pytestmark = pytest.mark.django_db
 
@@ -129,9 +129,8 @@ def test_a_member_pays_partly_with_points_and_partly_from_stored_value(chain, me
 
 
 def test_a_token_lets_an_integration_ring_up_a_sale(chain, member, policy):
-    token = Token.objects.create(user=chain.cashier_a)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_token(chain.cashier_a)}")
 
     response = client.post("/api/v1/sales/", sale_payload(member=member.code, amount="20.00"), format="json")
 

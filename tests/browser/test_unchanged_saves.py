@@ -63,7 +63,6 @@ def add_what_the_demo_lacks(marketer) -> dict:
     """A dated thing for each kind of date input the demo leaves empty; values with seconds where the
     input takes them, since a format that drops them changed the object on an unchanged save."""
     from django_celery_beat.models import ClockedSchedule, PeriodicTask, SolarSchedule
-    from rest_framework.authtoken.models import Token
 
     from campaigns.models import Campaign, CouponTemplate, MallItem, Segment
     from loyalty.models import EarningRule
@@ -118,7 +117,6 @@ def add_what_the_demo_lacks(marketer) -> dict:
     # Admins the demo leaves empty: one row each, so that their change forms are saved too.
     MallItem.objects.create(name="保温杯", kind=MallItem.Kind.GIFT, points_price=1000, stock=10, cost=Decimal("25.00"))
     SolarSchedule.objects.create(event="sunrise", latitude=Decimal("31.23"), longitude=Decimal("121.47"))
-    Token.objects.create(user=marketer)
     return {
         EarningRule: rule.pk,
         CouponTemplate: template.pk,

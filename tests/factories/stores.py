@@ -39,3 +39,11 @@ class StaffFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return staff_create(actor=None, **kwargs)
+
+
+def integration_token(user, *, name: str = "线上商城", days: int = 90) -> str:
+    """A token for `user` made as HQ makes one (stores.services) → the token an integration sends."""
+    from stores.services import integration_token_create
+
+    _token, raw = integration_token_create(actor=None, user=user, name=name, days=days)
+    return raw

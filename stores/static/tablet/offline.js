@@ -322,7 +322,8 @@
           report.sent += 1;
           continue;
         }
-        if (response.status >= 500) { report.offline = true; break; }
+        // The server is down or asks the till to slow down (429): the queue waits for the next round.
+        if (response.status >= 500 || response.status === 429) { report.offline = true; break; }
         // Refused for the sale itself (not for what changed meanwhile): keep it for the manager to see.
         const answer = await response.json().catch(function () { return {}; });
         entry.state = "refused";

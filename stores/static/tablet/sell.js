@@ -407,7 +407,8 @@
         location.replace(config.urls.receipt + answer.id + "/" + (response.status === 200 ? "?replayed=1" : ""));
         return;
       }
-      if (response.status >= 500) { await waitInQueue(requestId, kept, shown); return; }
+      // Not recorded, but not refused either (the server failed, or asked the till to slow down): queued.
+      if (response.status >= 500 || response.status === 429) { await waitInQueue(requestId, kept, shown); return; }
       // Any other answer is a refusal: nothing was recorded under this id.
       await S.Queue.remove(requestId).catch(function () {});
       if (answer.code === "request_id_reused") {
