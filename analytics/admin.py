@@ -12,6 +12,7 @@ from analytics.exports import churn_report_export
 from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnapshot
 from analytics.report import as_percent, two_places
 from config import tabular
+from members.access import search_for_audit
 from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -110,7 +111,7 @@ class ChurnReportAdmin(_ReadOnly):
                 queryset=changelist.get_queryset(request),
                 fmt=wanted or tabular.CSV,
                 language="en" if (get_language() or "").startswith("en") else "zh",
-                filters=dict(request.GET.lists()),
+                filters=dict(search_for_audit(request.GET).lists()),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))

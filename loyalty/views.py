@@ -40,6 +40,7 @@ from loyalty.services import (
     sale_review_resolve,
     wallet_top_up,
 )
+from members.access import record_view
 from members.models import Member
 from members.selectors import member_by_reference
 from members.views import offline_records, records_json
@@ -50,8 +51,11 @@ from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
 RECENT_PURCHASES = 5
 
 
-def _member_or_none(code: str) -> Member | None:
-    return member_by_reference(code)
+def _member_or_none(request: HttpRequest, code: str) -> Member | None:
+    member = member_by_reference(code)
+    if member is not None:
+        record_view(request, [member])
+    return member
 
 
 def _not_found(request: HttpRequest, message: str) -> HttpResponse:
@@ -68,7 +72,7 @@ def _may(request: HttpRequest, action: Action) -> bool:
 
 @tablet_view(Action.LOOKUP_MEMBER)
 def member_card(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     [(record, record_json)] = records_json(offline_records(request, [member]))
@@ -126,7 +130,7 @@ def sell(request: HttpRequest) -> HttpResponse:
     code = request.GET.get("member", "").strip()[:64]
     record = None
     if code:
-        member = _member_or_none(code)
+        member = _member_or_none(request, code)
         if member is None:
             return _unknown_member(request, code)
         [record] = offline_records(request, [member])
@@ -239,7 +243,7 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
 @never_cache
 @tablet_view(Action.TOP_UP)
 def top_up(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     form = TabletTopUpForm(request.POST or None)
@@ -275,7 +279,7 @@ def top_up(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @tablet_view(Action.ADJUST_POINTS)
 def adjust_points(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     form = TabletAdjustForm(request.POST or None)
