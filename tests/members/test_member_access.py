@@ -265,3 +265,25 @@ def test_rows_past_the_retention_are_removed(settings, chain, fang):
     member_access_maintain()  # again: nothing more to do
 
     assert sorted((now - r.created_at).days for r in MemberAccess.objects.all()) == [10, 150]
+
+
+def test_the_upkeep_runs_daily_from_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    from config import celery_app as app
+
+    task = PeriodicTask.objects.get(name="members: member access log upkeep")
+    assert task.enabled and (task.crontab.hour, task.crontab.minute) == ("3", "40")
+    app.loader.import_default_modules()  # as a worker does at start-up
+    assert task.task in app.tasks and app.tasks[task.task].acks_late
+    assert app.tasks[task.task]() == {"partitions_created": 0, "partitions_dropped": 0, "rows_deleted": 0}
+
+
+def test_a_retention_shorter_than_six_months_is_refused_at_start(settings):
+    from members.checks import access_log_retention
+
+    settings.MEMBER_ACCESS_RETENTION_DAYS = 90
+    [error] = access_log_retention(None)
+    assert error.id == "members.E001" and "180" in error.msg
+    settings.MEMBER_ACCESS_RETENTION_DAYS = 180
+    assert access_log_retention(None) == []
