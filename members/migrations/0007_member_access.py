@@ -34,8 +34,6 @@ CREATE TABLE "{TABLE}" (
     CONSTRAINT "member_access_member_unless_search" CHECK ("kind" = 1 OR "member_id" IS NOT NULL),
     PRIMARY KEY ("id", "created_at")
 ) PARTITION BY RANGE ("created_at");
-CREATE INDEX "member_access_staff_idx" ON "{TABLE}" ("staff_id", "created_at");
-CREATE INDEX "member_access_member_idx" ON "{TABLE}" ("member_id", "created_at") WHERE "member_id" IS NOT NULL;
 CREATE TABLE "{TABLE}_default" PARTITION OF "{TABLE}" DEFAULT;
 """
 
@@ -50,7 +48,9 @@ def _next_month(first: datetime.date) -> datetime.date:
 
 
 def partition_on_postgresql(apps, schema_editor):
-    """The table CreateModel made, made again partitioned, with the same columns, checks and indexes."""
+    """The table CreateModel made, made again partitioned, with the same columns and checks. Its indexes
+    are CreateModel's own: the schema editor creates them at the end of the migration, on the table as it
+    is by then (an index on a partitioned table is made on every partition, now and later)."""
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f'DROP TABLE "{TABLE}"')

@@ -287,3 +287,31 @@ def test_a_retention_shorter_than_six_months_is_refused_at_start(settings):
     assert error.id == "members.E001" and "180" in error.msg
     settings.MEMBER_ACCESS_RETENTION_DAYS = 180
     assert access_log_retention(None) == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_log_is_partitioned_by_month_and_expired_months_are_dropped(settings, chain, fang):
+    settings.MEMBER_ACCESS_RETENTION_DAYS = 365
+    today = timezone.localdate()
+    long_ago = today - timedelta(days=500)
+    # The upkeep as it ran 500 days ago made that month's partition (and the next two).
+    assert member_access_maintain(today=long_ago)["partitions_created"] == 3
+    for when in (timezone.now() - timedelta(days=500), timezone.now()):
+        MemberAccess.objects.create(
+            created_at=when, staff=chain.cashier_a, member=fang, kind=Kind.VIEW, channel=Channel.TABLET
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM members_memberaccess ORDER BY created_at")
+        old_partition, new_partition = (row[0] for row in cursor.fetchall())
+    assert old_partition == f"members_memberaccess_y{long_ago:%Y}m{long_ago:%m}"
+    assert new_partition == f"members_memberaccess_y{today:%Y}m{today:%m}"
+
+    summary = member_access_maintain()
+
+    assert summary["partitions_dropped"] == 3 and summary["partitions_created"] == 0
+    assert [
+        (now.date() - r.created_at.date()).days for r in MemberAccess.objects.all() for now in [timezone.now()]
+    ] == [0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [old_partition])
+        assert cursor.fetchone()[0] is None
