@@ -119,7 +119,8 @@ class _RequestAccess:
         if kind == Kind.LOOKUP and not members:
             self.rows.setdefault(None, _Row(kind, searched_by, query_hash))
         for member in members:
-            self.ids_by_phone[member.phone] = member.pk
+            if "phone" in member.__dict__:  # loaded (reading a deferred one would cost a query)
+                self.ids_by_phone[member.phone] = member.pk
             row = self.rows.get(member.pk)
             if row is None or row.kind == Kind.SHOWN:
                 row = self.rows[member.pk] = _Row(kind, searched_by, query_hash, row is not None and row.full_phone)

@@ -110,4 +110,6 @@ def register_member(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("tablet:member", code=member.code)
     existing = getattr(form, "existing_member", None)
+    if existing is not None:  # "already a member: 王芳": typing a number found someone
+        record_lookup(request, [existing], query=form.data.get("phone", ""))
     return render_tablet(request, "tablet/register.html", {"form": form, "existing": existing})

@@ -68,6 +68,7 @@ class MemberRegisterApi(ApiView):
             consent_source=CONSENT_SOURCE_BY_CHANNEL[data["channel"]],
         )
         # Whoever registers the member has just typed the phone: they see it in full.
+        record_view(request, [member], full_phone=True, store=store)
         [summary] = member_summaries([member], full_phone=lambda m: True, context=_summary_context(request, store))
         return Response(self.OutputSerializer(summary).data, status=status.HTTP_201_CREATED)
 

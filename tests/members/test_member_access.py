@@ -142,7 +142,23 @@ def test_registering_a_member_is_reading_the_full_phone_just_typed(chain):
 
     assert response.status_code == 201
     [row] = rows()
-    assert (row.member.phone, row.kind, row.full_phone, row.store_id) == (FANG, Kind.SHOWN, True, None)
+    assert (row.member.phone, row.kind, row.full_phone, row.store_id) == (FANG, Kind.VIEW, True, chain.store_a.pk)
+
+
+def test_typing_a_members_number_into_the_register_form_is_a_lookup(at_till, chain, fang):
+    response = at_till(chain.cashier_a, chain.store_a).post(
+        reverse("tablet:register"), {"phone": "139 1234 5678", "name": "王芳"}
+    )
+
+    assert response.status_code == 200 and "王芳" in response.content.decode()
+    [row] = rows()
+    assert (row.member_id, row.kind, row.searched_by, row.store_id) == (
+        fang.pk,
+        Kind.LOOKUP,
+        SearchedBy.PHONE,
+        chain.store_a.pk,
+    )
+    assert row.query_hash == query_fingerprint("13912345678")[1]
 
 
 # --- the back office -----------------------------------------------------------------------------
