@@ -331,3 +331,16 @@ def test_on_postgresql_the_log_is_partitioned_by_month_and_expired_months_are_dr
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [old_partition])
         assert cursor.fetchone()[0] is None
+
+
+def test_the_churn_reports_audit_row_keeps_its_filter_but_not_the_search_text(client, chain, fang):
+    client.force_login(chain.marketer)
+    response = client.get(
+        reverse("admin:analytics_memberscore_csv"), {"q": "13912345678", "churn_level__exact": "high", "format": "csv"}
+    )
+
+    assert response.status_code == 200
+    audit = AuditEntry.objects.get(action="analytics.churn_report_exported")
+    assert audit.data["filters"]["churn_level__exact"] == ["high"] and audit.data["phones"] == "masked"
+    assert audit.data["filters"]["q"] == [f"phone:{query_fingerprint('13912345678')[1]}"]
+    assert "13912345678" not in str(audit.data)
