@@ -14,6 +14,7 @@ from analytics.models import MemberScore, ScoreSettings, ScoringRun, SegmentSnap
 from analytics.report import as_percent, two_places
 from config import tabular
 from loyalty.admin import RuleChangeAuditMixin
+from members.access import search_for_audit
 from members.phones import sees_full_phones, shown_phone
 from stores.permissions import staff_can
 from stores.roles import Action
@@ -121,7 +122,7 @@ class ChurnReportAdmin(_ReadOnly):
                 queryset=changelist.get_queryset(request),
                 fmt=wanted or tabular.CSV,
                 language="en" if (get_language() or "").startswith("en") else "zh",
-                filters=dict(request.GET.lists()),
+                filters=dict(search_for_audit(request.GET).lists()),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))

@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who looked at which member: written before the response leaves (members.access).
+    "members.access.MemberAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -279,6 +281,14 @@ SPECTACULAR_SETTINGS = {
 
 # Members: phones are stored in E.164; numbers typed without a country code are read as mainland China.
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="CN")
+# The member access log (members.access): kept this many days (China's Cybersecurity Law: at least 180);
+# the HQ home lists store staff who, over the last WATCH_DAYS, looked at more distinct members than
+# WATCH_FACTOR times the members who bought at their stores, and more than WATCH_MIN.
+MEMBER_ACCESS_RETENTION_DAYS = env.int("MEMBER_ACCESS_RETENTION_DAYS", default=365)
+MEMBER_ACCESS_WATCH_DAYS = env.int("MEMBER_ACCESS_WATCH_DAYS", default=7)
+MEMBER_ACCESS_WATCH_FACTOR = env.int("MEMBER_ACCESS_WATCH_FACTOR", default=3)
+MEMBER_ACCESS_WATCH_MIN = env.int("MEMBER_ACCESS_WATCH_MIN", default=50)
+MEMBER_ACCESS_WATCH_CACHE_SECONDS = env.int("MEMBER_ACCESS_WATCH_CACHE_SECONDS", default=300)
 # Beyond this many rows the admin changelist shows the planner's estimate instead of COUNT(*).
 ADMIN_EXACT_COUNT_LIMIT = env.int("ADMIN_EXACT_COUNT_LIMIT", default=10_000)
 

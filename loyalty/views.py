@@ -41,6 +41,7 @@ from loyalty.services import (
     wallet_top_up,
 )
 from loyalty.services.policy import refund_window_start
+from members.access import record_view
 from members.models import Member
 from members.selectors import member_by_reference
 from members.views import device_record, device_record_json, member_records
@@ -52,8 +53,11 @@ from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
 RECENT_PURCHASES = 5
 
 
-def _member_or_none(code: str) -> Member | None:
-    return member_by_reference(code)
+def _member_or_none(request: HttpRequest, code: str) -> Member | None:
+    member = member_by_reference(code)
+    if member is not None:
+        record_view(request, [member])
+    return member
 
 
 def _not_found(request: HttpRequest, message: str) -> HttpResponse:
@@ -70,7 +74,7 @@ def _may(request: HttpRequest, action: Action) -> bool:
 
 @tablet_view(Action.LOOKUP_MEMBER)
 def member_card(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     [record] = member_records(request, [member])
@@ -128,7 +132,7 @@ def sell(request: HttpRequest) -> HttpResponse:
     code = request.GET.get("member", "").strip()[:64]
     record = None
     if code:
-        member = _member_or_none(code)
+        member = _member_or_none(request, code)
         if member is None:
             return _unknown_member(request, code)
         [record] = member_records(request, [member])
@@ -254,7 +258,7 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
 @never_cache
 @tablet_view(Action.TOP_UP)
 def top_up(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     form = TabletTopUpForm(request.POST or None)
@@ -290,7 +294,7 @@ def top_up(request: HttpRequest, code: str) -> HttpResponse:
 @never_cache
 @tablet_view(Action.ADJUST_POINTS)
 def adjust_points(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member_or_none(code)
+    member = _member_or_none(request, code)
     if member is None:
         return _unknown_member(request, code)
     form = TabletAdjustForm(request.POST or None)

@@ -7,10 +7,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+import members.admin_access  # registers the member access log
 import members.admin_export_jobs  # registers the pages of exports written in the background
 import members.admin_imports  # noqa: F401  (registers the member import pages)
 from config.pagination import EstimatedCountPaginator
 from members import services
+from members.access import record_lookup, record_view
 from members.admin_360 import member_360_view
 from members.admin_exports import MemberExportAdminMixin
 from members.forms import MemberAdminForm
@@ -119,6 +121,22 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
 
     def get_list_filter(self, request):
         return [*super().get_list_filter(request), *_extra_list_filters]
+
+    # Searches and opened members go to the member access log (members.access).
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None and changelist.query:
+            record_lookup(request, changelist.result_list, query=changelist.query)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        member = (getattr(response, "context_data", None) or {}).get("original")
+        if member is not None:
+            # The HQ admin's form holds the full number in its phone box.
+            record_view(request, [member], full_phone=sees_full_phones(request.user))
+        return response
 
     def get_search_results(self, request, queryset, search_term):
         condition = member_search_filter(search_term)

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from members.access import record_view
 from members.member360 import RECENT_ROWS, member_360_sections, member_changelist_url, register_section
 from members.models import Member
 from members.phones import sees_full_phones, shown_phone
@@ -19,6 +20,7 @@ def member_360_view(request, object_id, *, model_admin):
     member = member_for_360(object_id)
     if member is None:
         raise Http404(_("No member with this id."))
+    record_view(request, [member])
     context = {
         **model_admin.admin_site.each_context(request),
         "title": _("360° view"),

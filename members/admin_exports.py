@@ -31,6 +31,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from members.access import search_for_audit
 from members.export_jobs import export_job_create, export_runs_in_background
 from members.exports import default_member_export_columns, member_export_columns, member_export_prepare
 from members.models import ExportJob, Member
@@ -183,7 +184,7 @@ class MemberExportAdminMixin:
                     columns=form.cleaned_data["columns"],
                     fmt=form.cleaned_data["fmt"],
                     language=form.cleaned_data["headers"],
-                    filters=request.GET.urlencode(),
+                    filters=search_for_audit(request.GET).urlencode(),
                     source="admin",
                 )
             except ValidationError as error:

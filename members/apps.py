@@ -8,6 +8,7 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self):
+        import members.checks  # noqa: F401  (the access log's retention is checked at start)
         from members.demo import demo_members
         from members.export_jobs import ExportKindSpec, member_export_rebuild, register_export_kind
         from members.imports.jobs import ImportKindSpec, register_import_kind

@@ -550,3 +550,102 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
             return "; ".join(f"{title}: {value}" for title, value in self.filters) or str(_("every member"))
         days = f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}" if self.start and self.end else ""
         return f"{days} · {self.store.code}" if self.store_id else days
+
+
+class MemberAccess(models.Model):
+    """One member seen by one staff login (DESIGN §10, "who looked at which member"): found by a search,
+    opened (tablet card, 360 page, API summary), or shown with the full phone in a list. Append-only.
+
+    Written for volume: tills look members up thousands of times a day, so a row is a few numbers (about
+    80 bytes), one row per member a request showed, all of a request's rows in one INSERT
+    (members.access). It holds nothing that identifies the member by itself: the member's id, and for a
+    search what it was by (phone, code, name …) and a keyed fingerprint of what was typed, never the text.
+
+    The foreign keys have no database constraint, so rows cost no lookup when written and a member's
+    erasure leaves the log as it is; on PostgreSQL the table is partitioned by month of `created_at`
+    (migration 0007), so retention drops whole months (members.access.member_access_maintain).
+    """
+
+    class Kind(models.IntegerChoices):
+        LOOKUP = 1, _("found by a search")
+        VIEW = 2, _("opened")
+        SHOWN = 3, _("full phone shown")
+
+    class Channel(models.IntegerChoices):
+        TABLET = 1, _("store tablet")
+        API = 2, _("API")
+        BACK_OFFICE = 3, _("back office")
+
+    class SearchedBy(models.IntegerChoices):
+        NOTHING = 0, "—"
+        PHONE = 1, _("full phone")
+        PHONE_PREFIX = 2, _("start of a phone")
+        CODE = 3, _("member code")
+        QR = 4, _("QR code")
+        NAME = 5, _("start of a name")
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # member_access_staff_idx starts with it
+    )
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,  # member_access_member_idx starts with it
+        help_text=_("Empty: the search found no one."),
+    )
+    kind = models.PositiveSmallIntegerField(_("access"), choices=Kind.choices)
+    channel = models.PositiveSmallIntegerField(_("where"), choices=Channel.choices)
+    searched_by = models.PositiveSmallIntegerField(
+        _("searched by"), choices=SearchedBy.choices, default=SearchedBy.NOTHING
+    )
+    query_hash = models.BigIntegerField(
+        _("search fingerprint"),
+        null=True,
+        blank=True,
+        help_text=_("A keyed hash of what was typed: the same search gives the same number; the text is not kept."),
+    )
+    full_phone = models.BooleanField(_("full phone shown"), default=False)
+
+    class Meta:
+        verbose_name = _("member access")
+        verbose_name_plural = _("member access log")
+        # The identity column grows with time; its index (the primary key's) is in every month's partition.
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["staff", "created_at"], name="member_access_staff_idx"),
+            models.Index(
+                fields=["member", "created_at"],
+                name="member_access_member_idx",
+                condition=models.Q(member__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=[1, 2, 3]), name="member_access_kind_known"),
+            models.CheckConstraint(
+                condition=models.Q(kind=1) | models.Q(member__isnull=False), name="member_access_member_unless_search"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from contextvars import ContextVar
 
 import phonenumbers
 from django.conf import settings
@@ -84,6 +85,13 @@ def offline_phone_tag(e164: str) -> int:
     return int(hidden) % OFFLINE_TAG_MODULUS if hidden else 0
 
 
+# The full phones the current request showed, for the member access log (members.access opens the set
+# for each request and writes who saw them; outside a request it is None and nothing is noted).
+full_phones_shown: ContextVar[set[str] | None] = ContextVar("full_phones_shown", default=None)
+# A page shows at most a few hundred members; beyond this a request is a download, audited as an export.
+FULL_PHONES_NOTED_MAX = 1000
+
+
 def shown_phone(e164: str | None, *, full: bool, machine: bool = False) -> str:
     """A stored phone as it leaves the system: every page, export, report, preview and API answer asks
     this, so masking is decided in one place (DESIGN §10).
@@ -96,6 +104,9 @@ def shown_phone(e164: str | None, *, full: bool, machine: bool = False) -> str:
         return ""
     if not full:
         return mask_phone(e164)
+    noted = full_phones_shown.get()
+    if noted is not None and len(noted) < FULL_PHONES_NOTED_MAX:
+        noted.add(e164)
     return e164 if machine else national_digits(e164)
 
 

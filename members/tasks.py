@@ -56,3 +56,17 @@ def sweep_jobs() -> dict[str, dict[str, int]]:
     if any(any(counts.values()) for counts in summary.values()):
         logger.warning("sweep_jobs: %s", summary)
     return summary
+
+
+@shared_task(name="members.tasks.maintain_access_log", acks_late=True, reject_on_worker_lost=True)
+def maintain_access_log() -> dict[str, int]:
+    """Keep the member access log within its retention and its coming months' partitions ready."""
+    from members.access import member_access_maintain
+
+    summary = member_access_maintain()
+    logger.info(
+        "maintain_access_log: %(partitions_created)d partitions created, %(partitions_dropped)d dropped, "
+        "%(rows_deleted)d rows deleted",
+        summary,
+    )
+    return summary

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
+from members.access import record_lookup
 from members.api.summary import member_summaries, member_summary_serializer_class
 from members.forms import TabletRegisterForm
 from members.models import Member
@@ -69,6 +70,7 @@ def find_member(request: HttpRequest) -> HttpResponse:
     members: list[Member] = []
     if query:
         members = list(member_lookup(text=query)[:RESULTS_LIMIT])
+        record_lookup(request, members, query=query)
         exact = member_by_reference(query) if not query.startswith("MBR1.") else (members[0] if members else None)
         # A scan or a full phone/code submitted with Enter goes straight to the card.
         if request.GET.get("go") and exact is not None and len(members) == 1:
@@ -114,4 +116,6 @@ def register_member(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("tablet:member", code=member.code)
     existing = getattr(form, "existing_member", None)
+    if existing is not None:  # "already a member: 王芳": typing a number found someone
+        record_lookup(request, [existing], query=form.data.get("phone", ""))
     return render_tablet(request, "tablet/register.html", {"form": form, "existing": existing})

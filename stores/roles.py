@@ -86,12 +86,14 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 }
 
 # Model permissions of the Django admin, by role: "app_label.codename" or "app_label.*" for every
-# permission of an app, or "app_label.view_*" for every view permission. Later apps extend this
-# list and call `sync_role_groups` from a migration of their own.
+# permission of an app, or "app_label.view_*" for every view permission; "!" before one takes it away
+# again. Later apps extend this list and call `sync_role_groups` from a migration of their own.
 ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.HQ_ADMIN: ("*",),
     Role.HQ_MARKETER: (
         "members.view_*",
+        # Which members each staff member looked at is the HQ admin's security record, like the audit trail.
+        "!members.view_memberaccess",
         "stores.view_store",
         "stores.view_region",
         "campaigns.*",
@@ -128,7 +130,9 @@ def sync_role_groups(apps) -> None:
     all_permissions = list(Permission.objects.select_related("content_type"))
     for role, patterns in ROLE_MODEL_PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=str(role))
-        wanted = [p for p in all_permissions if _matches(p, patterns)]
+        given = tuple(p for p in patterns if not p.startswith("!"))
+        taken = tuple(p[1:] for p in patterns if p.startswith("!"))
+        wanted = [p for p in all_permissions if _matches(p, given) and not _matches(p, taken)]
         group.permissions.set(wanted)
 
 

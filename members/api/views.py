@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from config.api import ERROR_RESPONSES, ApiView, member_from_reference, optional_store, store_from_code
+from members.access import record_lookup, record_view
 from members.api.serializers import MemberLookupInputSerializer, MemberRegisterInputSerializer
 from members.api.summary import member_summaries, member_summary_serializer_class
 from members.models import Member
@@ -67,6 +68,7 @@ class MemberRegisterApi(ApiView):
             consent_source=CONSENT_SOURCE_BY_CHANNEL[data["channel"]],
         )
         # Whoever registers the member has just typed the phone: they see it in full.
+        record_view(request, [member], full_phone=True, store=store)
         [summary] = member_summaries([member], full_phone=lambda m: True, context=_summary_context(request, store))
         return Response(self.OutputSerializer(summary).data, status=status.HTTP_201_CREATED)
 
@@ -92,6 +94,7 @@ class MemberLookupApi(ApiView):
         store = optional_store(data["store"])
         require_staff_can(request.user, Action.LOOKUP_MEMBER, store)
         members = list(member_lookup(text=data["q"])[:LOOKUP_LIMIT])
+        record_lookup(request, members, query=data["q"], store=store)
         sees_full = sees_full_phones(request.user)
         typed_phone = _full_phone_typed(data["q"])
         summaries = member_summaries(
@@ -118,6 +121,7 @@ class MemberDetailApi(ApiView):
         if not (staff_can(request.user, Action.LOOKUP_MEMBER) or staff_can(request.user, Action.VIEW_MEMBERS)):
             raise PermissionDenied(_("Your role does not allow this."))
         member = member_from_reference(reference, field=None)
+        record_view(request, [member])
         sees_full = sees_full_phones(request.user)
         [summary] = member_summaries([member], full_phone=lambda m: sees_full, context=_summary_context(request))
         return Response(self.OutputSerializer(summary).data)

@@ -311,8 +311,9 @@ def test_staff_without_a_role_cannot_read_summaries(as_user, member):
 
 # The summary's queries: the user's roles and stores (2), the member (1), points (2), stored value (1),
 # tier and progress (4: stats with tier, tiers, tier policy, qualifying spend), usable coupons with their
-# templates (1). The same for one member or for the twenty of a lookup, whatever their history.
-SUMMARY_QUERIES = 11
+# templates (1), the member access log (1 INSERT). The same for one member or for the twenty of a lookup,
+# whatever their history.
+SUMMARY_QUERIES = 12
 
 
 def test_a_summary_costs_a_fixed_number_of_queries(chain, api, regular, django_assert_num_queries):

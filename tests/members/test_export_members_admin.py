@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 
+from members.access import query_fingerprint
 from members.exports import MEMBERS_EXPORTED
 from members.models import Member
 from stores.models import AuditEntry
@@ -154,7 +155,9 @@ def test_the_action_exports_the_ticked_members_only(client, chain, members):
     assert page.context["count"] == 2 and page.context["selected"] == 2
     rows = csv_dicts(streamed(client.post(response["Location"], {"columns": ["name"], "fmt": "csv", "headers": "zh"})))
     assert {r["姓名"] for r in rows} == {"王芳", "李娜"}
-    assert audits()[0].data["filters"] == f"q=138&ids={ticked[0]}%2C{ticked[1]}"
+    # The search someone typed (maybe a phone or a name) is kept as what it was by and its fingerprint.
+    searched = urlencode({"q": f"phone_prefix:{query_fingerprint('138')[1]}"})
+    assert audits()[0].data["filters"] == f"{searched}&ids={ticked[0]}%2C{ticked[1]}"
 
 
 def test_the_action_on_every_member_of_the_list_keeps_the_filters(client, chain, members):
