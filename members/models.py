@@ -339,6 +339,8 @@ class ImportJob(ConstraintErrorsMixin, models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status=ImportStatus.RUNNING) | models.Q(lease_until__isnull=False),
                 name="import_job_running_has_a_lease",
+                violation_error_code="lease_required",
+                violation_error_message=_("A running job holds a lease."),
             ),
         ]
         # What the sweeper reads every minute: the jobs not finished.
@@ -526,6 +528,8 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status=ExportStatus.RUNNING) | models.Q(lease_until__isnull=False),
                 name="export_job_running_has_a_lease",
+                violation_error_code="lease_required",
+                violation_error_message=_("A running job holds a lease."),
             ),
         ]
         indexes = [

@@ -156,7 +156,7 @@ class AuditEntry(ConstraintErrorsMixin, models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
 
 
-class IntegrationToken(AbstractAuthToken):
+class IntegrationToken(ConstraintErrorsMixin, AbstractAuthToken):
     """An API token of an integration (a POS, the online mall, a mini-program), through django-rest-knox.
 
     Only the SHA-512 digest of the token is kept (`digest`), with its first characters (`token_key`) to
@@ -173,7 +173,7 @@ class IntegrationToken(AbstractAuthToken):
         on_delete=models.PROTECT,
         related_name="auth_token_set",
     )
-    name = models.CharField(_("integration"), max_length=100, help_text=_("What uses this token, e.g. 线上商城."))
+    name = models.CharField(_("integration"), max_length=100, help_text=_("What uses this token, e.g. the online mall."))
     created = models.DateTimeField(_("created at"), auto_now_add=True)
     expiry = models.DateTimeField(_("expires at"))
     created_by = models.ForeignKey(
@@ -192,15 +192,25 @@ class IntegrationToken(AbstractAuthToken):
         verbose_name_plural = _("integration tokens")
         ordering = ["-created", "-id"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(name=""), name="integration_token_name_not_empty"),
-            models.CheckConstraint(condition=models.Q(expiry__gt=models.F("created")), name="integration_token_expiry"),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="integration_token_name_not_empty",
+                violation_error_code="required",
+                violation_error_message=_("Name the integration that uses this token."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expiry__gt=models.F("created")),
+                name="integration_token_expiry",
+                violation_error_code="invalid",
+                violation_error_message=_("A token must expire after it was made."),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.token_key}…)"
 
 
-class LoginLockout(AccessAttempt):
+class LoginLockout(ConstraintErrorsMixin, AccessAttempt):
     """django-axes' records of failed logins, for HQ's page of locked accounts and addresses."""
 
     class Meta:

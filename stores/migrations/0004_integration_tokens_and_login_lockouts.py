@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('digest', models.CharField(max_length=128, unique=True, verbose_name='digest')),
                 ('token_key', models.CharField(db_index=True, max_length=25, verbose_name='token starts with')),
-                ('name', models.CharField(help_text='What uses this token, e.g. 线上商城.', max_length=100, verbose_name='integration')),
+                ('name', models.CharField(help_text='What uses this token, e.g. the online mall.', max_length=100, verbose_name='integration')),
                 ('created', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
                 ('expiry', models.DateTimeField(verbose_name='expires at')),
                 ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='last used')),

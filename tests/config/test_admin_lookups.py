@@ -29,6 +29,8 @@ def test_no_list_filters_by_a_free_text_field_from_its_address(client, chain):
                 continue
             checked += 1
             response = client.get(_changelist(model), {f"{field.name}__startswith": "1"})
+            if response.status_code == 200 and "cl" not in response.context:
+                continue  # a page of its own, not a changelist: it reads no lookups from the address
             if response.status_code != 400:
                 refused.append(f"{model._meta.label}.{field.name}: {response.status_code}")
     assert checked > 20

@@ -122,6 +122,8 @@ def test_check_deploy_is_clean_in_the_production_shape():
             "SECRET_KEY": A_REAL_KEY,
             "ALLOWED_HOSTS": "loyalty.example.com",
             "CSRF_TRUSTED_ORIGINS": "https://loyalty.example.com",
+            # Throttles and lockouts count in a cache every process shares (config.W101 otherwise).
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
         },
         capture_output=True,
         text=True,
