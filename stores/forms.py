@@ -75,7 +75,9 @@ class IntegrationTokenForm(forms.Form):
             "counts as no one's performance."
         ),
     )
-    name = forms.CharField(label=_("integration"), max_length=100, help_text=_("What uses this token, e.g. the online mall."))
+    name = forms.CharField(
+        label=_("integration"), max_length=100, help_text=_("What uses this token, e.g. the online mall.")
+    )
     days = forms.IntegerField(
         label=_("valid for (days)"), min_value=1, max_value=366, initial=lambda: settings.INTEGRATION_TOKEN_DAYS
     )

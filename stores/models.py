@@ -173,7 +173,9 @@ class IntegrationToken(ConstraintErrorsMixin, AbstractAuthToken):
         on_delete=models.PROTECT,
         related_name="auth_token_set",
     )
-    name = models.CharField(_("integration"), max_length=100, help_text=_("What uses this token, e.g. the online mall."))
+    name = models.CharField(
+        _("integration"), max_length=100, help_text=_("What uses this token, e.g. the online mall.")
+    )
     created = models.DateTimeField(_("created at"), auto_now_add=True)
     expiry = models.DateTimeField(_("expires at"))
     created_by = models.ForeignKey(
