@@ -145,18 +145,30 @@ PERSONAS = ("anonymous", "cashier", "manager", "marketer", "hq_admin")
 
 @dataclass(frozen=True)
 class Row:
-    glob: str  # as written: `*` any text, `{a,b}` either
+    glob: str  # as written: `*` any text, `{a,b}` either, ALIASES
     globs: tuple[str, ...]  # the braces expanded
     cells: dict  # persona → (outcome for the first object, outcome for the second)
     line: int
 
 
+# Shorthands for an admin model's pages: reading them, and writing (the change page saved is `change@save`).
+ALIASES = {
+    "<read>": "{changelist,change,change@old,history}",
+    "<write>": "{add,delete,change@save}",
+    "<views>": "{changelist,change,change@old,history,add,delete,change@save}",
+}
+
+
 def expand_braces(glob: str) -> list[str]:
+    """`a_{b,c}_<read>` → every glob it stands for (the aliases first, then the braces, innermost first)."""
+    for alias, meaning in ALIASES.items():
+        glob = glob.replace(alias, meaning)
     match = re.search(r"\{([^{}]*)\}", glob)
     if not match:
         return [glob]
     head, tail = glob[: match.start()], glob[match.end() :]
-    return [g for choice in match.group(1).split(",") for g in expand_braces(head + choice + tail)]
+    expanded = [g for choice in match.group(1).split(",") for g in expand_braces(head + choice + tail)]
+    return list(dict.fromkeys(expanded))
 
 
 def parse_table(text: str) -> list[Row]:
