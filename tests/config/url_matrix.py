@@ -6,6 +6,7 @@ Nothing here asks the code's own permission functions who may do what: the table
 the requests find out.
 """
 
+import copy
 import json
 import re
 import uuid
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from fnmatch import fnmatchcase
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 from axes.models import AccessAttempt
@@ -197,6 +197,22 @@ def row_for(key: str, rows: list[Row]) -> Row | None:
     return next((row for row in rows if any(fnmatchcase(key, glob) for glob in row.globs)), None)
 
 
+def rowless(patterns: list[Pattern], rows: list[Row]) -> list[str]:
+    """The patterns no row speaks for."""
+    return [f"{p.key}  ({p.route})" for p in patterns if row_for(p.key, rows) is None]
+
+
+def stale(patterns: list[Pattern], rows: list[Row]) -> list[str]:
+    """The globs (a row's, or one choice of its braces) that decide no pattern: no URL takes them any more, or
+    an earlier row hides them."""
+    return [
+        f"line {row.line}: {glob}"
+        for row in rows
+        for glob in row.globs
+        if not any(fnmatchcase(p.key, glob) and row_for(p.key, rows) is row for p in patterns)
+    ]
+
+
 # --- asking ----------------------------------------------------------------------------------------
 
 
@@ -219,8 +235,7 @@ def answer(client, request: Ask) -> str:
     sent with POST is not. The admin sends a model page whose object is outside the persona's own rows
     to its index ("… doesn't exist"): that is a refusal.
     """
-    cookies = SimpleCookie()
-    cookies.load(client.cookies.output(header="", sep=";"))
+    cookies = copy.deepcopy(client.cookies)
     try:
         with transaction.atomic():
             outcome = _answer(client, request)
