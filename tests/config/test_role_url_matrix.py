@@ -143,7 +143,7 @@ admin:members_exportjob_change@save                          login      login   
 
 # loyalty: HQ admin's rules (the settings and tier policy are one row each, kept); the ledgers are written by
 # sales, refunds and adjustments only, never by hand. Marketers get its reports (analytics) and, as "exports"
-# (README), the ledgers' exports for accountants (see the report of issue 16)
+# (DESIGN §5, README), the ledgers' exports for accountants, though they may not read the ledgers: questionable
 admin:app_list@loyalty                                       login      login      login      refused    ok
 admin:loyalty_{recharge_report,downgrade_risk}               login      login      login      ok         ok
 admin:loyalty_{pointsentry,walletentry}_export               login      login      login      ok         ok
