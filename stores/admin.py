@@ -15,6 +15,7 @@ from stores.forms import (
     IntegrationTokenForm,
     StaffChangeForm,
     StaffCreationForm,
+    StaffPasswordChangeForm,
     UnlockForm,
 )
 from stores.logins import recent_login_failures
@@ -78,6 +79,7 @@ class StaffAdmin(UserAdmin):
 
     form = StaffChangeForm
     add_form = StaffCreationForm
+    change_password_form = StaffPasswordChangeForm
     inlines = [StaffProfileInline]
     list_display = ["username", "name", "role_name", "store_codes", "is_active", "last_login"]
     list_filter = ["is_active", "groups"]

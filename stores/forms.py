@@ -2,11 +2,17 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import (
+    AdminPasswordChangeForm,
+    SetUnusablePasswordMixin,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_ipv46_address
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -53,6 +59,16 @@ def back_office_is_for_hq() -> str:
         gettext("The back office is for HQ staff. Store managers and cashiers work on the store tablet."),
         reverse("tablet:find"),
         gettext("Open the store tablet"),
+    )
+
+
+class StaffPasswordChangeForm(AdminPasswordChangeForm):
+    # Django builds this help text by adding a str to a lazy translation at import time, which fixes it in
+    # the language active then (Chinese, the default): an English reader saw it in Chinese.
+    usable_password_help_text = format_lazy(
+        '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+        SetUnusablePasswordMixin.usable_password_help_text,
+        _("If disabled, the current password for this user will be lost."),
     )
 
 

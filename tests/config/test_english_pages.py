@@ -1,5 +1,6 @@
-"""An English reader of the back office reads English: every page of the admin (the same list the phone
-test builds from the URL resolver) in English carries no Chinese but the chain's own data.
+"""An English reader of the back office reads English: every page the HQ admin can open (the same list the
+phone test builds from the URL resolver, with the same world of data) in English carries no Chinese but the
+chain's own data.
 
 Chinese that comes from the data (a member's name, a store, a tier) is fine; Chinese from a template or
 the code is an untranslated message.
@@ -12,7 +13,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
-from tests.members.test_phones_on_every_page import _body, _pages, everywhere  # noqa: F401 (a fixture)
+from tests.members.test_phones_in_every_output import _client_for, _content, _face, _outputs, world  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,12 @@ CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
 # headers of a file), the Chinese retail terms the coupon kinds give as a gloss ("Amount off, no threshold
 # (立减10元)"), and the name Django gives the user–group link, translated once at start-up.
 EXPECTED = {"简体中文", "中文", "立减", "元", "兑换券", "折", "满减", "关系"}
-# The members export lists each column by both its headers, Chinese and English: a file has either.
-EXPECTED_ON = {"members_member_export": re.compile(r".+")}
+# The members export lists each column by both its headers, Chinese and English: a file has either. A
+# message preview is the chain's own Chinese template filled in with a member's name.
+EXPECTED_ON = {
+    "admin:members_member_export": re.compile(r".+"),
+    "admin:campaigns_messagetemplate_preview": re.compile(r".+"),
+}
 DATA_APPS = ("stores", "members", "loyalty", "campaigns", "analytics", "auth", "django_celery_beat")
 
 
@@ -45,24 +50,33 @@ def _visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
-def test_every_back_office_page_in_english_has_no_chinese_but_the_data(client, chain, everywhere):  # noqa: F811
-    pages = _pages(everywhere)
+def test_every_back_office_page_in_english_has_no_chinese_but_the_data(world):  # noqa: F811
     data = _data_text()
-    client.force_login(chain.hq_admin)
+    client = _client_for(world, "hq_admin", "web")
     untranslated = {}
-    for name, url in pages:
-        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
-        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+    read = 0
+    for name, rule, asks in _outputs(world):
+        if _face(name) != "web" or "hq_admin" not in rule.personas:
             continue
-        allowed = EXPECTED_ON.get(name)
-        for run in set(CJK_RUN.findall(_visible_text(_body(response)))):
-            if run in EXPECTED or run in data or (allowed and allowed.fullmatch(run)):
+        for ask in asks():
+            if ask.method != "get":
                 continue
-            if run.startswith("中文（"):  # the header-language choice names Chinese headers in Chinese
+            url = ask.url
+            response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+            if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
                 continue
-            if all(c in "，。：；、（）！？“”‘’《》【】　" for c in run):
-                continue  # the tail of an allowed run split at a space ("中文（时间、会员编号 …）")
-            untranslated.setdefault(f"{name} {url}", set()).add(run)
+            read += 1
+            body = _content(response).decode()
+            allowed = EXPECTED_ON.get(name)
+            for run in set(CJK_RUN.findall(_visible_text(body))):
+                if run in EXPECTED or run in data or (allowed and allowed.fullmatch(run)):
+                    continue
+                if run.startswith("中文（"):  # the header-language choice names Chinese headers in Chinese
+                    continue
+                if all(c in "，。：；、（）！？“”‘’《》【】　" for c in run):
+                    continue  # the tail of an allowed run split at a space ("中文（时间、会员编号 …）")
+                untranslated.setdefault(f"{name} {url}", set()).add(run)
+    assert read > 100  # the resolver's pages were read
     assert not untranslated, "Chinese on English pages (untranslated?):\n" + "\n".join(
         f"{page}: {sorted(runs)}" for page, runs in sorted(untranslated.items())
     )

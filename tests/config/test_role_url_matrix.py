@@ -25,7 +25,7 @@ checked by a test):
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
     admin: stores               0/35      0/35      0/35      8/35     27/35
-    admin: members              0/40      0/40      0/40     19/40     38/40
+    admin: members              0/47      0/47      0/47     19/47     42/47
     admin: loyalty             0/110     0/110     0/110     4/110    76/110
     admin: campaigns            0/78      0/78      0/78     68/78     68/78
     admin: analytics            0/29      0/29      0/29     17/29     18/29
@@ -125,12 +125,14 @@ admin:stores_integrationtoken_{<read>,add}                   login      login   
 admin:stores_{auditentry,loginlockout}_<write>               login      login      login      refused    refused
 admin:stores_integrationtoken_{delete,change@save}           login      login      login      refused    refused
 
-# members: marketers read them (phones masked: tests/members/test_phones_on_every_page.py) and export them;
+# members: marketers read them (phones masked: tests/members/test_phones_in_every_output.py) and export them;
 # HQ admin edits and imports. Jobs are records. An export is its asker's: the marketer's, then the HQ admin's
 admin:app_list@members                                       login      login      login      ok         ok
 admin:members_{member,tag}_<read>                            login      login      login      ok         ok
 admin:members_member_{360,export}                            login      login      login      ok         ok
 admin:members_{member,tag}_<write>                           login      login      login      refused    ok
+admin:members_memberaccess_<read>                            login      login      login      refused    ok
+admin:members_memberaccess_<write>                           login      login      login      refused    refused
 admin:members_importjob_{upload,template}                    login      login      login      refused    ok
 admin:members_importjob_{progress,errors,retry}              login      login      login      refused    ok
 admin:members_importjob_{<read>,add,change@save}             login      login      login      refused    ok

@@ -32,7 +32,7 @@ from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkou
 from members.export_jobs import export_job_create, export_job_run
 from members.exports import member_export_prepare
 from members.imports import jobs as import_jobs
-from members.models import ExportJob, ImportJob, Member
+from members.models import ExportJob, ImportJob, Member, MemberAccess
 from tests.factories import MemberFactory
 from tests.factories.campaigns import (
     AutomationFactory,
@@ -368,6 +368,13 @@ def build_world(chain) -> World:
         failures_since_start=2,
         get_data="",
         post_data="",
+    )
+    MemberAccess.objects.create(
+        staff=chain.cashier_a,
+        store=chain.store_a,
+        member=member_a,
+        kind=MemberAccess.Kind.VIEW,
+        channel=MemberAccess.Channel.TABLET,
     )
     # A dry run with a wrong phone: the job has an error report to download.
     rows = [HEADER_ZH, ["13812340000", "张伟", *[""] * 9], ["12345", "刘洋", *[""] * 9]]

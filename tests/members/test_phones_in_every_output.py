@@ -204,6 +204,8 @@ RULES: dict[str, Rule] = {
     "admin:members_exportjob_download": Rule(
         lambda w: [Ask(reverse("admin:members_exportjob_download", args=[job.pk])) for job in ExportJob.objects.all()]
     ),
+    "admin:members_exportjob_retry": skip("a POST that answers with a redirect to the job's change page"),
+    "admin:members_importjob_retry": skip("a POST that answers with a redirect to the job's change page"),
     "admin:members_importjob_upload": page(
         lambda w: reverse("admin:members_importjob_upload"),
         lambda w: reverse("admin:members_importjob_upload", args=["sales"]),
