@@ -201,6 +201,8 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
     refusal = sale_refund_refusal(sale=sale, actor=request.user, store=request.tablet_store)
     if refusal:
         return refuse(request, refusal)
+    if sale.member is not None:
+        record_view(request, [sale.member])  # the page names the member: who looked is logged like the card
     needs_approval = not staff_can(request.user, Action.APPROVE_REFUND, sale.store)
     form = TabletRefundForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -556,7 +556,7 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
         return f"{days} · {self.store.code}" if self.store_id else days
 
 
-class MemberAccess(models.Model):
+class MemberAccess(ConstraintErrorsMixin, models.Model):
     """One member seen by one staff login (DESIGN §10, "who looked at which member"): found by a search,
     opened (tablet card, 360 page, API summary), or shown with the full phone in a list. Append-only.
 
@@ -645,9 +645,17 @@ class MemberAccess(models.Model):
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=[1, 2, 3]), name="member_access_kind_known"),
             models.CheckConstraint(
-                condition=models.Q(kind=1) | models.Q(member__isnull=False), name="member_access_member_unless_search"
+                condition=models.Q(kind__in=[1, 2, 3]),
+                name="member_access_kind_known",
+                violation_error_code="invalid_choice",
+                violation_error_message=_("The kind of access is not one the log knows."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind=1) | models.Q(member__isnull=False),
+                name="member_access_member_unless_search",
+                violation_error_code="required",
+                violation_error_message=_("Only a search may find no member: say which member was seen."),
             ),
         ]
 

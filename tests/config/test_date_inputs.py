@@ -206,6 +206,7 @@ def _builder(form_class):
 FORM_KWARGS = {
     "CouponIssueForm": lambda: {"templates": CouponTemplate.objects.none()},
     "CouponTemplateForm": lambda: {"initial": {"validity": VALIDITY_DATES}},
+    "StaffPasswordChangeForm": lambda: {"user": get_user_model()(username="someone")},
 }
 
 
