@@ -12,6 +12,8 @@ from members.member360 import RECENT_ROWS, member_360_sections, member_changelis
 from members.models import Member
 from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_for_360, members_referred_by
+from stores.permissions import staff_can
+from stores.roles import Action
 
 
 def member_360_view(request, object_id, *, model_admin):
@@ -30,6 +32,8 @@ def member_360_view(request, object_id, *, model_admin):
         "original": member,
         "member": member,
         "sections": member_360_sections(member, request),
+        "may_erase": not member.is_erased and staff_can(request.user, Action.ERASE_MEMBER),
+        "may_export_data": staff_can(request.user, Action.EXPORT_MEMBER_DATA),
         # The page needs the width of a 1024-pixel screen more than the app list.
         "is_nav_sidebar_enabled": False,
     }

@@ -50,6 +50,8 @@ class Member(ConstraintErrorsMixin, models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         FROZEN = "frozen", _("Frozen")
+        # Personal data wiped (members.erasure); the row stays so ledgers and sales keep their member.
+        ERASED = "erased", _("Erased")
 
     class Channel(models.TextChoices):
         STORE = "store", _("In store")
@@ -70,10 +72,12 @@ class Member(ConstraintErrorsMixin, models.Model):
     # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
     code = models.CharField(_("member code"), max_length=16, editable=False)
+    # NULL once the member is erased: the phone is free for a new registration, and UNIQUE ignores NULLs.
     phone = models.CharField(
         _("phone"),
         max_length=20,
         unique=True,
+        null=True,
         validators=[validate_e164_phone],
         error_messages={"unique": _("A member with this phone number is already registered.")},
     )
@@ -135,6 +139,7 @@ class Member(ConstraintErrorsMixin, models.Model):
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="members", blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     constraint_error_fields = {
         "member_consent_has_time": "marketing_consent",
@@ -180,7 +185,7 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_message=_("The phone number is not valid: enter it in full, e.g. 13812345678."),
             ),
             models.CheckConstraint(
-                condition=~models.Q(name=""),
+                condition=~models.Q(name="") | models.Q(status="erased"),
                 name="member_name_not_empty",
                 violation_error_code="required",
                 violation_error_message=_("Give the member's name."),
@@ -209,9 +214,18 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_code="self_referral",
                 violation_error_message=_("A member cannot refer themselves."),
             ),
+            models.CheckConstraint(
+                condition=(models.Q(status="erased") & models.Q(erased_at__isnull=False) & models.Q(phone__isnull=True))
+                | (~models.Q(status="erased") & models.Q(erased_at__isnull=True) & models.Q(phone__isnull=False)),
+                name="member_erased_iff_no_phone",
+                violation_error_code="erased",
+                violation_error_message=_("Only an erased member has no phone, and an erased member has none."),
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.is_erased:
+            return str(_("Erased member (%(code)s)") % {"code": self.code})
         return f"{self.name} ({self.code})"
 
     @property
@@ -224,7 +238,13 @@ class Member(ConstraintErrorsMixin, models.Model):
 
     @property
     def is_frozen(self) -> bool:
-        return self.status == self.Status.FROZEN
+        # An erased member can neither earn nor spend: every service that refuses a frozen member
+        # refuses them too, without learning about erasure.
+        return self.status in (self.Status.FROZEN, self.Status.ERASED)
+
+    @property
+    def is_erased(self) -> bool:
+        return self.status == self.Status.ERASED
 
     def qr_payload(self) -> str:
         return member_qr_payload(self.code)

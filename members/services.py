@@ -141,6 +141,13 @@ UPDATABLE_FIELDS = (
 )
 
 
+def _refuse_erased(member: Member) -> None:
+    if member.is_erased:
+        raise ValidationError(
+            _("This member has been erased; their record can no longer change."), code="member_erased"
+        )
+
+
 @transaction.atomic
 def member_update(
     *,
@@ -163,6 +170,7 @@ def member_update(
     # Compare against the stored row, locked, so two edits of one member cannot interleave and an
     # instance a form has already modified still shows its real changes.
     member = Member.objects.select_for_update().get(pk=member.pk)
+    _refuse_erased(member)
     old_phone = member.phone
     changed = []
     for field, value in changes.items():
@@ -196,6 +204,9 @@ def member_update(
 def member_set_status(*, member: Member, actor, status: str, reason: str) -> Member:
     """Freeze or unfreeze a member: frozen members cannot earn, spend or be sold to."""
     status = Member.Status(status)
+    _refuse_erased(member)
+    if status == Member.Status.ERASED:
+        raise ValueError("members.erasure.erase_member erases a member")
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")}, code="reason_required")
     updated = (
