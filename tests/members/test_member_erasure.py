@@ -2,9 +2,7 @@
 accounts with an anonymous member, what they hold settled first; refused while a sale may still be refunded
 or waits for review; idempotent; audited; HQ admin only."""
 
-import uuid
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,93 +12,20 @@ from django.utils import timezone
 from campaigns.models import Coupon, Message
 from loyalty.models import PointsEntry, Sale, Wallet, WalletEntry
 from loyalty.reconcile import ledger_mismatches
-from loyalty.services import LineInput, TenderInput, sale_checkout, wallet_top_up
 from members.erasure import StoredValuePolicy, erase_member
 from members.models import Member
 from members.selectors import member_by_reference, member_lookup
 from members.services import member_register
 from stores.models import AuditEntry
-from tests.factories import MemberFactory
-from tests.factories.campaigns import CouponFactory, MessageFactory
-from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory, RechargePackageFactory
-from tests.factories.members import TagFactory
-from tests.loyalty.clock import Clock
+from tests.members.rights import PHONE, D, buy, erase
 
 pytestmark = pytest.mark.django_db
 
-D = Decimal
-PHONE = "+8613912345678"
 
+def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, fang_with_history):
+    outcome = erase(fang_with_history, chain.hq_admin)
 
-def rid() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch, timezone.now())
-
-
-@pytest.fixture
-def fang(chain):
-    LoyaltySettingsFactory()
-    EarningRuleFactory(points_per_yuan=D("1.00"))
-    return MemberFactory(
-        phone=PHONE,
-        name="王芳",
-        email="fang@example.cn",
-        address="上海市徐汇区漕溪北路1号",
-        notes="喜欢拿铁",
-        tags=[TagFactory(name="王总的朋友")],
-        marketing_consent=True,
-        store=chain.store_a,
-    )
-
-
-def buy(chain, member, amount="100.00", **tenders):
-    return sale_checkout(
-        request_id=rid(),
-        store=chain.store_a,
-        cashier=chain.cashier_a,
-        member=member,
-        lines=[LineInput(category="饮品", quantity=D("1"), unit_price=D(amount))],
-        tenders=[TenderInput(kind, D(value)) for kind, value in (tenders or {"cash": amount}).items()],
-    )
-
-
-def top_up(chain, member):
-    return wallet_top_up(
-        request_id=rid(),
-        member=member,
-        store=chain.store_a,
-        staff=chain.cashier_a,
-        tender="mobile",
-        package=RechargePackageFactory(),
-    )
-
-
-@pytest.fixture
-def history(chain, fang, clock):
-    """Fang topped up 充500送50, bought twice (once with stored value) a month ago, holds a coupon and
-    has a message waiting to be sent."""
-    clock.advance(days=-40)
-    top_up(chain, fang)
-    buy(chain, fang, "100.00")
-    buy(chain, fang, "55.00", stored_value="55.00")
-    clock.advance(days=40)
-    CouponFactory(member=fang)
-    MessageFactory(member=fang)
-    return fang
-
-
-def erase(member, by, **kwargs):
-    return erase_member(member=member, by=by, reason="会员书面申请注销 2026-12-01", **kwargs)
-
-
-def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, history):
-    outcome = erase(history, chain.hq_admin)
-
-    member = Member.objects.get(pk=history.pk)
+    member = Member.objects.get(pk=fang_with_history.pk)
     assert outcome.erased
     assert member.status == Member.Status.ERASED and member.erased_at is not None
     assert (member.phone, member.name, member.email, member.address, member.birthday, member.notes) == (
@@ -113,94 +38,95 @@ def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, hist
     )
     assert not member.marketing_consent and member.consent_at is None
     assert list(member.tags.all()) == []
-    assert member.code == history.code
+    assert member.code == fang_with_history.code
     assert str(member) == f"Erased member ({member.code})"
 
 
-def test_the_ledgers_and_sales_stay_with_the_anonymous_member_and_still_sum(chain, history):
-    points_before = PointsEntry.objects.filter(member_id=history.pk).count()
+def test_the_ledgers_and_sales_stay_with_the_anonymous_member_and_still_sum(chain, fang_with_history):
+    points_before = PointsEntry.objects.filter(member_id=fang_with_history.pk).count()
 
-    erase(history, chain.hq_admin)
+    erase(fang_with_history, chain.hq_admin)
 
-    assert Sale.objects.filter(member_id=history.pk).count() == 2
-    assert PointsEntry.objects.filter(member_id=history.pk).count() == points_before
+    assert Sale.objects.filter(member_id=fang_with_history.pk).count() == 2
+    assert PointsEntry.objects.filter(member_id=fang_with_history.pk).count() == points_before
     assert ledger_mismatches() == []
 
 
-def test_stored_value_is_paid_back_through_the_wallet_ledger_by_default(chain, history):
-    erase(history, chain.hq_admin)
+def test_stored_value_is_paid_back_through_the_wallet_ledger_by_default(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
 
-    wallet = Wallet.objects.get(pk=history.pk)
+    wallet = Wallet.objects.get(pk=fang_with_history.pk)
     assert (wallet.principal, wallet.bonus) == (D("0.00"), D("0.00"))
-    payout = WalletEntry.objects.get(member_id=history.pk, kind=WalletEntry.Kind.WITHDRAW)
+    payout = WalletEntry.objects.get(member_id=fang_with_history.pk, kind=WalletEntry.Kind.WITHDRAW)
     # 充500送50, then ¥55 spent in proportion: 50 principal, 5 bonus.
     assert (payout.principal, payout.bonus) == (D("-450.00"), D("-45.00"))
     assert ledger_mismatches() == []
 
 
-def test_stored_value_may_be_recorded_as_forfeited_instead(chain, history):
-    erase(history, chain.hq_admin, stored_value=StoredValuePolicy.FORFEIT)
+def test_stored_value_may_be_recorded_as_forfeited_instead(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin, stored_value=StoredValuePolicy.FORFEIT)
 
-    forfeit = WalletEntry.objects.get(member_id=history.pk, kind=WalletEntry.Kind.FORFEIT)
+    forfeit = WalletEntry.objects.get(member_id=fang_with_history.pk, kind=WalletEntry.Kind.FORFEIT)
     assert (forfeit.principal, forfeit.bonus) == (D("-450.00"), D("-45.00"))
-    assert not WalletEntry.objects.filter(member_id=history.pk, kind=WalletEntry.Kind.WITHDRAW).exists()
+    assert not WalletEntry.objects.filter(member_id=fang_with_history.pk, kind=WalletEntry.Kind.WITHDRAW).exists()
     assert ledger_mismatches() == []
 
 
-def test_coupons_are_voided_and_messages_not_yet_sent_are_stopped_and_wiped(chain, history):
-    erase(history, chain.hq_admin)
+def test_coupons_are_voided_and_messages_not_yet_sent_are_stopped_and_wiped(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
 
-    assert set(Coupon.objects.filter(member_id=history.pk).values_list("status", flat=True)) == {Coupon.Status.VOID}
-    message = Message.objects.get(member_id=history.pk)
+    coupons = Coupon.objects.filter(member_id=fang_with_history.pk)
+    assert set(coupons.values_list("status", flat=True)) == {Coupon.Status.VOID}
+    message = Message.objects.get(member_id=fang_with_history.pk)
     assert message.status == Message.Status.FAILED
     assert (message.recipient, message.body) == ("", "")
 
 
-def test_the_member_can_no_longer_be_found_by_phone_or_code(chain, history):
-    erase(history, chain.hq_admin)
+def test_the_member_can_no_longer_be_found_by_phone_or_code(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
 
     assert list(member_lookup(text="13912345678")) == []
     assert member_by_reference("13912345678") is None
-    assert member_by_reference(history.code) is None
+    assert member_by_reference(fang_with_history.code) is None
 
 
-def test_registering_the_same_phone_again_gives_a_new_member(chain, history):
-    erase(history, chain.hq_admin)
+def test_registering_the_same_phone_again_gives_a_new_member(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
 
     again = member_register(phone="13912345678", name="王芳", store=chain.store_a)
 
-    assert again.pk != history.pk and again.code != history.code
+    assert again.pk != fang_with_history.pk and again.code != fang_with_history.code
     assert again.phone == PHONE
     assert Sale.objects.filter(member=again).count() == 0
 
 
-def test_erasing_twice_changes_nothing_the_second_time(chain, history):
-    erase(history, chain.hq_admin)
+def test_erasing_twice_changes_nothing_the_second_time(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
     audits = AuditEntry.objects.count()
     entries = WalletEntry.objects.count()
 
-    outcome = erase(history, chain.hq_admin)
+    outcome = erase(fang_with_history, chain.hq_admin)
 
     assert not outcome.erased
     assert (AuditEntry.objects.count(), WalletEntry.objects.count()) == (audits, entries)
 
 
-def test_erasure_is_audited_with_its_reason_and_what_was_settled(chain, history):
-    erase(history, chain.hq_admin)
+def test_erasure_is_audited_with_its_reason_and_what_was_settled(chain, fang_with_history):
+    erase(fang_with_history, chain.hq_admin)
 
     audit = AuditEntry.objects.get(action="member.erased")
-    assert (audit.actor, audit.target_id) == (chain.hq_admin, str(history.pk))
+    assert (audit.actor, audit.target_id) == (chain.hq_admin, str(fang_with_history.pk))
     assert audit.reason == "会员书面申请注销 2026-12-01"
     assert audit.data["coupons_voided"] == 1 and audit.data["stored_value"] == "pay_back"
     assert "13912345678" not in str(audit.data)
 
 
-def test_a_phone_change_kept_in_the_audit_trail_is_wiped_too(chain, history):
+def test_a_phone_change_kept_in_the_audit_trail_is_wiped_too(chain, fang_with_history):
     from members.services import member_update
 
-    member_update(member=history, actor=chain.hq_admin, phone="13700001111")
+    member_update(member=fang_with_history, actor=chain.hq_admin, phone="13700001111")
 
-    erase(history, chain.hq_admin)
+    erase(fang_with_history, chain.hq_admin)
 
     assert "13700001111" not in str(list(AuditEntry.objects.values_list("data", flat=True)))
 
@@ -260,22 +186,22 @@ def test_an_erased_member_can_no_longer_buy_or_be_edited(chain, fang):
 # --- the back office -------------------------------------------------------------------------------------
 
 
-def test_the_erase_page_shows_the_stored_value_to_settle_and_erases_on_confirmation(client, chain, history):
+def test_the_erase_page_shows_the_stored_value_to_settle_and_erases_on_confirmation(client, chain, fang_with_history):
     client.force_login(chain.hq_admin)
-    url = reverse("admin:members_member_erase", args=[history.pk])
+    url = reverse("admin:members_member_erase", args=[fang_with_history.pk])
 
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
     assert page.status_code == 200
     assert "¥450.00" in page.content.decode() and "¥45.00" in page.content.decode()
 
     unconfirmed = client.post(url, {"reason": "书面申请", "stored_value": "pay_back"})
-    assert unconfirmed.status_code == 200 and not Member.objects.get(pk=history.pk).is_erased
+    assert unconfirmed.status_code == 200 and not Member.objects.get(pk=fang_with_history.pk).is_erased
 
     done = client.post(url, {"reason": "书面申请", "stored_value": "pay_back", "confirm": "on"})
     assert done.status_code == 302
-    assert Member.objects.get(pk=history.pk).is_erased
-    assert client.get(reverse("admin:members_member_360", args=[history.pk])).status_code == 200
-    assert client.get(reverse("admin:members_member_change", args=[history.pk])).status_code == 200
+    assert Member.objects.get(pk=fang_with_history.pk).is_erased
+    assert client.get(reverse("admin:members_member_360", args=[fang_with_history.pk])).status_code == 200
+    assert client.get(reverse("admin:members_member_change", args=[fang_with_history.pk])).status_code == 200
 
 
 def test_the_erase_page_says_why_a_member_must_wait(client, chain, fang):
