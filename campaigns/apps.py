@@ -65,3 +65,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.member_data import register as register_member_data
 
         register_member_data()
+        # ... and what counts as the member's activity for the retention rule.
+        from campaigns.retention import register as register_retention
+
+        register_retention()

@@ -57,6 +57,10 @@ class LoyaltyConfig(AppConfig):
         from loyalty.member_data import register as register_member_data
 
         register_member_data()
+        # ... and what counts as the member's activity for the retention rule.
+        from loyalty.retention import register as register_retention
+
+        register_retention()
 
         # Opening points and stored value arrive as columns of the members import.
         register_import_extension(OpeningBalancesImport())

@@ -100,6 +100,9 @@ def member_register(
         registration_store=store,
         registered_by=staff if staff is not None and staff.is_authenticated else None,
         registration_channel=channel,
+        # Read now, not by the field's default: the default holds the function itself, which tests' clocks
+        # (tests/loyalty/clock.py) cannot move.
+        registered_at=timezone.now(),
         referrer=referrer,
         notes=notes,
         **_consent_fields(marketing_consent, consent_source),
