@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.access import record_view
+from members.consent import consent_history
 from members.member360 import RECENT_ROWS, member_360_sections, member_changelist_url, register_section
 from members.models import Member
 from members.phones import sees_full_phones, shown_phone
@@ -64,6 +65,10 @@ def referrals_section(member: Member, request) -> dict:
     }
 
 
+def consent_section(member: Member, request) -> dict:
+    return {"records": consent_history(member, limit=RECENT_ROWS)}
+
+
 def register() -> None:
     register_section(
         "profile",
@@ -71,6 +76,13 @@ def register() -> None:
         title=gettext_lazy("Profile"),
         template="admin/members/member360/profile.html",
         loader=profile_section,
+    )
+    register_section(
+        "consent",
+        order=65,
+        title=gettext_lazy("Consent history"),
+        template="admin/members/member360/consent.html",
+        loader=consent_section,
     )
     register_section(
         "referrals",

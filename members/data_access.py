@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from members.models import Member, MemberAccess
+from members.models import ConsentRecord, Member, MemberAccess
 from stores.models import AuditEntry
 from stores.permissions import require_staff_can
 from stores.roles import Action
@@ -69,10 +69,15 @@ def _profile(member: Member) -> dict[str, Any]:
 
 
 def _consent(member: Member) -> dict[str, Any]:
+    history = rows(
+        ConsentRecord.objects.filter(member=member).order_by("at", "id"),
+        ["at", "given", "source", "store__code", "staff__username", "text_version"],
+    )
     return {
         "marketing_consent": member.marketing_consent,
         "given_at": member.consent_at,
         "source": member.get_consent_source_display(),
+        "history": _labelled(ConsentRecord, history, "source"),
     }
 
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from members.consent import consent_set
 from members.models import Member
 from stores.models import AuditEntry
 from stores.permissions import require_staff_can
@@ -89,9 +90,6 @@ def _wipe_personal_data(member: Member) -> None:
     member.birthday = None
     member.gender = Member.Gender.UNKNOWN
     member.notes = ""
-    member.marketing_consent = False
-    member.consent_at = None
-    member.consent_source = Member.ConsentSource.NONE
     # Free-text tags are chosen by staff and may name the person ("王总的朋友"): drop them all.
     member.tags.clear()
     # Earlier phone changes kept both numbers in the audit trail: keep the fact, not the numbers.
@@ -101,7 +99,6 @@ def _wipe_personal_data(member: Member) -> None:
 
 
 PERSONAL_FIELDS = ["phone", "name", "email", "address", "birthday", "gender", "notes"]
-CONSENT_FIELDS = ["marketing_consent", "consent_at", "consent_source"]
 
 
 @dataclass
@@ -142,10 +139,12 @@ def erase_member(
         settled: dict[str, Any] = {}
         for step in _steps.values():
             settled.update(step.settle(member, request))
+        # The withdrawal is recorded (members.consent): the history shows why marketing stopped.
+        consent_set(member=member, given=False, source=Member.ConsentSource.ERASURE, staff=by)
         _wipe_personal_data(member)
         member.status = Member.Status.ERASED
         member.erased_at = timezone.now()
-        member.save(update_fields=[*PERSONAL_FIELDS, *CONSENT_FIELDS, "status", "erased_at", "updated_at"])
+        member.save(update_fields=[*PERSONAL_FIELDS, "status", "erased_at", "updated_at"])
         audit_record(
             actor=by,
             action="member.erased" if by is not None else "member.erased_by_retention",

@@ -68,6 +68,8 @@ class Member(ConstraintErrorsMixin, models.Model):
         ONLINE = "online", _("Online mall")
         IMPORT = "import", _("Imported from a previous system")
         API = "api", _("Integration (API)")
+        OPT_OUT = "opt_out", _("Withdrawn by a reply or an unsubscribe link")
+        ERASURE = "erasure", _("Withdrawn when the member was erased")
 
     # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
@@ -574,6 +576,57 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
             return "; ".join(f"{title}: {value}" for title, value in self.filters) or str(_("every member"))
         days = f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}" if self.start and self.end else ""
         return f"{days} · {self.store.code}" if self.store_id else days
+
+
+class ConsentRecord(ConstraintErrorsMixin, models.Model):
+    """One giving or withdrawal of a member's marketing consent: when, where (source, store), by whom (the
+    staff member or the integration's account) and under which wording (`text_version`). Append-only; the
+    member's marketing_consent, consent_at and consent_source are the latest record's (members.consent)."""
+
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="consent_records",
+        db_index=False,  # consent_record_member_idx starts with it
+    )
+    given = models.BooleanField(_("consent given"), help_text=_("Unticked: consent withdrawn."))
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    source = models.CharField(_("where"), max_length=16, choices=Member.ConsentSource.choices)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff or integration"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    text_version = models.CharField(
+        _("consent text version"),
+        max_length=32,
+        blank=True,
+        help_text=_("The wording the member agreed to (MARKETING_CONSENT_TEXT_VERSION); empty if not known."),
+    )
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent history")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "-at"], name="consent_record_member_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(source=""),
+                name="consent_record_has_source",
+                violation_error_code="required",
+                violation_error_message=_("A consent record says where consent was given or withdrawn."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {'+' if self.given else '-'} {self.at:%Y-%m-%d}"
 
 
 class MemberAccess(models.Model):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.codes import new_member_code
+from members.consent import consent_set
 from members.models import Member, Tag
 from members.phones import normalize_phone
 from members.selectors import member_with_phone
@@ -61,12 +62,6 @@ def _normalized_phone(phone: str) -> str:
         raise ValidationError({"phone": error}) from None
 
 
-def _consent_fields(marketing_consent: bool, consent_source: str) -> dict:
-    if marketing_consent:
-        return {"marketing_consent": True, "consent_at": timezone.now(), "consent_source": consent_source}
-    return {"marketing_consent": False, "consent_at": None, "consent_source": ""}
-
-
 @transaction.atomic
 def member_register(
     *,
@@ -105,7 +100,6 @@ def member_register(
         registered_at=timezone.now(),
         referrer=referrer,
         notes=notes,
-        **_consent_fields(marketing_consent, consent_source),
     )
     member.code = new_member_code()
     member.full_clean(exclude=["referrer"], validate_unique=False, validate_constraints=False)
@@ -125,6 +119,14 @@ def member_register(
         raise ValidationError(_("Could not allocate a member code; please try again."), code="code_exhausted")
     if tags:
         member.tags.set(tags)
+    if marketing_consent:
+        consent_set(
+            member=member,
+            given=True,
+            source=consent_source,
+            staff=member.registered_by,
+            store=store,
+        )
     _profile_saved(member)
     for hook in _registered_hooks:
         hook(member)
@@ -159,6 +161,7 @@ def member_update(
     tags: Iterable[Tag] | None = None,
     marketing_consent: bool | None = None,
     consent_source: str = Member.ConsentSource.TABLET,
+    store: Store | None = None,
     **changes,
 ) -> Member:
     """Change a member's profile fields; phone changes are audited (the phone is the member's key)."""
@@ -182,13 +185,13 @@ def member_update(
         if getattr(member, field) != value:
             setattr(member, field, value)
             changed.append(field)
-    if marketing_consent is not None and marketing_consent != member.marketing_consent:
-        for field, value in _consent_fields(marketing_consent, consent_source).items():
-            setattr(member, field, value)
-            changed.append(field)
     member.full_clean(exclude=["code", "referrer"], validate_unique=False, validate_constraints=False)
     if changed:
         member.save(update_fields=[*changed, "updated_at"])
+    if marketing_consent is not None and consent_set(
+        member=member, given=marketing_consent, source=consent_source, staff=actor, store=store
+    ):
+        changed.extend(["marketing_consent", "consent_at", "consent_source"])
     if tags is not None:
         member.tags.set(tags)
     if "phone" in changed:
