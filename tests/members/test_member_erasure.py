@@ -240,3 +240,21 @@ def test_an_old_erasure_keeps_its_time(chain, fang, clock):
 
     assert Member.objects.get(pk=fang.pk).erased_at == erased_at
     assert erased_at <= timezone.now() - timedelta(days=3)
+
+
+def test_the_tablet_card_and_the_api_summary_find_no_erased_member_and_the_export_copes(at_till, chain, fang):
+    from members.exports import member_export_prepare
+
+    erase(fang, chain.hq_admin)
+    client = at_till(chain.manager_a, chain.store_a)
+
+    # An erased member is no one to serve: the till and the API do not find the code.
+    assert client.get(reverse("tablet:member", args=[fang.code])).status_code == 404
+    assert client.get(f"/api/v1/members/{fang.code}/").status_code == 404
+    client.force_login(chain.hq_admin)
+    export = member_export_prepare(
+        actor=chain.hq_admin, queryset=Member.objects.all(), columns=["phone", "name"], fmt="csv"
+    )
+    content = b"".join(export.csv_chunks()).decode("utf-8-sig")
+    assert fang.code not in content or "王芳" not in content
+    assert "13912345678" not in content
