@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import Coupon, Message
 from loyalty.models import PointsEntry, Sale, Wallet, WalletEntry
@@ -20,6 +20,13 @@ from stores.models import AuditEntry
 from tests.members.rights import PHONE, D, buy, erase
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Messages are read in English here; the chain's default language is Chinese."""
+    with translation.override("en"):
+        yield
 
 
 def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, fang_with_history):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from django_celery_beat.models import PeriodicTask
 
 from members.models import Member
@@ -15,6 +16,13 @@ from tests.factories import MemberFactory
 from tests.members.rights import buy, top_up
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Messages are read in English here; the chain's default language is Chinese."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
