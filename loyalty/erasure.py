@@ -7,11 +7,13 @@ and the erased member is refused by every service as a frozen one is.
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from loyalty.models import LoyaltySettings, Sale
 from loyalty.selectors import member_wallet_balance
+from loyalty.services.locks import lock_points_account
 from loyalty.services.policy import refund_window_start
 from loyalty.services.wallet import wallet_settle_on_erasure
 from members.erasure import ErasureRequest, ErasureStep, register_erasure_step
@@ -58,6 +60,12 @@ def _to_settle(member: Member) -> list[tuple[str, str]]:
 
 
 def _settle(member: Member, request: ErasureRequest) -> dict:
+    # Under the member's balance locks (in loyalty.services.locks' order), asked again: a sale rung up
+    # since the first check has either committed, and is seen here, or waits for the erasure to end.
+    lock_points_account(member)
+    reasons = _blockers(member)
+    if reasons:
+        raise ValidationError({"member": [ValidationError(message, code="erasure_blocked") for message in reasons]})
     return wallet_settle_on_erasure(member=member, actor=request.by, policy=request.stored_value, reason=request.reason)
 
 

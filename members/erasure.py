@@ -127,7 +127,9 @@ def erase_member(
             {"stored_value": ValidationError(_("Choose how to settle the stored value."), code="invalid_choice")}
         )
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=member.pk)
+        # NO KEY: a till's sale inserting ledger rows that point at the member (FOR KEY SHARE) is not blocked
+        # by this lock, only by the balance locks the loyalty step takes next, in their usual order.
+        member = Member.objects.select_for_update(no_key=True).get(pk=member.pk)
         if member.is_erased:
             return ErasureOutcome(member=member, erased=False)
         blockers = erasure_blockers(member)
