@@ -265,3 +265,14 @@ def test_the_tablet_card_and_the_api_summary_find_no_erased_member_and_the_expor
     content = b"".join(export.csv_chunks()).decode("utf-8-sig")
     assert fang.code not in content or "王芳" not in content
     assert "13912345678" not in content
+
+
+def test_a_message_drafted_for_an_erased_member_has_no_phone_to_show(chain, fang):
+    from campaigns.messaging.variables import MemberRow, variable_values
+
+    erase(fang, chain.hq_admin)
+    fang.refresh_from_db()
+
+    values = variable_values([MemberRow.of(fang)], ["phone_last4", "name"])
+
+    assert values[fang.pk]["phone_last4"] == ""
