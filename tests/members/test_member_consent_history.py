@@ -117,3 +117,25 @@ def test_the_360_page_and_the_data_file_show_the_history(client, chain):
     assert "Withdrawn" in page.content.decode()
     _name, content = member_data_file(member=member, by=chain.hq_admin)
     assert [row["given"] for row in json.loads(content)["consent"]["history"]] == [True, False]
+
+
+def test_the_migration_makes_todays_consent_each_members_first_record(chain):
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("members.migrations.0016_consent_history")
+    consenting = MemberFactory(phone="13912345678", name="李娜", marketing_consent=True)
+    MemberFactory(phone="13912345679", name="王芳")
+    ConsentRecord.objects.all().delete()  # as before the migration
+
+    class Editor:
+        def execute(self, sql):
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    migration.backfill(None, Editor())
+
+    assert history_of(consenting) == [(True, "tablet", None, None)]
+    assert ConsentRecord.objects.count() == 1
+    assert ConsentRecord.objects.get().at == Member.objects.get(pk=consenting.pk).consent_at
