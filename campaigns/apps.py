@@ -57,3 +57,15 @@ class CampaignsConfig(AppConfig):
         from campaigns.demo import demo_campaigns
 
         register_demo_step("campaigns", demo_campaigns)
+        # A member's erasure voids their coupons and stops their messages.
+        from campaigns.erasure import register as register_erasure
+
+        register_erasure()
+        # ... and its part of the member's data file.
+        from campaigns.member_data import register as register_member_data
+
+        register_member_data()
+        # ... and what counts as the member's activity for the retention rule.
+        from campaigns.retention import register as register_retention
+
+        register_retention()

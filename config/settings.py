@@ -285,6 +285,13 @@ PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="CN")
 # the HQ home lists store staff who, over the last WATCH_DAYS, looked at more distinct members than
 # WATCH_FACTOR times the members who bought at their stores, and more than WATCH_MIN.
 MEMBER_ACCESS_RETENTION_DAYS = env.int("MEMBER_ACCESS_RETENTION_DAYS", default=365)
+# Members without any activity (purchase, top-up, sign-in, mall order, profile edit) for this many years are
+# erased by a nightly task (members.retention); the HQ home lists who is next. Off by default: how long to
+# keep a member is the chain's policy to decide (PIPL asks for "the shortest period necessary").
+MEMBER_RETENTION_YEARS = env.int("MEMBER_RETENTION_YEARS", default=None)
+# The version of the marketing consent's wording (the tablet's "…and to receive offers by SMS", the paper form):
+# each consent record keeps it, so the chain can show which text a member agreed to. Change it with the text.
+MARKETING_CONSENT_TEXT_VERSION = env.str("MARKETING_CONSENT_TEXT_VERSION", default="2026-01")
 MEMBER_ACCESS_WATCH_DAYS = env.int("MEMBER_ACCESS_WATCH_DAYS", default=7)
 MEMBER_ACCESS_WATCH_FACTOR = env.int("MEMBER_ACCESS_WATCH_FACTOR", default=3)
 MEMBER_ACCESS_WATCH_MIN = env.int("MEMBER_ACCESS_WATCH_MIN", default=50)

@@ -49,6 +49,18 @@ class LoyaltyConfig(AppConfig):
             )
 
         register_profile_saved_hook(points_reward_completed_profile)
+        # A member's erasure waits for their refundable sales and settles their stored value.
+        from loyalty.erasure import register as register_erasure
+
+        register_erasure()
+        # ... and its part of the member's data file.
+        from loyalty.member_data import register as register_member_data
+
+        register_member_data()
+        # ... and what counts as the member's activity for the retention rule.
+        from loyalty.retention import register as register_retention
+
+        register_retention()
 
         # Opening points and stored value arrive as columns of the members import.
         register_import_extension(OpeningBalancesImport())

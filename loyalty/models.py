@@ -843,6 +843,7 @@ class WalletEntry(ConstraintErrorsMixin, models.Model):
         RESTORE = "restore", _("Restored by a refund")
         WITHDRAW = "withdraw", _("Principal refunded to the member")
         OPENING = "opening", _("Opening balance")
+        FORFEIT = "forfeit", _("Forfeited when the member was erased")
 
     # No index of its own: wallet_entry_member_idx starts with it.
     member = models.ForeignKey(

@@ -15,10 +15,13 @@ from members import services
 from members.access import record_lookup, record_view
 from members.admin_360 import member_360_view
 from members.admin_exports import MemberExportAdminMixin
+from members.admin_rights import member_data_view, member_erase_view
 from members.forms import MemberAdminForm
 from members.models import Member, Tag
 from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_search_filter
+from stores.permissions import staff_can
+from stores.roles import Action
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -112,8 +115,26 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
     ]
 
     def get_urls(self):
-        view = self.admin_site.admin_view(partial(member_360_view, model_admin=self))
-        return [path("<path:object_id>/360/", view, name="members_member_360"), *super().get_urls()]
+        def wrap(view):
+            return self.admin_site.admin_view(partial(view, model_admin=self))
+
+        return [
+            path("<path:object_id>/360/", wrap(member_360_view), name="members_member_360"),
+            path("<path:object_id>/erase/", wrap(member_erase_view), name="members_member_erase"),
+            path("<path:object_id>/data/", wrap(member_data_view), name="members_member_data"),
+            *super().get_urls(),
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        # An erased member's record is kept for the ledgers; there is nothing left to edit.
+        if obj is not None and obj.is_erased:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["may_erase"] = obj is not None and not obj.is_erased and staff_can(request.user, Action.ERASE_MEMBER)
+        context["may_export_data"] = obj is not None and staff_can(request.user, Action.EXPORT_MEMBER_DATA)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description=_("360° view"))
     def view_360(self, member: Member) -> str:
@@ -212,7 +233,7 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
         reason = _("Changed in the back office by %(user)s") % {"user": request.user.get_username()}
         count = 0
         for member in queryset[:1000]:
-            if member.status != status:
+            if member.status != status and not member.is_erased:
                 services.member_set_status(member=member, actor=request.user, status=status, reason=str(reason))
                 count += 1
         message = ngettext("%(count)d member changed.", "%(count)d members changed.", count) % {"count": count}

@@ -8,10 +8,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from members.access import record_view
+from members.consent import consent_history
 from members.member360 import RECENT_ROWS, member_360_sections, member_changelist_url, register_section
 from members.models import Member
 from members.phones import sees_full_phones, shown_phone
 from members.selectors import member_for_360, members_referred_by
+from stores.permissions import staff_can
+from stores.roles import Action
 
 
 def member_360_view(request, object_id, *, model_admin):
@@ -30,6 +33,8 @@ def member_360_view(request, object_id, *, model_admin):
         "original": member,
         "member": member,
         "sections": member_360_sections(member, request),
+        "may_erase": not member.is_erased and staff_can(request.user, Action.ERASE_MEMBER),
+        "may_export_data": staff_can(request.user, Action.EXPORT_MEMBER_DATA),
         # The page needs the width of a 1024-pixel screen more than the app list.
         "is_nav_sidebar_enabled": False,
     }
@@ -60,6 +65,10 @@ def referrals_section(member: Member, request) -> dict:
     }
 
 
+def consent_section(member: Member, request) -> dict:
+    return {"records": consent_history(member, limit=RECENT_ROWS)}
+
+
 def register() -> None:
     register_section(
         "profile",
@@ -67,6 +76,13 @@ def register() -> None:
         title=gettext_lazy("Profile"),
         template="admin/members/member360/profile.html",
         loader=profile_section,
+    )
+    register_section(
+        "consent",
+        order=65,
+        title=gettext_lazy("Consent history"),
+        template="admin/members/member360/consent.html",
+        loader=consent_section,
     )
     register_section(
         "referrals",

@@ -2,12 +2,13 @@
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from members.codes import luhn_check_digit
-from members.models import Member, Tag
+from members.models import ConsentRecord, Member, Tag
 from members.phones import normalize_phone
 from stores.demo import DemoContext
 
@@ -103,6 +104,24 @@ def demo_members(ctx: DemoContext) -> None:
             ],
             batch_size=2000,
             ignore_conflicts=True,
+        )
+        # Their consent's history, as registration at the tablet writes it (members.consent).
+        recorded = set(ConsentRecord.objects.filter(member_id__in=ids.values()).values_list("member_id", flat=True))
+        ConsentRecord.objects.bulk_create(
+            [
+                ConsentRecord(
+                    member_id=ids[m.phone],
+                    given=True,
+                    at=m.consent_at,
+                    source=m.consent_source,
+                    store=m.registration_store,
+                    staff=m.registered_by,
+                    text_version=settings.MARKETING_CONSENT_TEXT_VERSION,
+                )
+                for m in rows
+                if m.marketing_consent and m.phone in ids and ids[m.phone] not in recorded
+            ],
+            batch_size=1000,
         )
         # One member in ten was brought by an earlier one.
         ordered = sorted(rows, key=lambda m: m.registered_at)

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from config.widgets import IsoDateInput
+from members.erasure import StoredValuePolicy
 from members.models import Member
 from members.phones import normalize_phone
 from members.selectors import member_with_phone
@@ -86,3 +87,18 @@ class TabletRegisterForm(forms.Form):
                 params={"code": self.existing_member.code},
             )
         return phone
+
+
+class MemberErasureForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("E.g. the member's written request of 2026-03-01, handled by …; kept in the audit trail."),
+    )
+    stored_value = forms.ChoiceField(
+        label=_("Stored value"), choices=StoredValuePolicy.choices, initial=StoredValuePolicy.PAY_BACK
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that the member's personal data will be erased and cannot be recovered."),
+    )

@@ -50,6 +50,8 @@ class Member(ConstraintErrorsMixin, models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         FROZEN = "frozen", _("Frozen")
+        # Personal data wiped (members.erasure); the row stays so ledgers and sales keep their member.
+        ERASED = "erased", _("Erased")
 
     class Channel(models.TextChoices):
         STORE = "store", _("In store")
@@ -66,14 +68,18 @@ class Member(ConstraintErrorsMixin, models.Model):
         ONLINE = "online", _("Online mall")
         IMPORT = "import", _("Imported from a previous system")
         API = "api", _("Integration (API)")
+        OPT_OUT = "opt_out", _("Withdrawn by a reply or an unsubscribe link")
+        ERASURE = "erasure", _("Withdrawn when the member was erased")
 
     # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
     code = models.CharField(_("member code"), max_length=16, editable=False)
+    # NULL once the member is erased: the phone is free for a new registration, and UNIQUE ignores NULLs.
     phone = models.CharField(
         _("phone"),
         max_length=20,
         unique=True,
+        null=True,
         validators=[validate_e164_phone],
         error_messages={"unique": _("A member with this phone number is already registered.")},
     )
@@ -135,6 +141,7 @@ class Member(ConstraintErrorsMixin, models.Model):
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="members", blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     constraint_error_fields = {
         "member_consent_has_time": "marketing_consent",
@@ -180,7 +187,7 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_message=_("The phone number is not valid: enter it in full, e.g. 13812345678."),
             ),
             models.CheckConstraint(
-                condition=~models.Q(name=""),
+                condition=~models.Q(name="") | models.Q(status="erased"),
                 name="member_name_not_empty",
                 violation_error_code="required",
                 violation_error_message=_("Give the member's name."),
@@ -209,9 +216,18 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_code="self_referral",
                 violation_error_message=_("A member cannot refer themselves."),
             ),
+            models.CheckConstraint(
+                condition=(models.Q(status="erased") & models.Q(erased_at__isnull=False) & models.Q(phone__isnull=True))
+                | (~models.Q(status="erased") & models.Q(erased_at__isnull=True) & models.Q(phone__isnull=False)),
+                name="member_erased_iff_no_phone",
+                violation_error_code="erased",
+                violation_error_message=_("Only an erased member has no phone, and an erased member has none."),
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.is_erased:
+            return str(_("Erased member (%(code)s)") % {"code": self.code})
         return f"{self.name} ({self.code})"
 
     @property
@@ -224,7 +240,13 @@ class Member(ConstraintErrorsMixin, models.Model):
 
     @property
     def is_frozen(self) -> bool:
-        return self.status == self.Status.FROZEN
+        # An erased member can neither earn nor spend: every service that refuses a frozen member
+        # refuses them too, without learning about erasure.
+        return self.status in (self.Status.FROZEN, self.Status.ERASED)
+
+    @property
+    def is_erased(self) -> bool:
+        return self.status == self.Status.ERASED
 
     def qr_payload(self) -> str:
         return member_qr_payload(self.code)
@@ -554,6 +576,57 @@ class ExportJob(ConstraintErrorsMixin, models.Model):
             return "; ".join(f"{title}: {value}" for title, value in self.filters) or str(_("every member"))
         days = f"{self.start:%Y-%m-%d} – {self.end:%Y-%m-%d}" if self.start and self.end else ""
         return f"{days} · {self.store.code}" if self.store_id else days
+
+
+class ConsentRecord(ConstraintErrorsMixin, models.Model):
+    """One giving or withdrawal of a member's marketing consent: when, where (source, store), by whom (the
+    staff member or the integration's account) and under which wording (`text_version`). Append-only; the
+    member's marketing_consent, consent_at and consent_source are the latest record's (members.consent)."""
+
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="consent_records",
+        db_index=False,  # consent_record_member_idx starts with it
+    )
+    given = models.BooleanField(_("consent given"), help_text=_("Unticked: consent withdrawn."))
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    source = models.CharField(_("where"), max_length=16, choices=Member.ConsentSource.choices)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff or integration"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    text_version = models.CharField(
+        _("consent text version"),
+        max_length=32,
+        blank=True,
+        help_text=_("The wording the member agreed to (MARKETING_CONSENT_TEXT_VERSION); empty if not known."),
+    )
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent history")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["member", "-at"], name="consent_record_member_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(source=""),
+                name="consent_record_has_source",
+                violation_error_code="required",
+                violation_error_message=_("A consent record says where consent was given or withdrawn."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {'+' if self.given else '-'} {self.at:%Y-%m-%d}"
 
 
 class MemberAccess(ConstraintErrorsMixin, models.Model):

@@ -55,6 +55,8 @@ def normalize_phone(raw: str, *, region: str | None = None) -> str:
 
 def national_digits(e164: str) -> str:
     """+8613812345678 → 13812345678; foreign numbers keep their country code."""
+    if not e164:  # an erased member has no phone
+        return ""
     if e164.startswith("+86"):
         return e164[3:]
     return e164

@@ -41,7 +41,8 @@ def member_lookup(*, text: str) -> QuerySet[Member]:
     condition = member_search_filter(text)
     if condition is None:
         return Member.objects.none()
-    return member_list().filter(condition)
+    # An erased member keeps their code on their old receipts, but is no one to find.
+    return member_list().filter(condition).exclude(status=Member.Status.ERASED)
 
 
 def member_with_phone(phone: str, *, exclude_pk: int | None = None) -> Member | None:
@@ -55,7 +56,7 @@ def member_by_reference(text: str) -> Member | None:
     if not text:
         return None
     if is_member_code(text):
-        return Member.objects.filter(code=text).first()
+        return Member.objects.filter(code=text).exclude(status=Member.Status.ERASED).first()
     try:
         phone = normalize_phone(text)
     except ValidationError:

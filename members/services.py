@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.codes import new_member_code
+from members.consent import consent_set
 from members.models import Member, Tag
 from members.phones import normalize_phone
 from members.selectors import member_with_phone
@@ -61,12 +62,6 @@ def _normalized_phone(phone: str) -> str:
         raise ValidationError({"phone": error}) from None
 
 
-def _consent_fields(marketing_consent: bool, consent_source: str) -> dict:
-    if marketing_consent:
-        return {"marketing_consent": True, "consent_at": timezone.now(), "consent_source": consent_source}
-    return {"marketing_consent": False, "consent_at": None, "consent_source": ""}
-
-
 @transaction.atomic
 def member_register(
     *,
@@ -100,9 +95,11 @@ def member_register(
         registration_store=store,
         registered_by=staff if staff is not None and staff.is_authenticated else None,
         registration_channel=channel,
+        # Read now, not by the field's default: the default holds the function itself, which tests' clocks
+        # (tests/loyalty/clock.py) cannot move.
+        registered_at=timezone.now(),
         referrer=referrer,
         notes=notes,
-        **_consent_fields(marketing_consent, consent_source),
     )
     member.code = new_member_code()
     member.full_clean(exclude=["referrer"], validate_unique=False, validate_constraints=False)
@@ -122,6 +119,14 @@ def member_register(
         raise ValidationError(_("Could not allocate a member code; please try again."), code="code_exhausted")
     if tags:
         member.tags.set(tags)
+    if marketing_consent:
+        consent_set(
+            member=member,
+            given=True,
+            source=consent_source,
+            staff=member.registered_by,
+            store=store,
+        )
     _profile_saved(member)
     for hook in _registered_hooks:
         hook(member)
@@ -141,6 +146,13 @@ UPDATABLE_FIELDS = (
 )
 
 
+def _refuse_erased(member: Member) -> None:
+    if member.is_erased:
+        raise ValidationError(
+            _("This member has been erased; their record can no longer change."), code="member_erased"
+        )
+
+
 @transaction.atomic
 def member_update(
     *,
@@ -149,6 +161,7 @@ def member_update(
     tags: Iterable[Tag] | None = None,
     marketing_consent: bool | None = None,
     consent_source: str = Member.ConsentSource.TABLET,
+    store: Store | None = None,
     **changes,
 ) -> Member:
     """Change a member's profile fields; phone changes are audited (the phone is the member's key)."""
@@ -163,6 +176,7 @@ def member_update(
     # Compare against the stored row, locked, so two edits of one member cannot interleave and an
     # instance a form has already modified still shows its real changes.
     member = Member.objects.select_for_update().get(pk=member.pk)
+    _refuse_erased(member)
     old_phone = member.phone
     changed = []
     for field, value in changes.items():
@@ -171,13 +185,13 @@ def member_update(
         if getattr(member, field) != value:
             setattr(member, field, value)
             changed.append(field)
-    if marketing_consent is not None and marketing_consent != member.marketing_consent:
-        for field, value in _consent_fields(marketing_consent, consent_source).items():
-            setattr(member, field, value)
-            changed.append(field)
     member.full_clean(exclude=["code", "referrer"], validate_unique=False, validate_constraints=False)
     if changed:
         member.save(update_fields=[*changed, "updated_at"])
+    if marketing_consent is not None and consent_set(
+        member=member, given=marketing_consent, source=consent_source, staff=actor, store=store
+    ):
+        changed.extend(["marketing_consent", "consent_at", "consent_source"])
     if tags is not None:
         member.tags.set(tags)
     if "phone" in changed:
@@ -196,6 +210,9 @@ def member_update(
 def member_set_status(*, member: Member, actor, status: str, reason: str) -> Member:
     """Freeze or unfreeze a member: frozen members cannot earn, spend or be sold to."""
     status = Member.Status(status)
+    _refuse_erased(member)
+    if status == Member.Status.ERASED:
+        raise ValueError("members.erasure.erase_member erases a member")
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")}, code="reason_required")
     updated = (

@@ -70,3 +70,15 @@ def maintain_access_log() -> dict[str, int]:
         summary,
     )
     return summary
+
+
+# Beat runs it nightly (migration members 0015); it does nothing unless MEMBER_RETENTION_YEARS is set.
+@shared_task(name="members.tasks.erase_inactive_members", acks_late=True, reject_on_worker_lost=True)
+def erase_inactive_members() -> dict:
+    """Erase the members the retention rule says are due (members.retention)."""
+    from members.retention import retention_erase
+
+    run = retention_erase()
+    summary = {"erased": run.erased, "kept": len(run.kept)}
+    logger.info("erase_inactive_members: %(erased)d erased, %(kept)d kept", summary)
+    return summary

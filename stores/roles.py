@@ -45,6 +45,9 @@ class Action(StrEnum):
     MANAGE_RULES = "manage_rules"
     MANAGE_STORES = "manage_stores"
     MANAGE_STAFF = "manage_staff"
+    # Members' rights under PIPL: the HQ admin's alone (see the README's "Members' rights").
+    ERASE_MEMBER = "erase_member"
+    EXPORT_MEMBER_DATA = "export_member_data"
 
 
 STORE_SCOPED_ACTIONS = frozenset(

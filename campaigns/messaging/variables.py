@@ -184,7 +184,7 @@ def _load_member(members: Sequence[MemberRow], context: Mapping[str, Any]) -> di
         m.pk: {
             "name": m.name,
             "member_code": m.code,
-            "phone_last4": m.phone[-4:],
+            "phone_last4": (m.phone or "")[-4:],  # an erased member has no phone
             "store": m.home_store_name or "",
         }
         for m in members

@@ -622,7 +622,9 @@ def member_opt_out(
     }
     changed = False
     if member.marketing_consent:
-        member = member_update(member=member, actor=actor, marketing_consent=False)
+        member = member_update(
+            member=member, actor=actor, marketing_consent=False, consent_source=Member.ConsentSource.OPT_OUT
+        )
         changed = True
     cancelled = _cancel_marketing_messages(member.pk, reason=_("Opted out (%(source)s).") % {"source": source})
     if changed:

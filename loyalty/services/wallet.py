@@ -258,3 +258,41 @@ def _pay_out(*, key: str, member: Member, store: Store | None, reason: str, acto
         data={"principal": str(principal), "bonus_forfeited": str(bonus)},
     )
     return entry
+
+
+def wallet_settle_on_erasure(*, member: Member, actor, policy: str | None, reason: str) -> dict:
+    """Empty the wallet of a member being erased (members.erasure calls it inside the erasure's transaction).
+
+    `pay_back`: the principal is paid back and the bonus forfeited, as a principal refund is (a WITHDRAW
+    entry); `forfeit`: both recorded as forfeited (a FORFEIT entry), which the member agreed to. `None` (the
+    retention rule) refuses a wallet that is not empty: money is for a person to hand over. Unlike a
+    principal refund it takes a frozen member: erasure is how a frozen member leaves.
+    """
+    wallet = lock_wallet(member)
+    if wallet.principal == 0 and wallet.bonus == 0:
+        return {}
+    if policy is None:
+        raise ValidationError(
+            {
+                "stored_value": ValidationError(
+                    _("The member still has ¥%(balance)s of stored value: settle it first."),
+                    code="stored_value_to_settle",
+                    params={"balance": wallet.balance},
+                )
+            }
+        )
+    principal, bonus = wallet.principal, wallet.bonus
+    kind = WalletEntry.Kind.WITHDRAW if policy == "pay_back" else WalletEntry.Kind.FORFEIT
+    entry = wallet_move(
+        wallet,
+        kind=kind,
+        principal=-principal,
+        bonus=-bonus,
+        # Unique across members for payouts (wallet_withdraw_request_once): the member's id makes it so.
+        key=f"erasure:{member.pk}",
+        staff_id=actor.pk if actor is not None else None,
+        reason=reason[:255],
+    )
+    facts = {"stored_value": policy, "principal": str(principal), "bonus": str(bonus), "wallet_entry": entry.pk}
+    audit_record(actor=actor, action=f"wallet.{kind}_on_erasure", target=member, reason=reason, data=facts)
+    return facts

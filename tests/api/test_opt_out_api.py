@@ -98,9 +98,10 @@ def test_a_malformed_body_is_a_parse_error(chain, as_user, subscriber):
 
 
 # The member, the user's roles (an HQ role needs no stores), the member locked again by the members service
-# and its update, the marketing messages marked, the audit row; savepoints around both services (4).
+# and its update, the consent record, the marketing messages marked, the audit row; savepoints around both
+# services (4).
 def test_an_opt_out_costs_a_fixed_number_of_queries(chain, api, subscriber, django_assert_num_queries):
     api.force_authenticate(User.objects.get(pk=chain.hq_admin.pk))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = opt_out(api, subscriber.code, reply="T")
     assert response.status_code == 200

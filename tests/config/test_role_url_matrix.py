@@ -25,7 +25,7 @@ checked by a test):
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
     admin: stores               0/35      0/35      0/35      8/35     27/35
-    admin: members              0/47      0/47      0/47     19/47     42/47
+    admin: members              0/49      0/49      0/49     19/49     44/49
     admin: loyalty             0/110     0/110     0/110     4/110    76/110
     admin: campaigns            0/78      0/78      0/78     68/78     68/78
     admin: analytics            0/29      0/29      0/29     17/29     18/29
@@ -130,6 +130,8 @@ admin:stores_integrationtoken_{delete,change@save}           login      login   
 admin:app_list@members                                       login      login      login      ok         ok
 admin:members_{member,tag}_<read>                            login      login      login      ok         ok
 admin:members_member_{360,export}                            login      login      login      ok         ok
+# members' rights under PIPL: erasing a member and handing them their data are the HQ admin's alone
+admin:members_member_{erase,data}                            login      login      login      refused    ok
 admin:members_{member,tag}_<write>                           login      login      login      refused    ok
 admin:members_memberaccess_<read>                            login      login      login      refused    ok
 admin:members_memberaccess_<write>                           login      login      login      refused    refused

@@ -47,7 +47,18 @@ def test_the_hq_admin_sees_every_section_of_a_member_with_history(client, chain,
 
     assert response.status_code == 200
     keys = [s.key for s in response.context["sections"]]
-    assert keys == ["profile", "scores", "points", "tier", "wallet", "coupons", "purchases", "referrals", "campaigns"]
+    assert keys == [
+        "profile",
+        "scores",
+        "points",
+        "tier",
+        "wallet",
+        "coupons",
+        "purchases",
+        "consent",
+        "referrals",
+        "campaigns",
+    ]
     html = response.content.decode()
     # Profile, with the full phone for the HQ admin.
     assert "王芳" in html and fang.code in html and "13812345678" in html
@@ -176,9 +187,9 @@ def test_the_member_page_and_the_list_link_to_the_360_page(client, chain, fang):
 # session, user, 2 × admin permissions, the member, their tags, the roles (staff_can): 7; then by section:
 # scores 1; points 3 (expiring, account, entries); tier 5 (stats, policy, window, next tier, changes);
 # wallet 2; coupons 2 (latest, counts); purchases 2 (stats, sales); referrals 3 (the list with its count
-# in one window query, their purchases, the buyers); campaigns 3 (drawn, their messages, the outbox);
-# the member access log 2 (the members whose full phones the page showed, the one INSERT).
-PAGE_QUERIES = 30
+# in one window query, their purchases, the buyers); consent history 1; campaigns 3 (drawn, their messages,
+# the outbox); the member access log 2 (the members whose full phones the page showed, the one INSERT).
+PAGE_QUERIES = 31
 
 
 def test_the_page_costs_a_fixed_number_of_queries_whatever_the_history(client, chain, fang, django_assert_num_queries):

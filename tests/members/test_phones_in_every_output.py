@@ -188,6 +188,12 @@ RULES: dict[str, Rule] = {
         lambda w: reverse("admin:auth_user_password_change", args=[w.chain.cashier_a.pk])
     ),
     "admin:members_member_360": page(lambda w: reverse("admin:members_member_360", args=[w.main.pk])),
+    "admin:members_member_erase": page(lambda w: reverse("admin:members_member_erase", args=[w.main.pk])),
+    # The page, and the member's data file it answers with (the HQ admin's alone: full phone).
+    "admin:members_member_data": page(
+        lambda w: reverse("admin:members_member_data", args=[w.main.pk]),
+        lambda w: Ask(reverse("admin:members_member_data", args=[w.main.pk]), "post", {}),
+    ),
     "admin:members_member_export": page(
         lambda w: reverse("admin:members_member_export"),
         _members_export("csv"),
@@ -495,6 +501,7 @@ SHOWS_MAIN = {
     "admin:members_member_changelist",
     "admin:members_member_change",
     "admin:members_member_360",
+    "admin:members_member_data",
     "admin:members_member_export",
     "admin:members_exportjob_download",
     "admin:loyalty_downgrade_risk",

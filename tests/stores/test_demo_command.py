@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.http import HttpRequest
 
-from members.models import Member
+from members.models import ConsentRecord, Member
 from members.phones import normalize_phone
 from members.validators import validate_member_name
 from stores.models import Store
@@ -45,11 +45,23 @@ def test_demo_members_have_chinese_names_and_valid_unique_phones():
     assert Member.objects.filter(tags__isnull=False).exists()
 
 
+def test_demo_members_consent_is_the_latest_of_their_consent_history():
+    run_demo()
+    consenting = Member.objects.filter(marketing_consent=True)
+    assert consenting.exists()
+    for member in consenting:
+        latest = ConsentRecord.objects.filter(member=member).latest("at", "id")
+        assert (latest.given, latest.at, latest.source) == (True, member.consent_at, member.consent_source)
+    assert not ConsentRecord.objects.filter(member__marketing_consent=False).exists()
+
+
 def test_running_demo_twice_changes_nothing():
     run_demo()
     snapshot = sorted(Member.objects.values_list("code", "phone", "name", "referrer_id"))
+    records = ConsentRecord.objects.count()
     run_demo()
     assert sorted(Member.objects.values_list("code", "phone", "name", "referrer_id")) == snapshot
+    assert ConsentRecord.objects.count() == records
     assert get_user_model().objects.count() == 7
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0013_lease_constraint_messages'),
+        ('members', '0016_consent_history'),
         ('stores', '0006_token_constraint_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
