@@ -97,6 +97,7 @@ loyalty-api:{wallet-refund,points-adjustment}                login      refused 
 loyalty-api:points-event                                     login      refused    refused    refused    ok
 # withdrawing consent is always in the member's favour (a member of A, then of B)
 campaigns-api:member-opt-out                                 login      ok         ok         ok         ok
+campaigns-api:opt-out                                        login      ok         ok         ok         ok
 campaigns-api:{coupon-issue,campaign-effect}                 login      refused    refused    ok         ok
 campaigns-api:mall-items                                     login      ok/refused ok/refused ok         ok
 # a gift waiting at store A, then at store B: handed over there; cancelled by its manager or HQ

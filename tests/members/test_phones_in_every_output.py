@@ -459,6 +459,10 @@ RULES: dict[str, Rule] = {
         ),
         personas=API,
     ),
+    "campaigns-api:opt-out": page(
+        lambda w: Ask(reverse("campaigns-api:opt-out"), "post", {"member": w.friend.code}, as_json=True),
+        personas=API,
+    ),
     "campaigns-api:coupon-issue": page(
         lambda w: Ask(
             reverse("campaigns-api:coupon-issue"),
