@@ -238,3 +238,17 @@ def test_the_outbox_cannot_be_added_to_or_deleted_from(client, chain, outbox_row
     delete = reverse("admin:campaigns_message_delete", args=[outbox_rows[0].pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert Message.objects.count() == 4
+
+
+def test_a_preview_for_a_member_typed_by_phone_is_posted_and_the_phone_stays_out_of_the_address(
+    client, chain, sms, consenting
+):
+    client.force_login(chain.marketer)
+
+    page = client.post(preview_url(sms), {"member": "138 0013 8000", "show": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert not Message.objects.filter(purpose="test").exists()  # showing sends nothing
+    sent = client.post(preview_url(sms), {"member": "13800138000", "request_id": "d" * 32})
+
+    assert page.status_code == 200 and page.context["member"] == consenting
+    assert '<form method="post" class="inline">' in page.content.decode()  # "Show" too
+    assert sent.status_code == 302 and sent["Location"] == f"{preview_url(sms)}?member={consenting.code}"

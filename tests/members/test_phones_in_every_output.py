@@ -270,6 +270,12 @@ RULES: dict[str, Rule] = {
             reverse("admin:campaigns_messagetemplate_preview", args=[w.template.pk]) + f"?member={_digits(FRIEND)}",
             typed=_typed(FRIEND),
         ),
+        lambda w: Ask(
+            reverse("admin:campaigns_messagetemplate_preview", args=[w.template.pk]),
+            "post",
+            {"member": _digits(FRIEND), "show": "1"},
+            typed=_typed(FRIEND),
+        ),
     ),
     "admin:campaigns_segment_count": page(
         lambda w: Ask(reverse("admin:campaigns_segment_count"), "post", {"rows": "1", "field_1": "tier"})
