@@ -284,6 +284,9 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "campaigns.models.Coupon.Status",
         "CouponSourceEnum": "campaigns.models.Coupon.Source",
         "MallOrderStatusEnum": "campaigns.models.MallOrder.Status",
+        # The two opt-out calls (by path and by body) share their "source" and "channel".
+        "OptOutSourceEnum": ["sms_reply", "email_unsubscribe", "wechat", "staff"],
+        "MessageChannelEnum": "campaigns.models.MessageChannel",
     },
 }
 
