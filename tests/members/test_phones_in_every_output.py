@@ -342,7 +342,11 @@ RULES: dict[str, Rule] = {
         personas=TABLET,
     ),
     "tablet:sales": page(
-        lambda w: reverse("tablet:sales"), lambda w: reverse("tablet:sales") + f"?q={w.main.code}", personas=TABLET
+        lambda w: reverse("tablet:sales"),
+        lambda w: reverse("tablet:sales") + f"?q={w.main.code}",
+        lambda w: Ask(reverse("tablet:sales"), "post", {"q": w.main.code}),
+        lambda w: Ask(reverse("tablet:sales"), "post", {"q": _digits(MAIN)}, typed=_typed(MAIN)),
+        personas=TABLET,
     ),
     "tablet:receipt": page(lambda w: reverse("tablet:receipt", args=[w.sale.pk]), personas=TABLET),
     "tablet:refund": page(lambda w: reverse("tablet:refund", args=[w.sale.pk]), personas=TABLET),
