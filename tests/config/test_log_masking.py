@@ -104,6 +104,17 @@ def _configured(logger: logging.Logger) -> list[logging.Handler]:
     return [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
 
 
+def test_celery_workers_and_beat_log_through_the_same_filtered_handlers():
+    from celery.signals import setup_logging
+
+    from config.celery import use_project_logging
+
+    assert any(receiver() is use_project_logging for _key, receiver in setup_logging.receivers)
+    use_project_logging()
+    for handler in _configured(logging.getLogger()):
+        assert any(isinstance(f, PhoneMaskingFilter) for f in handler.filters), handler
+
+
 @pytest.fixture
 def logs():
     """Everything the configured handlers write, at DEBUG."""
