@@ -48,7 +48,7 @@ messages: setup-dev
 ## Production shape (see README): gunicorn, a Celery worker and Celery beat, all configured by environment.
 serve: setup
 	$(PY) manage.py collectstatic --no-input
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY-4}
+	$(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY-4}
 
 worker: setup
 	$(VENV)/bin/celery -A config worker --loglevel=INFO

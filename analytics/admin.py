@@ -122,7 +122,7 @@ class ChurnReportAdmin(_ReadOnly):
                 queryset=changelist.get_queryset(request),
                 fmt=wanted or tabular.CSV,
                 language="en" if (get_language() or "").startswith("en") else "zh",
-                filters=dict(search_for_audit(request.GET).lists()),
+                filters=dict(search_for_audit(request.GET, term=changelist.query).lists()),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))

@@ -79,10 +79,10 @@ def main() -> None:
     store_code = Member.objects.get(code=sample[0]["code"]).home_store.code
     # Checkout is at the tablet's store; members of other stores buy there too.
     steps = {
-        "find as you type (7 digits, htmx)": lambda m: client.get(
+        "find as you type (7 digits, htmx)": lambda m: client.post(
             reverse("tablet:find"), {"q": m["phone"][3:10]}, HTTP_HX_REQUEST="true"
         ),
-        "find by full phone (→ card)": lambda m: client.get(reverse("tablet:find"), {"q": m["phone"], "go": "1"}),
+        "find by full phone (→ card)": lambda m: client.post(reverse("tablet:find"), {"q": m["phone"], "go": "1"}),
         "member card": lambda m: client.get(reverse("tablet:member", args=[m["code"]])),
         "sell page": lambda m: client.get(reverse("tablet:sell"), {"member": m["code"]}),
         "quote": lambda m: client.post(

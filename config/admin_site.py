@@ -5,11 +5,14 @@ For a role that reads masked phones that is an oracle: the count of rows gives a
 a time, and the same goes for names, addresses and message recipients. So a list may be narrowed by free
 text only through its search box (which `members.search` reads and the access log records) and by text
 only through its declared list filters; links between pages filter by ids and choices, which stay allowed.
+And the search box itself POSTs: what is typed into it never lands in an address (config.admin_search).
 """
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.db import models
+
+from config.admin_search import SearchByPost
 
 
 def _free_text(field) -> bool:
@@ -47,7 +50,9 @@ class BackOfficeSite(admin.AdminSite):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, FilterLookupsOnly):
             admin_class = type(
-                admin_class.__name__, (FilterLookupsOnly, admin_class), {"__module__": admin_class.__module__}
+                admin_class.__name__,
+                (SearchByPost, FilterLookupsOnly, admin_class),
+                {"__module__": admin_class.__module__},
             )
         super().register(model_or_iterable, admin_class, **options)
 

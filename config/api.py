@@ -8,6 +8,8 @@ Every error is `{"code": "...", "message": "...", "field": "..." | null}` with a
   path ("lines.0.quantity");
 - PermissionDenied → 403 "forbidden"; not logged in → 401 "not_authenticated";
 - unknown store / member / sale → 404 "store_not_found" / "member_not_found" / "sale_not_found";
+- a phone where an address wants a member code → 400 "phone_in_path"; a lookup by phone or name
+  asked with GET → 405 "lookup_by_post" (phones travel in bodies, never in URLs);
 - a request id used for something else → 409 "request_id_reused";
 - malformed JSON → 400 "parse_error"; a body over 1 MB → 413 "payload_too_large";
 - the database cannot be reached → 503 "service_unavailable" with Retry-After, on every path (API,
@@ -43,7 +45,9 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 
 from config.throttling import retry_after
+from members.codes import is_member_code
 from members.models import Member
+from members.phones import normalize_phone
 from members.selectors import member_by_reference
 from stores.models import Store
 
@@ -327,3 +331,35 @@ def member_from_reference(reference: str | None, *, field: str = "member") -> Me
     if member is None:
         raise not_found("member_not_found", _("No member has this member code or phone number."), field)
     return member
+
+
+MEMBER_CODE_IN_PATH = "Member code (10 digits starting with 9). Never a phone: POST phones to /api/v1/members/lookup/."
+
+
+def member_from_path(reference: str) -> Member:
+    """The member a URL names: by member code only (DESIGN §10). A phone in a path would sit in every
+    proxy's and server's access log, so one is refused with where to send it instead."""
+    reference = (reference or "").strip()
+    if is_member_code(reference):
+        member = Member.objects.filter(code=reference).first()
+        if member is not None:
+            return member
+        raise not_found("member_not_found", _("No member has this member code."))
+    if _looks_like_phone(reference):
+        raise ApiError(
+            _(
+                "Members are addressed by member code in an address, never by phone: find the member by phone "
+                "with POST /api/v1/members/lookup/ and use the member code it answers."
+            ),
+            code="phone_in_path",
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    raise not_found("member_not_found", _("No member has this member code."))
+
+
+def _looks_like_phone(text: str) -> bool:
+    try:
+        normalize_phone(text)
+    except DjangoValidationError:
+        return False
+    return True

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, setup_logging, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,3 +23,14 @@ def refuse_development_defaults(**kwargs) -> None:
     except ImproperlyConfigured as error:
         # Celery logs and carries on past any Exception a signal handler raises; SystemExit stops it.
         raise SystemExit(f"ImproperlyConfigured: {error}") from None
+
+
+@setup_logging.connect
+def use_project_logging(**kwargs) -> None:
+    """Workers and beat log through settings.LOGGING, whose every handler masks phones
+    (config.log_filters), rather than the handlers Celery would put on the root logger itself."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from config.log_filters import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -125,12 +127,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Uploads (member import files and their error reports) hold personal data: they are stored here and
-# served only through views that check the staff member's role, never at MEDIA_URL.
+# Uploads (import files), import error reports and export files hold personal data: they are stored
+# here readable by their owner only (0600 whatever the umask; web and worker run as one user), served
+# only through views that check the staff member's role, never at MEDIA_URL, and deleted
+# PII_FILE_RETENTION_DAYS after their job finished (members.tasks.expire_exports, daily).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "media/"
+PII_FILE_RETENTION_DAYS = env.int("PII_FILE_RETENTION_DAYS", default=7)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -276,6 +284,9 @@ SPECTACULAR_SETTINGS = {
         "CouponStatusEnum": "campaigns.models.Coupon.Status",
         "CouponSourceEnum": "campaigns.models.Coupon.Source",
         "MallOrderStatusEnum": "campaigns.models.MallOrder.Status",
+        # The two opt-out calls (by path and by body) share their "source" and "channel".
+        "OptOutSourceEnum": ["sms_reply", "email_unsubscribe", "wechat", "staff"],
+        "MessageChannelEnum": "campaigns.models.MessageChannel",
     },
 }
 
@@ -321,9 +332,5 @@ MESSAGE_SMS_GATEWAY_URL = env.str("MESSAGE_SMS_GATEWAY_URL", default="")
 MESSAGE_SMS_GATEWAY_TOKEN = env.str("MESSAGE_SMS_GATEWAY_TOKEN", default="")
 MESSAGE_SMS_SIGNATURE = env.str("MESSAGE_SMS_SIGNATURE", default="")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Every handler masks phones (config.log_filters); gunicorn's own logs: config/gunicorn.py.
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))

@@ -42,6 +42,7 @@ from loyalty.services import (
 )
 from loyalty.services.policy import refund_window_start
 from members.access import record_view
+from members.codes import is_member_code
 from members.models import Member
 from members.selectors import member_by_reference
 from members.views import device_record, device_record_json, member_records
@@ -165,13 +166,23 @@ def receipt(request: HttpRequest, sale_id: int) -> HttpResponse:
 
 @tablet_view(Action.REQUEST_REFUND)
 def recent_sales(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "")[:64]
+    search = (request.POST.get("q") if request.method == "POST" else request.GET.get("q", "")) or ""
+    search = search.strip()[:64]
     policy = LoyaltySettings.current()
     # The sales store staff may still refund: the refund service's own window.
     sales = store_recent_sales(store_id=request.tablet_store.pk, since=refund_window_start(policy), search=search)
     page = Paginator(sales, 25).get_page(request.GET.get("page"))
     return render_tablet(
-        request, "tablet/sales.html", {"page": page, "search": search, "days": policy.refund_window_days}
+        request,
+        "tablet/sales.html",
+        {
+            "page": page,
+            "search": search,
+            # A sale number (short) or a member code may go into the pages' links; anything else is not
+            # searched for anyway, and might be a phone.
+            "search_in_links": is_member_code(search) or (search.isdigit() and len(search) < 11),
+            "days": policy.refund_window_days,
+        },
     )
 
 

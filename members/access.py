@@ -77,12 +77,13 @@ def query_fingerprint(text: str) -> tuple[int, int | None]:
 SEARCH_PARAM = "q"
 
 
-def search_for_audit(params):
+def search_for_audit(params, *, term: str | None = None):
     """A copy of a list's query parameters (a QueryDict) for an audit row: the search someone typed (q),
-    maybe a phone or a name, replaced by what it was by and its fingerprint."""
+    maybe a phone or a name, replaced by what it was by and its fingerprint. `term` is what q stands for
+    when q is the back office's search token (config.admin_search)."""
     params = params.copy()
     if params.get(SEARCH_PARAM):
-        searched_by, fingerprint = query_fingerprint(params[SEARCH_PARAM])
+        searched_by, fingerprint = query_fingerprint(params[SEARCH_PARAM] if term is None else term)
         params[SEARCH_PARAM] = f"{SearchedBy(searched_by).name.lower()}:{fingerprint}"
     return params
 

@@ -12,6 +12,7 @@ ever served by the download view, never from MEDIA_URL.
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, JsonResponse
@@ -26,7 +27,6 @@ from django.views.decorators.http import require_POST
 from config.tabular import CONTENT_TYPES
 from members.admin_imports import run_jobs_again
 from members.export_jobs import (
-    EXPORT_KEEP_DAYS,
     can_export,
     can_see_every_export,
     export_job_is_stalled,
@@ -70,7 +70,7 @@ def job_view(request, object_id, *, model_admin):
         if job.status == ExportJob.Status.DONE
         else "",
         "export_page_url": page_url,
-        "keep_days": EXPORT_KEEP_DAYS,
+        "keep_days": settings.PII_FILE_RETENTION_DAYS,
         "changelist_url": reverse("admin:members_exportjob_changelist"),
         "stalled": export_job_is_stalled(job),
         "retry_url": reverse("admin:members_exportjob_retry", args=[job.pk]) if export_job_may_retry(job) else "",

@@ -20,7 +20,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseRedirect, QueryDict
@@ -184,7 +184,7 @@ class MemberExportAdminMixin:
                     columns=form.cleaned_data["columns"],
                     fmt=form.cleaned_data["fmt"],
                     language=form.cleaned_data["headers"],
-                    filters=search_for_audit(request.GET).urlencode(),
+                    filters=search_for_audit(request.GET, term=cl.query).urlencode(),
                     source="admin",
                 )
             except ValidationError as error:
@@ -196,7 +196,7 @@ class MemberExportAdminMixin:
                     actor=request.user,
                     kind=ExportJob.Kind.MEMBERS,
                     export=export,
-                    selection=member_list_selection_of(request, ids),
+                    selection=member_list_selection_of(request, ids, search=cl.query),
                     filters=_active_filters(cl) + ([(_("Ticked"), str(len(ids)))] if ids is not None else []),
                     language=get_language() or "zh-hans",
                 )
@@ -234,11 +234,13 @@ def _active_filters(cl) -> list[tuple[str, str]]:
 # --- the members list as a job's selection (members.export_jobs) --------------------------------
 
 
-def member_list_selection_of(request, ids: list[int] | None) -> dict:
-    """What a job keeps of the export page's request: the list's query string and the ticked ids."""
+def member_list_selection_of(request, ids: list[int] | None, *, search: str = "") -> dict:
+    """What a job keeps of the export page's request: the list's query string, the ticked ids, and the
+    search the list's token stood for (the worker has no session to read it from)."""
     query = request.GET.copy()
     query.pop(SELECTED_PARAM, None)
-    return {"source": MEMBER_LIST, "query": query.urlencode(), "ids": ids}
+    query.pop(SEARCH_VAR, None)
+    return {"source": MEMBER_LIST, "query": query.urlencode(), "search": search, "ids": ids}
 
 
 class _CollectedMessages(list):
@@ -271,6 +273,9 @@ def member_list_selection(selection: dict, *, actor) -> QuerySet[Member]:
     request.method = "GET"
     request.path = request.path_info = reverse("admin:members_member_export")
     request.GET = QueryDict(query)
+    search = selection.get("search")
+    if isinstance(search, str) and search:
+        request.admin_search_term = search  # config.admin_search: no session to read a token from
     request.user = actor
     request._messages = _CollectedMessages()
     if not model_admin.has_export_permission(request):

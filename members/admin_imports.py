@@ -148,9 +148,11 @@ def error_report_view(request, object_id, *, model_admin):
     if not job.error_report:
         raise Http404
     stem = PurePath(job.file_name).stem or job.kind
-    return FileResponse(
+    response = FileResponse(
         job.error_report.open("rb"), as_attachment=True, filename=f"{stem}-errors.csv", content_type="text/csv"
     )
+    response["Cache-Control"] = "no-store"  # phones and names: no copy in a browser's or a proxy's cache
+    return response
 
 
 def template_view(request, kind=ImportJob.Kind.MEMBERS, *, model_admin):

@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 # SQLite, and a small file comes at once, without a detour through a job page. XLSX's limit is lower:
 # it is three times slower to write and nothing is sent before its last row is.
 STREAM_MAX_ROWS = {CSV: 50_000, XLSX: 10_000}
+# The default of settings.PII_FILE_RETENTION_DAYS, which is what the cleanup reads.
 EXPORT_KEEP_DAYS = 7
 PROGRESS_TTL = 24 * 3600
 PROGRESS_EVERY_SECONDS = 0.5
@@ -310,7 +311,7 @@ def _write(job: ExportJob, export: TabularExport, progress: _Progress) -> tuple[
         # A local storage: straight to its place, through a temporary file beside it that is renamed
         # at the end (write_to). Its mode is the storage's, as for any stored file: the web process
         # that serves it may run as another user than the worker.
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(path.parent)
         export.write_to(path, on_chunk=progress)
         if default_storage.file_permissions_mode is not None:
             os.chmod(path, default_storage.file_permissions_mode)
@@ -322,6 +323,19 @@ def _write(job: ExportJob, export: TabularExport, progress: _Progress) -> tuple[
         with local.open("rb") as content:
             name = default_storage.save(name, File(content))
         return name, local.stat().st_size
+
+
+def _make_folders(folder: Path) -> None:
+    """The folders of a file in the local storage, with the storage's mode (0700: the files hold
+    personal data), as the storage makes them for the files it saves itself."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        each.mkdir(exist_ok=True)
+        if default_storage.directory_permissions_mode is not None:
+            os.chmod(each, default_storage.directory_permissions_mode)
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
@@ -425,13 +439,15 @@ def export_job_retry(*, actor, job: ExportJob) -> ExportJob:
 # --- old files --------------------------------------------------------------------------------
 
 
-def export_jobs_expire(*, days: int = EXPORT_KEEP_DAYS, now=None) -> dict[str, int]:
-    """Delete the files of exports finished more than `days` days ago and mark their jobs expired.
+def export_jobs_expire(*, days: int | None = None, now=None) -> dict[str, int]:
+    """Delete the files of exports finished more than `days` days ago (PII_FILE_RETENTION_DAYS by
+    default) and mark their jobs expired.
 
     The jobs stay (who exported what, and when, is worth keeping; the audit row has it too), their
     files go. Also deletes temporary files that a worker killed mid-write left behind. Safe to run
     twice, or on two workers: a job is marked only by the run that finds it still done.
     """
+    days = settings.PII_FILE_RETENTION_DAYS if days is None else days
     cutoff = (now or timezone.now()) - timedelta(days=days)
     expired = 0
     old = ExportJob.objects.filter(status=ExportJob.Status.DONE, finished_at__lt=cutoff).only("pk", "file")

@@ -66,14 +66,16 @@ def device_record_json(record: dict) -> str:
 
 @tablet_view(Action.LOOKUP_MEMBER)
 def find_member(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:64]
+    # The search arrives in a POST body (htmx as you type, or Enter): a phone or a name in the address
+    # would be written to every access log and the browser's history. A `?q=` is not read.
+    query = request.POST.get("q", "").strip()[:64] if request.method == "POST" else ""
     members: list[Member] = []
     if query:
         members = list(member_lookup(text=query)[:RESULTS_LIMIT])
         record_lookup(request, members, query=query)
         exact = member_by_reference(query) if not query.startswith("MBR1.") else (members[0] if members else None)
         # A scan or a full phone/code submitted with Enter goes straight to the card.
-        if request.GET.get("go") and exact is not None and len(members) == 1:
+        if request.POST.get("go") and exact is not None and len(members) == 1:
             url = reverse("tablet:member", args=[exact.code])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     typed_phone = _typed_phone(query)
@@ -87,7 +89,12 @@ def find_member(request: HttpRequest) -> HttpResponse:
 
 @tablet_view(Action.REGISTER_MEMBER)
 def register_member(request: HttpRequest) -> HttpResponse:
-    form = TabletRegisterForm(request.POST or None, initial={"phone": request.GET.get("phone", "")[:32]})
+    if request.method == "POST" and request.POST.get("prefill"):
+        # "Register this number" from a search that found no one: the number comes in the body, never
+        # the address, and the form opens filled in, not yet checked.
+        form = TabletRegisterForm(initial={"phone": request.POST.get("phone", "")[:32]})
+        return render_tablet(request, "tablet/register.html", {"form": form, "existing": None})
+    form = TabletRegisterForm(request.POST or None)
     existing = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -176,7 +176,9 @@ def template_preview_view(request, template_id: int, *, model_admin):
         raise PermissionDenied
     template = get_object_or_404(MessageTemplate, pk=template_id)
     here = reverse("admin:campaigns_messagetemplate_preview", args=[template.pk])
-    if request.method == "POST":
+    # "Show" POSTs too: a member may be typed by phone, which must not land in the address (issue 17).
+    showing = request.method == "POST" and "show" in request.POST
+    if request.method == "POST" and not showing:
         form = PreviewForm(request.POST)
         member = _member_or_error(form) if form.is_valid() else None
         if form.is_valid():
@@ -198,9 +200,10 @@ def template_preview_view(request, template_id: int, *, model_admin):
                         url=url,
                     ),
                 )
-            query = urlencode({"member": form.cleaned_data.get("member", "")}) if form.is_valid() else ""
+            # Back to the preview of the member by code, whatever was typed (a phone stays out of the address).
+            query = urlencode({"member": member.code}) if member is not None else ""
             return HttpResponseRedirect(f"{here}?{query}" if query else here)
-    form = PreviewForm(request.GET or None)
+    form = PreviewForm(request.POST if showing else (request.GET or None))
     member = _member_or_error(form) if form.is_valid() else None
     preview = message_preview(template=template, member=member)
     full = _may_see_full_phones(request)

@@ -2,7 +2,9 @@
 
 An SMS gateway relays the member's reply to a marketing SMS ("T", "退订"), a mail system an
 unsubscribe click, a WeChat connector a "stop" from the official account. The view validates, resolves
-the member by member code or phone, and calls campaigns.services.messaging.member_opt_out.
+the member by the member code in the path (`members/{code}/opt-out/`) or by member code or phone in the
+body (`opt-outs/`: a gateway that knows only the phone sends it there, never in an address), and calls
+campaigns.services.messaging.member_opt_out.
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 
 from campaigns.models import MessageChannel
 from campaigns.services.messaging import OptOutSource, member_opt_out
-from config.api import ERROR_RESPONSES, ApiView, member_from_reference
+from config.api import ERROR_RESPONSES, MEMBER_CODE_IN_PATH, ApiView, member_from_path, member_from_reference
 
 
 class OptOutInputSerializer(serializers.Serializer):
@@ -39,6 +41,10 @@ class OptOutInputSerializer(serializers.Serializer):
     )
 
 
+class OptOutByBodyInputSerializer(OptOutInputSerializer):
+    member = serializers.CharField(max_length=64, help_text="The member code, or the phone in any format.")
+
+
 class OptOutOutputSerializer(serializers.Serializer):
     member = serializers.CharField(source="member.code", help_text="The member code.")
     marketing_consent = serializers.BooleanField(source="member.marketing_consent")
@@ -56,7 +62,7 @@ class MemberOptOutApi(ApiView):
     @extend_schema(
         operation_id="members_opt_out",
         summary="A member opts out of marketing messages",
-        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description="Member code or phone.")],
+        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description=MEMBER_CODE_IN_PATH)],
         request=InputSerializer,
         responses={200: OutputSerializer, **ERROR_RESPONSES},
     )
@@ -64,8 +70,31 @@ class MemberOptOutApi(ApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        member = member_from_reference(reference, field=None)
+        member = member_from_path(reference)
+        return self._opt_out(request, member, data)
+
+    def _opt_out(self, request, member, data):
         result = member_opt_out(
             member=member, source=data["source"], channel=data["channel"], reply=data["reply"], actor=request.user
         )
         return Response(self.OutputSerializer(result).data)
+
+
+class OptOutByBodyApi(MemberOptOutApi):
+    """The same opt-out, with the member (code or phone) in the body: an SMS gateway knows the member by
+    phone, and a phone is never put in an address."""
+
+    InputSerializer = OptOutByBodyInputSerializer
+
+    @extend_schema(
+        operation_id="opt_outs_create",
+        summary="A member opts out of marketing messages (member code or phone in the body)",
+        request=OptOutByBodyInputSerializer,
+        responses={200: OptOutOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = member_from_reference(data["member"])
+        return self._opt_out(request, member, data)

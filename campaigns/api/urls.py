@@ -1,7 +1,7 @@
 from django.urls import path
 
 from campaigns.api.effect import CampaignEffectApi
-from campaigns.api.messaging import MemberOptOutApi
+from campaigns.api.messaging import MemberOptOutApi, OptOutByBodyApi
 from campaigns.api.views import (
     CouponIssueApi,
     MallItemsApi,
@@ -12,6 +12,7 @@ from campaigns.api.views import (
 
 urlpatterns = [
     path("members/<str:reference>/opt-out/", MemberOptOutApi.as_view(), name="member-opt-out"),
+    path("opt-outs/", OptOutByBodyApi.as_view(), name="opt-out"),
     path("coupons/", CouponIssueApi.as_view(), name="coupon-issue"),
     path("mall/items/", MallItemsApi.as_view(), name="mall-items"),
     path("mall/orders/", MallOrderApi.as_view(), name="mall-order"),

@@ -17,9 +17,11 @@ from rest_framework.response import Response
 
 from config.api import (
     ERROR_RESPONSES,
+    MEMBER_CODE_IN_PATH,
     ApiError,
     ApiView,
     ErrorSerializer,
+    member_from_path,
     member_from_reference,
     not_found,
     optional_store,
@@ -308,7 +310,7 @@ class SignInApi(ApiView):
     @extend_schema(
         operation_id="members_sign_in",
         summary="Sign a member in for today",
-        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description="Member code or phone.")],
+        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description=MEMBER_CODE_IN_PATH)],
         request=InputSerializer,
         responses={201: OutputSerializer, 200: OutputSerializer, **ERROR_RESPONSES},
     )
@@ -316,7 +318,7 @@ class SignInApi(ApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         store = optional_store(serializer.validated_data["store"])
-        member = member_from_reference(reference, field=None)
+        member = member_from_path(reference)
         sign_in = points_sign_in(member=member, actor=request.user, store=store)
         context = {"balances": member_balances(member.pk)}
         return Response(self.OutputSerializer(sign_in, context=context).data, status=_status(sign_in))

@@ -7,10 +7,21 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from config.api import ERROR_RESPONSES, ApiView, member_from_reference, optional_store, store_from_code
+from config.api import (
+    ERROR_RESPONSES,
+    MEMBER_CODE_IN_PATH,
+    ApiError,
+    ApiView,
+    ErrorSerializer,
+    member_from_path,
+    member_from_reference,
+    optional_store,
+    store_from_code,
+)
 from members.access import record_lookup, record_view
 from members.api.serializers import MemberLookupInputSerializer, MemberRegisterInputSerializer
 from members.api.summary import member_summaries, member_summary_serializer_class
+from members.codes import QR_PREFIX, is_member_code
 from members.models import Member
 from members.phones import normalize_phone, sees_full_phones
 from members.selectors import member_lookup
@@ -76,19 +87,43 @@ class MemberRegisterApi(ApiView):
 class MemberLookupApi(ApiView):
     """Find members by a full phone in any format, a member code, a scanned QR payload (or the start
     of a phone or a name): at most 20 summaries. Store staff see masked phones, except the one they
-    typed in full."""
+    typed in full.
+
+    The search travels in the POST body: a phone or a name in a URL would be written to every access
+    log on its way. GET with `?q=` stays for member codes and QR payloads only (DESIGN §9); anything
+    else asked that way is answered 405 "lookup_by_post", without searching."""
 
     InputSerializer = MemberLookupInputSerializer
     OutputSerializer = MemberSummaryOutputSerializer
 
     @extend_schema(
         operation_id="members_lookup",
-        summary="Find members by phone, member code or QR payload",
-        parameters=[InputSerializer],
+        summary="Find members by phone, member code, QR payload or the start of a phone or name",
+        request=InputSerializer,
         responses={200: OutputSerializer(many=True), **ERROR_RESPONSES},
     )
+    def post(self, request):
+        return self._lookup(request, request.data)
+
+    @extend_schema(
+        operation_id="members_lookup_by_code",
+        summary="Find a member by member code or QR payload (phones and names: POST)",
+        parameters=[InputSerializer],
+        responses={200: OutputSerializer(many=True), 405: ErrorSerializer, **ERROR_RESPONSES},
+    )
     def get(self, request):
-        serializer = self.InputSerializer(data=request.query_params)
+        text = str(request.query_params.get("q", "")).strip()
+        if text and not (is_member_code(text) or text.startswith(f"{QR_PREFIX}.")):
+            raise ApiError(
+                _('Look members up by phone or name with POST and the search in the body: {"q": "…"}.'),
+                code="lookup_by_post",
+                status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+                field="q",
+            )
+        return self._lookup(request, request.query_params)
+
+    def _lookup(self, request, params):
+        serializer = self.InputSerializer(data=params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         store = optional_store(data["store"])
@@ -106,21 +141,22 @@ class MemberLookupApi(ApiView):
 
 
 class MemberDetailApi(ApiView):
-    """A member's summary by member code or phone: tier and progress, points (available, pending,
-    expiring soon), stored value, usable coupons. The phone is masked unless the caller's role may see it."""
+    """A member's summary by member code (never a phone: 400 "phone_in_path"): tier and progress, points
+    (available, pending, expiring soon), stored value, usable coupons. The phone is masked unless the
+    caller's role may see it."""
 
     OutputSerializer = MemberSummaryOutputSerializer
 
     @extend_schema(
         operation_id="members_summary",
         summary="A member's summary: tier, points, stored value, coupons",
-        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description="Member code or phone.")],
+        parameters=[OpenApiParameter("reference", str, OpenApiParameter.PATH, description=MEMBER_CODE_IN_PATH)],
         responses={200: OutputSerializer, **ERROR_RESPONSES},
     )
     def get(self, request, reference: str):
         if not (staff_can(request.user, Action.LOOKUP_MEMBER) or staff_can(request.user, Action.VIEW_MEMBERS)):
             raise PermissionDenied(_("Your role does not allow this."))
-        member = member_from_reference(reference, field=None)
+        member = member_from_path(reference)
         record_view(request, [member])
         sees_full = sees_full_phones(request.user)
         [summary] = member_summaries([member], full_phone=lambda m: sees_full, context=_summary_context(request))

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import PurePath
 
@@ -316,3 +317,28 @@ def import_job_retry(*, actor, job: ImportJob) -> ImportJob:
     transaction.on_commit(partial(import_job_start, job.pk))
     job.refresh_from_db()
     return job
+
+
+def import_files_expire(*, days: int | None = None, now=None) -> dict[str, int]:
+    """Delete the uploads and error reports (both hold members' phones and names) of imports finished
+    more than `days` days ago (PII_FILE_RETENTION_DAYS by default). The jobs stay, with their figures
+    and the file's name; the page no longer offers the report. Safe to run twice, or on two workers: a
+    job's files are deleted only by the run whose update emptied its fields."""
+    days = settings.PII_FILE_RETENTION_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = (
+        ImportJob.objects.filter(status__in=ImportJob.FINISHED, finished_at__lt=cutoff)
+        .exclude(file="", error_report="")
+        .only("pk", "file", "error_report")
+    )
+    deleted = 0
+    for job in old.iterator():
+        names = [name for name in (job.file.name, job.error_report.name) if name]
+        # The row first: once its fields are empty, no download tries the files.
+        if ImportJob.objects.filter(pk=job.pk, file=job.file.name, error_report=job.error_report.name).update(
+            file="", error_report=""
+        ):
+            for name in names:
+                default_storage.delete(name)
+                deleted += 1
+    return {"import_files": deleted}

@@ -28,11 +28,18 @@ def test_a_member_signs_in_at_the_till_and_earns_the_daily_points(chain, as_user
     assert body["balances"]["points"]["available"] == 5
 
 
-def test_an_integration_signs_a_member_in_by_phone_without_a_store(chain, as_user, member):
-    response = sign_in(as_user(chain.hq_admin), "13800138000")
+def test_an_integration_signs_a_member_in_by_code_without_a_store(chain, as_user, member):
+    response = sign_in(as_user(chain.hq_admin), member.code)
 
     assert response.status_code == 201, response.content
     assert response.json()["points"] == 5
+
+
+def test_a_sign_in_addressed_by_phone_is_refused_with_where_to_send_the_phone(chain, as_user, member):
+    response = sign_in(as_user(chain.hq_admin), "13800138000")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "phone_in_path"
 
 
 def test_signing_in_again_the_same_day_answers_the_first_sign_in_with_200(chain, as_user, member):

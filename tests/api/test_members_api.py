@@ -8,7 +8,7 @@ from django.utils import timezone
 from loyalty.models import PointsLot, Tier
 from loyalty.services import wallet_top_up
 from members.codes import member_qr_payload
-from members.models import Member
+from members.models import Member, MemberAccess
 from tests.api.conftest import assert_error, rid
 from tests.factories import MemberFactory
 
@@ -144,7 +144,24 @@ def test_an_unknown_referrer_is_answered_404(chain, as_user, policy, snapshot):
 
 
 def lookup(client, q, **params):
-    return client.get("/api/v1/members/lookup/", {"q": q, **params})
+    return client.post("/api/v1/members/lookup/", {"q": q, **params}, format="json")
+
+
+def test_a_lookup_by_phone_in_the_address_is_refused_without_searching(chain, as_user, member):
+    response = as_user(chain.cashier_a).get("/api/v1/members/lookup/", {"q": "13800138000"})
+
+    assert_error(response, 405, "lookup_by_post", "q")
+    assert "POST" in response.json()["message"]
+    assert not MemberAccess.objects.exists()
+
+
+@pytest.mark.parametrize("how", ["code", "qr"])
+def test_a_lookup_by_member_code_or_qr_may_still_be_asked_with_get(chain, as_user, member, how):
+    q = {"code": member.code, "qr": member.qr_payload()}[how]
+
+    [found] = as_user(chain.cashier_a).get("/api/v1/members/lookup/", {"q": q}).json()
+
+    assert found["code"] == member.code
 
 
 def test_a_cashier_who_types_the_full_phone_sees_it_in_full(chain, as_user, member):
@@ -197,7 +214,7 @@ def test_nothing_found_is_an_empty_list(chain, as_user, policy):
 
 
 def test_a_lookup_needs_something_to_look_for(chain, as_user):
-    assert_error(as_user(chain.cashier_a).get("/api/v1/members/lookup/"), 400, "required", "q")
+    assert_error(as_user(chain.cashier_a).post("/api/v1/members/lookup/", {}, format="json"), 400, "required", "q")
 
 
 def test_a_cashier_cannot_look_up_at_another_store(chain, as_user, member):
@@ -282,10 +299,13 @@ def test_a_member_who_has_not_bought_yet_is_in_the_entry_tier(chain, as_user, me
     }
 
 
-def test_store_staff_see_a_masked_phone_in_the_summary_even_when_they_address_it_by_phone(chain, as_user, member):
-    body = summary(as_user(chain.cashier_a), "13800138000").json()
+@pytest.mark.parametrize("phone", ["13800138000", "+8613800138000", "138 0013 8000"])
+def test_a_summary_asked_by_phone_is_refused_and_says_to_look_the_phone_up_by_post(chain, as_user, member, phone):
+    response = summary(as_user(chain.cashier_a), phone)
 
-    assert (body["phone"], body["phone_masked"]) == ("138****8000", True)
+    assert_error(response, 400, "phone_in_path", None)
+    assert "POST /api/v1/members/lookup/" in response.json()["message"]
+    assert not MemberAccess.objects.exists()
 
 
 @pytest.mark.parametrize(("persona", "phone"), [("hq_admin", "+8613800138000"), ("marketer", "138****8000")])

@@ -1,4 +1,5 @@
-"""POST /api/v1/members/{code or phone}/opt-out/: an integration relays a member's "T" reply or unsubscribe."""
+"""POST /api/v1/members/{code}/opt-out/ (or /api/v1/opt-outs/ with the code or phone in the body): an
+integration relays a member's "T" reply or unsubscribe."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -42,7 +43,8 @@ def test_the_same_opt_out_again_answers_200_and_changes_nothing(chain, as_user, 
     client = as_user(chain.hq_admin)
     opt_out(client, subscriber.code, reply="退订")
     audits = AuditEntry.objects.count()
-    again = opt_out(client, "138 0013 8000", reply="退订")  # by phone, as the SMS gateway knows the member
+    # by phone, as the SMS gateway knows the member: in the body, never the address
+    again = client.post("/api/v1/opt-outs/", {"member": "138 0013 8000", "reply": "退订"}, format="json")
     assert again.status_code == 200
     assert again.json()["changed"] is False
     assert AuditEntry.objects.count() == audits
@@ -105,3 +107,10 @@ def test_an_opt_out_costs_a_fixed_number_of_queries(chain, api, subscriber, djan
     with django_assert_num_queries(11):
         response = opt_out(api, subscriber.code, reply="T")
     assert response.status_code == 200
+
+
+def test_an_opt_out_addressed_by_phone_in_the_path_is_refused_with_where_to_send_it(chain, as_user, subscriber):
+    response = opt_out(as_user(chain.hq_admin), "13800138000", reply="T")
+
+    assert_error(response, 400, "phone_in_path", None)
+    assert Member.objects.get(pk=subscriber.pk).marketing_consent

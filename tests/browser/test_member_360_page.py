@@ -18,7 +18,10 @@ def test_the_360_page_reads_at_1024_pixels_from_the_members_list(
 ):
     page = tablet_page(locale)
     log_in(page, live_server, "marketer")
-    page.goto(f"{live_server.url}/admin/members/member/?q={fang.code}")
+    page.goto(f"{live_server.url}/admin/members/member/")
+    page.fill("#searchbar", fang.code)
+    page.press("#searchbar", "Enter")
+    page.wait_for_url("**/admin/members/member/?q=~*")
     page.click(f"a[href$='/{fang.pk}/360/']")
     page.wait_for_selector("#m360-campaigns")
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from campaigns.models import Coupon, CouponTemplate
 from campaigns.services.coupons import coupon_issue
 from stores.models import AuditEntry
+from tests.admin_helpers import admin_search
 from tests.campaigns.conftest import line
 from tests.factories import MemberFactory
 from tests.factories.campaigns import CouponFactory, CouponTemplateFactory
@@ -311,7 +312,7 @@ def test_the_list_finds_a_coupon_by_code_or_its_member(hq, coupons, member, type
         "member code": member.code,
     }[typed]
 
-    response = hq.get(COUPONS, {"q": term})
+    response = admin_search(hq, COUPONS, term)
 
     assert [c.pk for c in response.context["cl"].result_list] == [coupon.pk]
 

@@ -7,6 +7,7 @@ from campaigns.models import MallItem, MallOrder
 from campaigns.services.mall import mall_order_place
 from loyalty.models import PointsAccount
 from stores.models import AuditEntry
+from tests.admin_helpers import admin_search
 from tests.campaigns.conftest import rid
 from tests.factories.campaigns import AmountOffTemplateFactory, MallItemFactory
 
@@ -139,7 +140,7 @@ def test_the_marketer_cannot_hand_over_but_can_cancel_with_a_reason(client, chai
 
 
 def test_the_orders_list_searches_by_member_and_renders(hq, orders, member):
-    response = hq.get(ORDERS, {"q": member.code})
+    response = admin_search(hq, ORDERS, member.code)
 
     assert response.status_code == 200
     assert {o.pk for o in response.context["cl"].result_list} == {o.pk for o in orders}

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from campaigns.models import Message, MessageChannel, MessageTemplate
 from stores.models import AuditEntry, StaffProfile
+from tests.admin_helpers import admin_search
 from tests.factories.campaigns import MessageFactory, MessageTemplateFactory
 
 pytestmark = pytest.mark.django_db
@@ -186,7 +187,7 @@ def test_the_outbox_counts_messages_by_status_with_a_pinned_query_count(
 
 def test_the_counts_follow_the_filters(client, chain, outbox_rows, unconsenting):
     client.force_login(chain.hq_admin)
-    response = client.get(OUTBOX, {"q": "13900139000"})
+    response = admin_search(client, OUTBOX, "13900139000")
     counts = {item["status"]: item["count"] for item in response.context["status_counts"]}
     assert counts["no_consent"] == 1 and counts["failed"] == 1 and counts["sent"] == 0
     response = client.get(OUTBOX, {"status__exact": "failed"})
@@ -205,7 +206,7 @@ def test_the_outbox_masks_phones_for_the_marketer_and_not_for_the_hq_admin(clien
 def test_the_outbox_is_searched_by_member_code_or_phone(client, chain, outbox_rows, consenting):
     client.force_login(chain.marketer)
     for term in (consenting.code, "138 0013 8000", "1380013"):
-        shown = {m.pk for m in client.get(OUTBOX, {"q": term}).context["cl"].result_list}
+        shown = {m.pk for m in admin_search(client, OUTBOX, term).context["cl"].result_list}
         assert shown == {outbox_rows[0].pk, outbox_rows[1].pk}
 
 
@@ -237,3 +238,17 @@ def test_the_outbox_cannot_be_added_to_or_deleted_from(client, chain, outbox_row
     delete = reverse("admin:campaigns_message_delete", args=[outbox_rows[0].pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert Message.objects.count() == 4
+
+
+def test_a_preview_for_a_member_typed_by_phone_is_posted_and_the_phone_stays_out_of_the_address(
+    client, chain, sms, consenting
+):
+    client.force_login(chain.marketer)
+
+    page = client.post(preview_url(sms), {"member": "138 0013 8000", "show": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert not Message.objects.filter(purpose="test").exists()  # showing sends nothing
+    sent = client.post(preview_url(sms), {"member": "13800138000", "request_id": "d" * 32})
+
+    assert page.status_code == 200 and page.context["member"] == consenting
+    assert '<form method="post" class="inline">' in page.content.decode()  # "Show" too
+    assert sent.status_code == 302 and sent["Location"] == f"{preview_url(sms)}?member={consenting.code}"

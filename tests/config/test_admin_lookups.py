@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from config.admin_site import FilterLookupsOnly, _free_text
+from tests.admin_helpers import admin_search
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_links_between_pages_still_filter_by_ids_and_choices(client, chain):
 
     by_member = client.get(reverse("admin:loyalty_pointsentry_changelist"), {"member__id__exact": member.pk})
     by_status = client.get(reverse("admin:campaigns_message_changelist"), {"status__exact": "queued"})
-    by_search = client.get(_changelist(MemberFactory._meta.model), {"q": "王芳"})
+    by_search = admin_search(client, _changelist(MemberFactory._meta.model), "王芳")
 
     assert (by_member.status_code, by_status.status_code, by_search.status_code) == (200, 200, 200)
     assert list(by_search.context["cl"].result_list) == [member]

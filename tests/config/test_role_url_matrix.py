@@ -20,7 +20,7 @@ checked by a test):
     group                  anonymous   cashier   manager  marketer  hq_admin
     site & logins                5/7       5/7       5/7       6/7       6/7
     tablet                      3/16     12/16     16/16      3/16     16/16
-    API                         0/20     12/20     15/20      8/20     20/20
+    API                         0/21     13/21     16/21      9/21     21/21
     admin: site                 0/15      0/15      0/15      9/15     12/15
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
@@ -97,6 +97,7 @@ loyalty-api:{wallet-refund,points-adjustment}                login      refused 
 loyalty-api:points-event                                     login      refused    refused    refused    ok
 # withdrawing consent is always in the member's favour (a member of A, then of B)
 campaigns-api:member-opt-out                                 login      ok         ok         ok         ok
+campaigns-api:opt-out                                        login      ok         ok         ok         ok
 campaigns-api:{coupon-issue,campaign-effect}                 login      refused    refused    ok         ok
 campaigns-api:mall-items                                     login      ok/refused ok/refused ok         ok
 # a gift waiting at store A, then at store B: handed over there; cancelled by its manager or HQ

@@ -482,6 +482,7 @@ def _api(world, key: str, side: int) -> Ask | None:
         "campaigns-api:member-opt-out": lambda: Ask(
             "POST", reverse(key, args=[member]), {"source": "sms_reply", "reply": "T"}
         ),
+        "campaigns-api:opt-out": lambda: Ask("POST", reverse(key), {"member": member, "reply": "T"}),
         "campaigns-api:coupon-issue": lambda: Ask(
             "POST", reverse(key), {"request_id": rid(), "template": world.template.pk, "member": member}
         ),
@@ -516,6 +517,7 @@ API_TWO_SIDED = {
     "loyalty-api:points-adjustment",
     "loyalty-api:member-sign-in",
     "campaigns-api:member-opt-out",
+    "campaigns-api:opt-out",
     "campaigns-api:mall-items",
     "campaigns-api:mall-order",
     "campaigns-api:mall-order-hand-over",

@@ -29,6 +29,7 @@ from loyalty.models import (
 )
 from loyalty.services import points_adjust, sale_refund, wallet_top_up
 from stores.models import AuditEntry
+from tests.admin_helpers import admin_search
 from tests.factories import MemberFactory
 from tests.factories.loyalty import EarningRuleFactory, RechargePackageFactory, TierFactory
 from tests.loyalty.conftest import rid
@@ -187,9 +188,9 @@ def test_the_points_ledger_is_searched_by_member_code_or_phone(client, chain, se
     history(chain, sell, other)
     client.force_login(chain.hq_admin)
     for term in (other.code, "139 0000 0009", "+86 139-0000-0009"):
-        listed = client.get(url(PointsEntry), {"q": term}).context["cl"].result_list
+        listed = admin_search(client, url(PointsEntry), term).context["cl"].result_list
         assert listed and {e.member_id for e in listed} == {other.pk}
-    assert not client.get(url(PointsEntry), {"q": "'; DROP TABLE x;--"}).context["cl"].result_list
+    assert not admin_search(client, url(PointsEntry), "'; DROP TABLE x;--").context["cl"].result_list
 
 
 def test_filters_by_kind_and_store(client, chain, rows):
@@ -569,12 +570,12 @@ def test_downgrade_risk_is_capped_with_a_note(client, chain, tiers, policy, monk
 
 def test_lots_wallets_and_tier_history_list_the_members_rows(client, chain, rows):
     client.force_login(chain.hq_admin)
-    assert client.get(url(PointsLot), {"q": rows.code}).context["cl"].result_list
-    assert client.get(url(Wallet), {"q": rows.code}).context["cl"].result_list
-    assert client.get(url(WalletEntry), {"q": rows.code}).context["cl"].result_list
-    assert client.get(url(TopUp), {"q": rows.code}).context["cl"].result_list
-    assert client.get(url(Refund), {"q": rows.code}).context["cl"].result_list
-    assert client.get(url(TierChange), {"q": rows.code}).context["cl"].result_list
+    assert admin_search(client, url(PointsLot), rows.code).context["cl"].result_list
+    assert admin_search(client, url(Wallet), rows.code).context["cl"].result_list
+    assert admin_search(client, url(WalletEntry), rows.code).context["cl"].result_list
+    assert admin_search(client, url(TopUp), rows.code).context["cl"].result_list
+    assert admin_search(client, url(Refund), rows.code).context["cl"].result_list
+    assert admin_search(client, url(TierChange), rows.code).context["cl"].result_list
 
 
 # --- the admin home page -------------------------------------------------------------------------

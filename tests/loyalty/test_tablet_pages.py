@@ -118,7 +118,17 @@ def test_the_sales_list_shows_this_stores_recent_sales_only(at_till, chain, fang
     with django_assert_num_queries(8):
         response = client.get(reverse("tablet:sales"))
     assert list(response.context["page"].object_list) == mine[::-1]
-    assert list(client.get(reverse("tablet:sales"), {"q": str(mine[0].pk)}).context["page"].object_list) == [mine[0]]
+    assert list(client.post(reverse("tablet:sales"), {"q": str(mine[0].pk)}).context["page"].object_list) == [mine[0]]
+
+
+def test_a_phone_typed_into_the_sales_search_finds_nothing_and_stays_out_of_every_link(at_till, chain):
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response = client.post(reverse("tablet:sales"), {"q": "13912345678"})
+
+    assert response.status_code == 200
+    assert list(response.context["page"].object_list) == []
+    assert "13912345678" not in re.sub(r'value="[^"]*"', "", response.content.decode())
 
 
 def _refund(client, sale, **fields):

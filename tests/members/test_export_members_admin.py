@@ -12,6 +12,7 @@ from members.access import query_fingerprint
 from members.exports import MEMBERS_EXPORTED
 from members.models import Member
 from stores.models import AuditEntry
+from tests.admin_helpers import admin_search_url
 from tests.export_helpers import csv_dicts, streamed, xlsx_dicts
 from tests.factories import MemberFactory, TagFactory
 
@@ -53,8 +54,12 @@ def audits():
 @pytest.mark.parametrize("persona", ["hq_admin", "marketer"])
 def test_the_export_button_carries_the_lists_filters_and_search(client, chain, members, persona):
     client.force_login(getattr(chain, persona))
-    page = client.get(CHANGELIST, {"home_store__id__exact": chain.store_b.pk, "q": "138"}).content.decode()
-    assert f'href="{EXPORT}?home_store__id__exact={chain.store_b.pk}&amp;q=138"' in page
+    searched = admin_search_url(client, CHANGELIST, "138", {"home_store__id__exact": chain.store_b.pk})
+    listed = client.get(searched)
+    token = searched.split("q=")[1]
+    assert f'href="{EXPORT}?home_store__id__exact={chain.store_b.pk}&amp;q={token}"' in listed.content.decode()
+    export_page = client.get(f"{EXPORT}?home_store__id__exact={chain.store_b.pk}&q={token}")
+    assert export_page.context["count"] == listed.context["cl"].result_count
 
 
 def test_without_export_data_no_button_no_action_and_403(client, chain, members, viewer_without_export):
@@ -145,12 +150,10 @@ def test_xlsx_download_streams_a_file_read_back_with_openpyxl(client, chain, mem
 def test_the_action_exports_the_ticked_members_only(client, chain, members):
     client.force_login(chain.marketer)
     ticked = [members[0].pk, members[2].pk]
-    response = client.post(
-        f"{CHANGELIST}?q=138",
-        {"action": "export_selected_members", "_selected_action": ticked, "index": 0},
-    )
+    searched = admin_search_url(client, CHANGELIST, "138")
+    response = client.post(searched, {"action": "export_selected_members", "_selected_action": ticked, "index": 0})
     assert response.status_code == 302
-    assert response["Location"] == f"{EXPORT}?q=138&ids={ticked[0]}%2C{ticked[1]}"
+    assert response["Location"] == f"{EXPORT}?{searched.split('?')[1]}&ids={ticked[0]}%2C{ticked[1]}"
     page = client.get(response["Location"])
     assert page.context["count"] == 2 and page.context["selected"] == 2
     rows = csv_dicts(streamed(client.post(response["Location"], {"columns": ["name"], "fmt": "csv", "headers": "zh"})))

@@ -1,8 +1,12 @@
+import re
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from members.models import Member
 from stores.models import AuditEntry
+from tests.admin_helpers import admin_search, admin_search_url
 from tests.factories import MemberFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +47,7 @@ def names_in(response) -> set[str]:
 )
 def test_hq_admin_finds_members_by_phone_prefix_and_name(client, chain, members, query, expected):
     client.force_login(chain.hq_admin)
-    response = client.get(CHANGELIST, {"q": query})
+    response = admin_search(client, CHANGELIST, query)
     assert response.status_code == 200
     assert names_in(response) == expected
 
@@ -51,8 +55,8 @@ def test_hq_admin_finds_members_by_phone_prefix_and_name(client, chain, members,
 def test_hq_admin_finds_a_member_by_code_and_by_qr(client, chain, members):
     client.force_login(chain.hq_admin)
     target = members[3]
-    assert names_in(client.get(CHANGELIST, {"q": target.code})) == {"张伟"}
-    assert names_in(client.get(CHANGELIST, {"q": target.qr_payload()})) == {"张伟"}
+    assert names_in(admin_search(client, CHANGELIST, target.code)) == {"张伟"}
+    assert names_in(admin_search(client, CHANGELIST, target.qr_payload())) == {"张伟"}
 
 
 def test_filters_by_store_tag_status_and_registration_date(client, chain, members):
@@ -75,15 +79,17 @@ def test_changelist_query_count_is_pinned_and_does_not_grow_with_members(
     for i in range(20):
         MemberFactory(phone=f"1370000{i:04d}", home_store=chain.store_b, tags=[members[1].tags.get()])
     # A search: the members on the page are its results, known to the access log without a query.
+    searched = admin_search_url(client, CHANGELIST, "137", {"home_store__id__exact": chain.store_b.pk})
     with django_assert_num_queries(11):
-        response = client.get(CHANGELIST, {"q": "137", "home_store__id__exact": chain.store_b.pk})
+        response = client.get(searched)
     assert len(response.context["cl"].result_list) == 20
 
 
 def test_the_changelist_never_counts_the_whole_table(client, chain, members, django_assert_num_queries):
     client.force_login(chain.hq_admin)
+    searched = admin_search_url(client, CHANGELIST, "138")
     with django_assert_num_queries(11) as queries:
-        client.get(CHANGELIST, {"q": "138"})
+        client.get(searched)
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert len(counts) == 1
     assert "LIMIT" in counts[0].upper()
@@ -214,3 +220,38 @@ def test_freezing_from_the_changelist_is_audited(client, chain, members):
     assert response.status_code == 302
     assert Member.objects.filter(status="frozen").count() == 2
     assert AuditEntry.objects.filter(action="member.frozen").count() == 2
+
+
+def test_a_search_goes_into_the_session_and_the_lists_address_carries_only_a_token(client, chain, members):
+    client.force_login(chain.hq_admin)
+
+    searched = admin_search_url(client, CHANGELIST, "13800138000", {"status__exact": "active"})
+    page = client.get(searched).content.decode()
+
+    assert "13800138000" not in searched and "status__exact=active" in searched
+    assert re.search(r"q=~[\w-]{16}", searched)
+    links = re.findall(r'(?:href|action)="([^"]*)"', page)
+    assert not [link for link in links if "13800138000" in link]
+    assert 'value="13800138000"' in page  # the box still shows what was typed
+
+
+def test_a_search_typed_into_the_address_is_moved_out_of_it(client, chain, members):
+    client.force_login(chain.hq_admin)
+
+    response = client.get(CHANGELIST, {"q": "王芳"})
+
+    assert response.status_code == 302
+    assert "q=~" in response["Location"] and "%E7%8E%8B" not in response["Location"]
+
+
+def test_a_token_of_another_session_searches_nothing_and_says_so(client, chain, members):
+    client.force_login(chain.hq_admin)
+    searched = admin_search_url(client, CHANGELIST, "13800138000")
+    other = Client()
+    other.force_login(chain.hq_admin)
+
+    response = other.get(searched, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert response.context["cl"].query == ""
+    assert "That search has expired" in response.content.decode()

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from members.models import Member
+from members.models import Member, MemberAccess
 from stores.models import AuditEntry
 from tests.factories import MemberFactory
 
@@ -21,7 +21,7 @@ def fang(db):
 def test_typing_the_start_of_a_phone_lists_members_with_masked_phones(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": "138001"}, HTTP_HX_REQUEST="true")
+    response = client.post(reverse("tablet:find"), {"q": "138001"}, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -34,7 +34,7 @@ def test_typing_the_start_of_a_phone_lists_members_with_masked_phones(at_till, c
 def test_the_full_phone_typed_is_shown_in_full_to_the_one_who_typed_it(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": "138 0013 8000"})
+    response = client.post(reverse("tablet:find"), {"q": "138 0013 8000"})
 
     [record] = response.context["records"]
     assert record["phone"] == "+8613800138000"
@@ -44,7 +44,7 @@ def test_the_full_phone_typed_is_shown_in_full_to_the_one_who_typed_it(at_till, 
 def test_enter_on_a_full_phone_goes_straight_to_the_member_card(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": "13800138000", "go": "1"})
+    response = client.post(reverse("tablet:find"), {"q": "13800138000", "go": "1"})
 
     assert response.status_code == 302
     assert response.url == reverse("tablet:member", args=[fang.code])
@@ -53,7 +53,7 @@ def test_enter_on_a_full_phone_goes_straight_to_the_member_card(at_till, chain, 
 def test_a_scanned_member_qr_goes_straight_to_the_card(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": fang.qr_payload(), "go": "1"}, HTTP_HX_REQUEST="true")
+    response = client.post(reverse("tablet:find"), {"q": fang.qr_payload(), "go": "1"}, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("tablet:member", args=[fang.code])
@@ -62,7 +62,7 @@ def test_a_scanned_member_qr_goes_straight_to_the_card(at_till, chain, fang):
 def test_a_forged_qr_finds_nobody(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": f"MBR1.{fang.code}.1.0000000000000000", "go": "1"})
+    response = client.post(reverse("tablet:find"), {"q": f"MBR1.{fang.code}.1.0000000000000000", "go": "1"})
 
     assert response.status_code == 200
     assert response.context["records"] == []
@@ -72,7 +72,7 @@ def test_a_forged_qr_finds_nobody(at_till, chain, fang):
 def test_search_results_are_listed_but_not_given_to_the_tablet_to_keep(at_till, chain, fang):
     client = at_till(chain.cashier_a, chain.store_a)
 
-    response = client.get(reverse("tablet:find"), {"q": "王"})
+    response = client.post(reverse("tablet:find"), {"q": "王"})
 
     [record] = response.context["records"]
     assert record["code"] == fang.code
@@ -115,10 +115,10 @@ def test_the_find_page_costs_a_fixed_number_of_queries_however_many_members_matc
     for n in range(15):
         MemberFactory(phone=f"139000000{n:02d}", name="李" + "甲乙丙丁戊己庚辛壬癸子丑寅卯辰"[n])
     client = at_till(chain.cashier_a, chain.store_a)
-    client.get(reverse("tablet:find"), {"q": "1390000"})
+    client.post(reverse("tablet:find"), {"q": "1390000"})
 
     with django_assert_num_queries(13):  # with the member access log's one INSERT
-        response = client.get(reverse("tablet:find"), {"q": "1390000"})
+        response = client.post(reverse("tablet:find"), {"q": "1390000"})
     assert len(response.context["records"]) == 15
 
 
@@ -216,3 +216,33 @@ def test_the_register_page_costs_a_fixed_number_of_queries(at_till, chain, djang
 
     with django_assert_num_queries(5):
         assert client.get(reverse("tablet:register")).status_code == 200
+
+
+def test_the_find_form_sends_what_is_typed_in_the_body_never_the_address(at_till, chain):
+    page = at_till(chain.cashier_a, chain.store_a).get(reverse("tablet:find")).content.decode()
+
+    form = re.search(r'<form class="search"[^>]*>', page)[0]
+    assert 'method="post"' in form and "hx-post=" in form and "hx-get" not in form
+
+
+def test_a_search_in_the_address_is_not_read(at_till, chain, fang):
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    response = client.get(reverse("tablet:find"), {"q": "13800138000", "go": "1"})
+
+    assert response.status_code == 200
+    assert response.context["records"] == []
+    assert not MemberAccess.objects.exists()
+
+
+def test_register_this_number_carries_the_phone_in_a_form_not_a_link(at_till, chain):
+    client = at_till(chain.cashier_a, chain.store_a)
+
+    page = client.post(reverse("tablet:find"), {"q": "139 1234 5678"}).content.decode()
+
+    assert "?phone=" not in page
+    assert 'name="phone" value="139 1234 5678"' in page
+    opened = client.post(reverse("tablet:register"), {"prefill": "1", "phone": "139 1234 5678"})
+    assert opened.status_code == 200
+    assert opened.context["form"].initial["phone"] == "139 1234 5678"
+    assert not opened.context["form"].is_bound  # filled in, not yet checked

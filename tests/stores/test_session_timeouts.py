@@ -79,7 +79,7 @@ def test_the_tablets_api_answers_401_once_its_session_has_ended(client, chain):
     tablet_login(client, chain.cashier_a)
     age(client, idle_minutes=16)
 
-    response = client.get("/api/v1/members/lookup/?q=13800138000")
+    response = client.post("/api/v1/members/lookup/", {"q": "13800138000"}, content_type="application/json")
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
@@ -172,5 +172,5 @@ def test_an_integrations_call_with_a_token_makes_no_session(chain):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {integration_token(chain.hq_admin)}")
 
-    assert client.get("/api/v1/members/lookup/?q=13800138000").status_code == 200
+    assert client.post("/api/v1/members/lookup/", {"q": "13800138000"}, format="json").status_code == 200
     assert not Session.objects.exists()

@@ -141,7 +141,7 @@ def test_an_unknown_store_in_the_device_cookie_is_ignored(client, chain):
 
 
 def test_an_expired_session_during_find_as_you_type_sends_the_whole_page_to_the_login(client, db):
-    response = client.get(reverse("tablet:find"), {"q": "138"}, HTTP_HX_REQUEST="true")
+    response = client.post(reverse("tablet:find"), {"q": "138"}, HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert response["HX-Redirect"].startswith(reverse("tablet:login"))
