@@ -48,7 +48,7 @@ from config.throttling import retry_after
 from members.codes import is_member_code
 from members.models import Member
 from members.phones import normalize_phone
-from members.selectors import member_by_reference
+from members.selectors import member_by_code, member_by_reference
 from stores.models import Store
 
 logger = logging.getLogger(__name__)
@@ -341,7 +341,7 @@ def member_from_path(reference: str) -> Member:
     proxy's and server's access log, so one is refused with where to send it instead."""
     reference = (reference or "").strip()
     if is_member_code(reference):
-        member = Member.objects.filter(code=reference).first()
+        member = member_by_code(reference)
         if member is not None:
             return member
         raise not_found("member_not_found", _("No member has this member code."))

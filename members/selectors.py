@@ -50,13 +50,18 @@ def member_with_phone(phone: str, *, exclude_pk: int | None = None) -> Member | 
     return Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()
 
 
+def member_by_code(code: str) -> Member | None:
+    """The member with this code; an erased member is no one (the code stays on the anonymous ledgers)."""
+    return Member.objects.filter(code=code).exclude(status=Member.Status.ERASED).first()
+
+
 def member_by_reference(text: str) -> Member | None:
     """The member a till or an integration addresses by member code or by phone in any format."""
     text = (text or "").strip()
     if not text:
         return None
     if is_member_code(text):
-        return Member.objects.filter(code=text).exclude(status=Member.Status.ERASED).first()
+        return member_by_code(text)
     try:
         phone = normalize_phone(text)
     except ValidationError:

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
 # Chinese that belongs on an English page: a language named in its own words (the language menu, the
 # headers of a file), the Chinese retail terms the coupon kinds give as a gloss ("Amount off, no threshold
-# (立减10元)"), and the name Django gives the user–group link, translated once at start-up.
-EXPECTED = {"简体中文", "中文", "立减", "元", "兑换券", "折", "满减", "关系"}
+# (立减10元)"), the name Django gives the user–group link, translated once at start-up, and the legal term
+# for a member's erasure, given beside the English word because members ask for it by that name.
+EXPECTED = {"简体中文", "中文", "立减", "元", "兑换券", "折", "满减", "关系", "注销"}
 # The members export lists each column by both its headers, Chinese and English: a file has either. A
 # message preview is the chain's own Chinese template filled in with a member's name.
 EXPECTED_ON = {
