@@ -105,7 +105,7 @@ def _static_files_without_collectstatic(settings):
 
 
 # Tests that need PostgreSQL (row locks, advisory locks, COPY) carry the `postgres` marker; on SQLite they
-# are skipped with the reason, and CI's SQLite run deselects them with `-m "not postgres"`.
+# are skipped with the reason, and CI's SQLite run deselects them with `-m "not postgres and not browser"`.
 postgres_only = pytest.mark.postgres
 
 
@@ -113,9 +113,14 @@ def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL); SQLite cannot run this test")
+    # A live server on SQLite's shared in-memory test database locks tables between the server's thread and
+    # the test's ("database table is locked", now and then): the browser tests run on PostgreSQL only.
+    skip_browser = pytest.mark.skip(reason="browser tests run on PostgreSQL (set DATABASE_URL)")
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
+        elif item.get_closest_marker("browser"):
+            item.add_marker(skip_browser)
 
 
 @dataclass
