@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from config.constraints import ConstraintErrorsMixin
 from members.codes import member_qr_payload
+from members.fields import EncryptedCharField, EncryptedDateField, EncryptedEmailField
 from members.phones import mask_phone, national_digits
 from members.validators import validate_birthday, validate_e164_phone, validate_member_name
 from stores.models import Store
@@ -79,9 +80,27 @@ class Member(ConstraintErrorsMixin, models.Model):
     )
     name = models.CharField(pgettext_lazy("person", "name"), max_length=50, validators=[validate_member_name])
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
-    birthday = models.DateField(_("birthday"), null=True, blank=True, validators=[validate_birthday])
-    email = models.EmailField(_("email"), max_length=254, blank=True)
-    address = models.CharField(_("address"), max_length=255, blank=True, validators=[ProhibitNullCharactersValidator()])
+    # Encrypted at rest (members.fields, README "Keys of the member data"). The birthday's month and day
+    # are kept in clear beside it: birthday automations, segments and the birthday month's points select
+    # on them in SQL, and without the year they identify no one.
+    birthday = EncryptedDateField(
+        _("birthday"),
+        null=True,
+        blank=True,
+        validators=[validate_birthday],
+        purpose="member.birthday",
+        clear_parts=("birth_month", "birth_day"),
+    )
+    birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True, editable=False)
+    birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True, editable=False)
+    email = EncryptedEmailField(_("email"), max_length=254, blank=True, purpose="member.email")
+    address = EncryptedCharField(
+        _("address"),
+        max_length=255,
+        blank=True,
+        validators=[ProhibitNullCharactersValidator()],
+        purpose="member.address",
+    )
     home_store = models.ForeignKey(
         Store,
         verbose_name=_("home store"),
@@ -203,6 +222,14 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_code="consent_time_required",
                 violation_error_message=_("Marketing consent needs the time it was given."),
             ),
+            # Set-based writers (the import) set them in SQL; this keeps them from disagreeing with the date.
+            models.CheckConstraint(
+                condition=models.Q(birthday__isnull=True, birth_month__isnull=True, birth_day__isnull=True)
+                | models.Q(birthday__isnull=False, birth_month__range=(1, 12), birth_day__range=(1, 31)),
+                name="member_birth_month_day",
+                violation_error_code="invalid_birthday",
+                violation_error_message=_("The birthday's month and day are missing."),
+            ),
             models.CheckConstraint(
                 condition=~models.Q(referrer=models.F("pk")),
                 name="member_not_own_referrer",
@@ -213,6 +240,12 @@ class Member(ConstraintErrorsMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        # The clear month and day are written with the birthday (EncryptedDateField.pre_save sets them).
+        if update_fields is not None and "birthday" in update_fields:
+            update_fields = {*update_fields, "birth_month", "birth_day"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     @property
     def masked_phone(self) -> str:
