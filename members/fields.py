@@ -87,7 +87,57 @@ class EncryptedMixin:
 
 
 class EncryptedCharField(EncryptedMixin, models.CharField):
-    pass
+    """Optionally with blind indexes beside it (members.crypto.blind_index): `prefix_indexes` name the
+    columns of the value's first 1, 2, … characters, `whole_index` the column of the whole value. They
+    are written with the value on every save and bulk_create (pre_save), as the birthday's month is.
+    They are exact, as the search they serve was (`startswith`): no case folding."""
+
+    def __init__(self, *args, prefix_indexes: tuple[str, ...] = (), whole_index: str = "", **kwargs):
+        self.prefix_indexes = tuple(prefix_indexes)
+        self.whole_index = whole_index
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.prefix_indexes:
+            kwargs["prefix_indexes"] = self.prefix_indexes
+        if self.whole_index:
+            kwargs["whole_index"] = self.whole_index
+        return name, path, args, kwargs
+
+    @property
+    def index_columns(self) -> tuple[str, ...]:
+        return (*self.prefix_indexes, *((self.whole_index,) if self.whole_index else ()))
+
+    def blind_indexes(self, value: str | None) -> tuple[str | None, ...]:
+        """The index columns' values for a plain value, in `index_columns` order; a prefix longer than
+        the value is NULL (the value's own length answers that search)."""
+        text = value or ""
+        prefixes = tuple(
+            crypto.blind_index(text[:length], purpose=f"{self.purpose}/prefix{length}") if len(text) >= length else None
+            for length in range(1, len(self.prefix_indexes) + 1)
+        )
+        whole = (crypto.blind_index(text, purpose=f"{self.purpose}/whole") if text else None,)
+        return prefixes + (whole if self.whole_index else ())
+
+    def search_q(self, text: str) -> models.Q:
+        """Values starting with `text`, as far as the indexes can tell: up to as many characters as there
+        are prefix indexes; a longer text finds the values equal to it."""
+        if not text:
+            return models.Q(pk__in=[])
+        if len(text) <= len(self.prefix_indexes):
+            column = self.prefix_indexes[len(text) - 1]
+            return models.Q(**{column: crypto.blind_index(text, purpose=f"{self.purpose}/prefix{len(text)}")})
+        if self.whole_index:
+            return models.Q(**{self.whole_index: crypto.blind_index(text, purpose=f"{self.purpose}/whole")})
+        return models.Q(pk__in=[])
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if self.index_columns:
+            for column, digest in zip(self.index_columns, self.blind_indexes(value), strict=True):
+                setattr(model_instance, column, digest)
+        return value
 
 
 class EncryptedEmailField(EncryptedMixin, models.EmailField):

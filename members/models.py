@@ -17,6 +17,7 @@ from members.validators import validate_birthday, validate_e164_phone, validate_
 from stores.models import Store
 
 NOTES_MAX_LENGTH = 2000
+NAME_PREFIX_INDEXES = ("name_prefix1_index", "name_prefix2_index", "name_prefix3_index")
 
 
 class Tag(ConstraintErrorsMixin, models.Model):
@@ -78,7 +79,20 @@ class Member(ConstraintErrorsMixin, models.Model):
         validators=[validate_e164_phone],
         error_messages={"unique": _("A member with this phone number is already registered.")},
     )
-    name = models.CharField(pgettext_lazy("person", "name"), max_length=50, validators=[validate_member_name])
+    # Encrypted; searched by the start of the name through blind indexes of its first 1, 2 and 3
+    # characters (a Chinese surname, surname and given name) and of the whole name (members.fields).
+    name = EncryptedCharField(
+        pgettext_lazy("person", "name"),
+        max_length=50,
+        validators=[validate_member_name],
+        purpose="member.name",
+        prefix_indexes=NAME_PREFIX_INDEXES,
+        whole_index="name_whole_index",
+    )
+    name_prefix1_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_prefix2_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_prefix3_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_whole_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
     # Encrypted at rest (members.fields, README "Keys of the member data"). The birthday's month and day
     # are kept in clear beside it: birthday automations, segments and the birthday month's points select
@@ -170,7 +184,9 @@ class Member(ConstraintErrorsMixin, models.Model):
         indexes = [
             # Prefix searches (LIKE '+86138%') use the varchar_pattern_ops index that PostgreSQL gets for
             # the unique phone (Django adds it to every unique CharField); the UNIQUE index serves the rest.
-            models.Index(fields=["name"], name="member_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # A name search is an equality on one of its blind indexes.
+            *(models.Index(fields=[column], name=f"member_{column}") for column in NAME_PREFIX_INDEXES),
+            models.Index(fields=["name_whole_index"], name="member_name_whole_index"),
             models.Index(fields=["-registered_at", "-id"], name="member_registered_idx"),
             models.Index(fields=["home_store", "-registered_at"], name="member_home_store_idx"),
             models.Index(
@@ -245,6 +261,8 @@ class Member(ConstraintErrorsMixin, models.Model):
         # The clear month and day are written with the birthday (EncryptedDateField.pre_save sets them).
         if update_fields is not None and "birthday" in update_fields:
             update_fields = {*update_fields, "birth_month", "birth_day"}
+        if update_fields is not None and "name" in update_fields:
+            update_fields = {*update_fields, *NAME_PREFIX_INDEXES, "name_whole_index"}
         super().save(*args, update_fields=update_fields, **kwargs)
 
     @property

@@ -64,6 +64,10 @@ _SEALED_STATE = (
     ("birth_day", "integer"),
 )
 
+# The name's stored text and its blind indexes; a changed name is told by its whole-name index, in SQL.
+_NAME_INDEXES = Member._meta.get_field("name").index_columns
+_NAME_STATE = (("name_sealed", "text"), *((column, "text") for column in _NAME_INDEXES))
+
 # Any number will do, as long as only member imports use it: they queue on it.
 _ADVISORY_LOCK = 7_301_004
 
@@ -110,7 +114,7 @@ class _Run(ImportRun):
         # The encrypted fields' stored text is made as each row is staged (one pass, no second read of
         # the staging table); the clear email, address and birthday stay in the TEMP table, on this
         # connection only, for the checks, and are dropped with it.
-        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE))
+        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE, *_NAME_STATE))
         self._codes = new_member_codes(1 << 62)
         positions = self.stage.positions()
         self._sealed = [
@@ -118,6 +122,9 @@ class _Run(ImportRun):
             for plain, sealed in _SEALED_FIELDS.items()
         ]
         self._birthday_at, self._birth_at = positions["birthday"], positions["birth_month"]
+        self._name_field = Member._meta.get_field("name")
+        self._name_at, self._name_sealed_at = positions["name"], positions["name_sealed"]
+        self._name_indexes_at = [positions[column] for column in self._name_field.index_columns]
 
     # --- 1. read and stage -----------------------------------------------------------------------
 
@@ -161,6 +168,11 @@ class _Run(ImportRun):
             birthday = values[self._birthday_at]
             if birthday is not None:
                 values[self._birth_at], values[self._birth_at + 1] = birthday.month, birthday.day
+            name = values[self._name_at]
+            if name is not None:
+                values[self._name_sealed_at] = self._name_field.seal(name)
+                for at, digest in zip(self._name_indexes_at, self._name_field.blind_indexes(name), strict=True):
+                    values[at] = digest
         return errors
 
     # --- 2. check --------------------------------------------------------------------------------
@@ -229,7 +241,7 @@ class _Run(ImportRun):
         differs = stage.differs
         fields = " OR ".join(
             [
-                differs(f"{t}.name", "m.name"),
+                differs(f"{t}.name_whole_index", "m.name_whole_index"),
                 differs(f"{t}.gender", "m.gender"),
                 differs(f"{t}.notes", "m.notes"),
                 differs(f"{t}.home_store", "m.home_store_id"),
@@ -296,6 +308,7 @@ class _Run(ImportRun):
         before = self._members_estimate()
         updated = [
             "name",
+            *_NAME_INDEXES,
             "gender",
             "birthday",
             "birth_month",
@@ -312,12 +325,14 @@ class _Run(ImportRun):
         # member first registered is not known: registration_store stays empty, registered_by is the
         # importer and the channel says "import".
         upsert = (
-            "INSERT INTO members_member (id, code, phone, name, gender, birthday, birth_month, birth_day, email, "
+            f"INSERT INTO members_member (id, code, phone, name, {', '.join(_NAME_INDEXES)}, gender, birthday, "
+            "birth_month, birth_day, email, "
             "address, notes, "
             "home_store_id, registration_store_id, registered_by_id, registration_channel, registered_at, "
             "referrer_id, status, marketing_consent, consent_source, updated_at) "
-            f"SELECT s.member_id, s.new_code, s.phone, COALESCE(s.name, m.name), "
-            f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday_sealed, m.birthday), "
+            f"SELECT s.member_id, s.new_code, s.phone, COALESCE(s.name_sealed, m.name), "
+            + "".join(f"CASE WHEN s.name IS NULL THEN m.{c} ELSE s.{c} END, " for c in _NAME_INDEXES)
+            + f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday_sealed, m.birthday), "
             f"CASE WHEN s.birthday IS NULL THEN m.birth_month ELSE s.birth_month END, "
             f"CASE WHEN s.birthday IS NULL THEN m.birth_day ELSE s.birth_day END, "
             f"COALESCE(s.email_sealed, m.email, ''), COALESCE(s.address_sealed, m.address, ''), "

@@ -1,4 +1,4 @@
-"""Whoever gets a copy of the database finds no member's email, address or birthday in it (issue 17): the
+"""Whoever gets a copy of the database finds no member's name, email, address or birthday in it (issue 17): the
 raw tables are read with SQL, not the ORM, after the demo and an import."""
 
 import re
@@ -52,7 +52,7 @@ def tables_containing(needle: str) -> list[str]:
     return found
 
 
-def test_after_the_demo_and_an_import_no_email_address_or_birthday_is_stored_in_clear(tmp_path):
+def test_after_the_demo_and_an_import_no_name_email_address_or_birthday_is_stored_in_clear(tmp_path):
     call_command("demo", members=40, stdout=StringIO(), stderr=StringIO())
     header = [*HEADER_ZH[:5], "地址", *HEADER_ZH[5:]]
     rows = [
@@ -64,14 +64,15 @@ def test_after_the_demo_and_an_import_no_email_address_or_birthday_is_stored_in_
 
     # The scan finds text stored in clear: a store's address is the shop's public sign, not personal data.
     assert tables_containing("漕溪北路88号") == ["stores_store.address"]
-    for _phone, _name, email, address, birthday in IMPORTED:
+    for _phone, name, email, address, birthday in IMPORTED:
+        assert tables_containing(name) == []
         assert tables_containing(email) == []
         assert tables_containing(address) == []
         assert tables_containing(birthday) == []
     with connection.cursor() as cursor:
-        cursor.execute("SELECT email, address, birthday FROM members_member")
+        cursor.execute("SELECT name, email, address, birthday FROM members_member")
         stored = [value for row in cursor.fetchall() for value in row if value not in (None, "")]
-    assert len(stored) >= 6 and all(CIPHERTEXT.match(value) for value in stored)
+    assert len(stored) >= 48 and all(CIPHERTEXT.match(value) for value in stored)
     # And the code reads them back.
     imported = Member.objects.get(phone="+8613911112222")
     assert (imported.email, imported.address, imported.birthday.isoformat()) == IMPORTED[0][2:]

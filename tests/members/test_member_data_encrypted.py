@@ -100,7 +100,7 @@ def test_rotation_moves_every_value_to_the_new_key_and_a_second_run_has_nothing_
     call_command("rotate_member_keys", "--batch-size", "2", stdout=out, stderr=io.StringIO())
     call_command("rotate_member_keys", stdout=again, stderr=io.StringIO())
 
-    assert "Re-encrypted 15 values in 5 rows under the key 'k2'; 0 rows still hold" in out.getvalue()
+    assert "Re-encrypted 21 values in 6 rows under the key 'k2'; 0 rows still hold" in out.getvalue()
     assert "0 rows hold values under a key older than 'k2'; nothing to do." in again.getvalue()
     for i, member in enumerate(members):
         assert all(stored(member)[f].startswith("k2:") for f in ("email", "address", "birthday"))
@@ -118,14 +118,14 @@ def test_rotation_moves_every_value_to_the_new_key_and_a_second_run_has_nothing_
 def test_an_interrupted_rotation_resumes_where_values_are_still_under_the_old_key(keys):
     first, second, third = (MemberFactory(email=f"m{i}@example.com") for i in range(3))
     keys.MEMBER_DATA_KEYS = f"k2:{a_key(b'b')},k1:{a_key(b'a')}"
-    fields = [Member._meta.get_field(name) for name in ("email", "address", "birthday")]
+    fields = [Member._meta.get_field(name) for name in ("name", "email", "address", "birthday")]
 
     rotate_batch("members_member", "id", fields, after=0, size=1)  # then the process is stopped
     assert stored(first)["email"].startswith("k2:") and stored(second)["email"].startswith("k1:")
     out = io.StringIO()
     call_command("rotate_member_keys", stdout=out, stderr=io.StringIO())
 
-    assert "Re-encrypted 2 values in 2 rows" in out.getvalue()
+    assert "Re-encrypted 4 values in 2 rows" in out.getvalue()  # their names and emails
     assert stored(third)["email"].startswith("k2:")
 
 
@@ -136,10 +136,10 @@ def test_a_value_no_key_opens_is_reported_and_left_while_the_others_are_rotated(
     keys.MEMBER_DATA_KEYS = f"k2:{a_key(b'b')},k1:{a_key(b'a')}"
     errors = io.StringIO()
 
-    with pytest.raises(CommandError, match="1 values could not be decrypted"):
+    with pytest.raises(CommandError, match="2 values could not be decrypted"):
         call_command("rotate_member_keys", stdout=io.StringIO(), stderr=errors)
 
-    assert stored(good)["email"].startswith("k2:") and stored(lost)["email"].startswith("k0:")
+    assert stored(good)["email"].startswith("k2:") and stored(lost)["email"].startswith("k0:")  # and the name
     assert f"members_member {lost.pk}" in errors.getvalue() and "'k0'" in errors.getvalue()
 
 
@@ -152,3 +152,40 @@ def test_a_dry_run_counts_and_changes_nothing(keys):
 
     assert "1 rows hold values under a key older than 'k2' (dry run" in out.getvalue()
     assert stored(member)["email"].startswith("k1:")
+
+
+def test_the_name_is_stored_encrypted_and_found_by_its_first_characters_or_whole(keys):
+    from members.selectors import member_lookup
+
+    ouyang = MemberFactory(name="欧阳娜娜")
+    MemberFactory(name="欧阳修")
+    MemberFactory(name="王芳")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM members_member WHERE id = %s", [ouyang.pk])
+        (stored_name,) = cursor.fetchone()
+
+    assert stored_name.startswith("k1:") and "欧阳" not in stored_name
+    assert Member.objects.get(pk=ouyang.pk).name == "欧阳娜娜"
+    found = {
+        text: sorted(m.name for m in member_lookup(text=text))
+        for text in ("欧", "欧阳", "欧阳娜", "欧阳娜娜", "王芳", "阳")
+    }
+    assert found == {
+        "欧": ["欧阳修", "欧阳娜娜"],
+        "欧阳": ["欧阳修", "欧阳娜娜"],
+        "欧阳娜": ["欧阳娜娜"],
+        "欧阳娜娜": ["欧阳娜娜"],
+        "王芳": ["王芳"],
+        "阳": [],
+    }
+
+
+def test_a_renamed_member_is_found_by_the_new_name_only(keys):
+    from members.selectors import member_lookup
+
+    member = MemberFactory(name="王芳")
+    member.name = "李娜"
+    member.save(update_fields=["name"])
+
+    assert list(member_lookup(text="李")) == [member]
+    assert list(member_lookup(text="王")) == []
