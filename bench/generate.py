@@ -10,7 +10,7 @@ Later issues extend this with purchase history.
 import argparse
 import random
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["150", "151", "152", "155", "158", "159", "177", "186", "188", "199"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -42,9 +42,14 @@ def generate_members(n: int, *, stores: int = 50, seed: int = 7) -> dict:
     start_id = (Member.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     now = datetime.now(UTC)
     columns = (
-        "id, code, phone, name, gender, birthday, email, address, home_store_id, registration_store_id, "
+        "id, code, phone, name, name_prefix1_index, name_prefix2_index, name_prefix3_index, name_whole_index, "
+        "gender, birthday, birth_month, birth_day, email, address, home_store_id, "
+        "registration_store_id, "
         "registration_channel, registered_at, status, marketing_consent, consent_at, consent_source, notes, updated_at"
     )
+    # The birthday is stored encrypted, as the ORM would write it (members.fields).
+    seal = Member._meta.get_field("birthday").seal
+    name_field = Member._meta.get_field("name")
     started = time.perf_counter()
     connection.ensure_connection()
     raw = connection.connection
@@ -55,14 +60,19 @@ def generate_members(n: int, *, stores: int = 50, seed: int = 7) -> dict:
                 registered = now - timedelta(seconds=rng.randrange(3 * 365 * 86400))
                 consent = i % 5 < 3
                 body = f"9{i:08d}"
+                birthday = None if i % 5 == 0 else date(1960 + i % 45, 1 + i % 12, 1 + i % 28)
+                name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if i % 3 else "")
                 copy.write_row(
                     (
                         i,
                         body + luhn(body),
                         f"+86{MOBILE_PREFIXES[i % len(MOBILE_PREFIXES)]}{i:08d}",
-                        rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if i % 3 else ""),
+                        name_field.seal(name),
+                        *name_field.blind_indexes(name),
                         ("female", "male", "unknown")[i % 3],
-                        None if i % 5 == 0 else f"{1960 + i % 45}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                        seal(birthday),
+                        birthday and birthday.month,
+                        birthday and birthday.day,
                         "",
                         "",
                         store,

@@ -162,7 +162,7 @@ def _scenarios(now: datetime):
         (
             f"birthday in month {month}",
             [{"field": "birthday_month", "value": [month]}],
-            f"SELECT COUNT(*) FROM members_member m WHERE {active} AND EXTRACT(MONTH FROM m.birthday) = {month}",
+            f"SELECT COUNT(*) FROM members_member m WHERE {active} AND m.birth_month = {month}",
         ),
         (
             "not VIP, 300+ points",

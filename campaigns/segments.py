@@ -289,7 +289,7 @@ def _months_clean(op: str, value: Any) -> list[int]:
 
 
 def _birthday_month_q(op: str, value: Any, now: dt.datetime) -> Q:
-    return Q(birthday__month__in=_months_clean(op, value))
+    return Q(birth_month__in=_months_clean(op, value))
 
 
 def _date(value: Any, *, label: Any) -> dt.date | None:

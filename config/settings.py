@@ -217,6 +217,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Member data at rest (members.crypto; README, "Keys of the member data"). MEMBER_DATA_KEYS is
+# "id:base64-key,…", the first one encrypts and every one decrypts, so a key is rotated by putting a new
+# one first and running `rotate_member_keys`; MEMBER_INDEX_KEY keys the blind indexes. Without them the
+# keys are read from MEMBER_KEYS_FILE, generated there on first use (the embedded mode's no set-up);
+# production refuses to start without both in the environment (config/production.py).
+MEMBER_DATA_KEYS = env.str("MEMBER_DATA_KEYS", default="")
+MEMBER_INDEX_KEY = env.str("MEMBER_INDEX_KEY", default="")
+MEMBER_KEYS_FILE = env.path("MEMBER_KEYS_FILE", default=BASE_DIR / ".member-keys")
+
 # Celery: a broker when CELERY_BROKER_URL is set; otherwise tasks run in-process (embedded mode).
 BROKER_CONFIGURED = bool(env.str("CELERY_BROKER_URL", default=""))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"

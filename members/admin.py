@@ -76,6 +76,8 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
         "registered_at",
     ]
     list_display_links = ["code", "name"]
+    # Not the name: it is encrypted, and its ciphertext's order means nothing.
+    sortable_by = ["code", "phone_masked", "phone_full", "home_store", "status", "marketing_consent", "registered_at"]
     list_select_related = ["home_store"]
     list_filter = [
         "status",

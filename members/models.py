@@ -11,11 +11,13 @@ from django.utils.translation import pgettext_lazy
 
 from config.constraints import ConstraintErrorsMixin
 from members.codes import member_qr_payload
+from members.fields import EncryptedCharField, EncryptedDateField, EncryptedEmailField
 from members.phones import mask_phone, national_digits
 from members.validators import validate_birthday, validate_e164_phone, validate_member_name
 from stores.models import Store
 
 NOTES_MAX_LENGTH = 2000
+NAME_PREFIX_INDEXES = ("name_prefix1_index", "name_prefix2_index", "name_prefix3_index")
 
 
 class Tag(ConstraintErrorsMixin, models.Model):
@@ -83,11 +85,42 @@ class Member(ConstraintErrorsMixin, models.Model):
         validators=[validate_e164_phone],
         error_messages={"unique": _("A member with this phone number is already registered.")},
     )
-    name = models.CharField(pgettext_lazy("person", "name"), max_length=50, validators=[validate_member_name])
+    # Encrypted; searched by the start of the name through blind indexes of its first 1, 2 and 3
+    # characters (a Chinese surname, surname and given name) and of the whole name (members.fields).
+    name = EncryptedCharField(
+        pgettext_lazy("person", "name"),
+        max_length=50,
+        validators=[validate_member_name],
+        purpose="member.name",
+        prefix_indexes=NAME_PREFIX_INDEXES,
+        whole_index="name_whole_index",
+    )
+    name_prefix1_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_prefix2_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_prefix3_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    name_whole_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
-    birthday = models.DateField(_("birthday"), null=True, blank=True, validators=[validate_birthday])
-    email = models.EmailField(_("email"), max_length=254, blank=True)
-    address = models.CharField(_("address"), max_length=255, blank=True, validators=[ProhibitNullCharactersValidator()])
+    # Encrypted at rest (members.fields, README "Keys of the member data"). The birthday's month and day
+    # are kept in clear beside it: birthday automations, segments and the birthday month's points select
+    # on them in SQL, and without the year they identify no one.
+    birthday = EncryptedDateField(
+        _("birthday"),
+        null=True,
+        blank=True,
+        validators=[validate_birthday],
+        purpose="member.birthday",
+        clear_parts=("birth_month", "birth_day"),
+    )
+    birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True, editable=False)
+    birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True, editable=False)
+    email = EncryptedEmailField(_("email"), max_length=254, blank=True, purpose="member.email")
+    address = EncryptedCharField(
+        _("address"),
+        max_length=255,
+        blank=True,
+        validators=[ProhibitNullCharactersValidator()],
+        purpose="member.address",
+    )
     home_store = models.ForeignKey(
         Store,
         verbose_name=_("home store"),
@@ -158,7 +191,9 @@ class Member(ConstraintErrorsMixin, models.Model):
         indexes = [
             # Prefix searches (LIKE '+86138%') use the varchar_pattern_ops index that PostgreSQL gets for
             # the unique phone (Django adds it to every unique CharField); the UNIQUE index serves the rest.
-            models.Index(fields=["name"], name="member_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # A name search is an equality on one of its blind indexes.
+            *(models.Index(fields=[column], name=f"member_{column}") for column in NAME_PREFIX_INDEXES),
+            models.Index(fields=["name_whole_index"], name="member_name_whole_index"),
             models.Index(fields=["-registered_at", "-id"], name="member_registered_idx"),
             models.Index(fields=["home_store", "-registered_at"], name="member_home_store_idx"),
             models.Index(
@@ -210,6 +245,14 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_code="consent_time_required",
                 violation_error_message=_("Marketing consent needs the time it was given."),
             ),
+            # Set-based writers (the import) set them in SQL; this keeps them from disagreeing with the date.
+            models.CheckConstraint(
+                condition=models.Q(birthday__isnull=True, birth_month__isnull=True, birth_day__isnull=True)
+                | models.Q(birthday__isnull=False, birth_month__range=(1, 12), birth_day__range=(1, 31)),
+                name="member_birth_month_day",
+                violation_error_code="invalid_birthday",
+                violation_error_message=_("The birthday's month and day are missing."),
+            ),
             models.CheckConstraint(
                 condition=~models.Q(referrer=models.F("pk")),
                 name="member_not_own_referrer",
@@ -229,6 +272,14 @@ class Member(ConstraintErrorsMixin, models.Model):
         if self.is_erased:
             return str(_("Erased member (%(code)s)") % {"code": self.code})
         return f"{self.name} ({self.code})"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        # The clear month and day are written with the birthday (EncryptedDateField.pre_save sets them).
+        if update_fields is not None and "birthday" in update_fields:
+            update_fields = {*update_fields, "birth_month", "birth_day"}
+        if update_fields is not None and "name" in update_fields:
+            update_fields = {*update_fields, *NAME_PREFIX_INDEXES, "name_whole_index"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     @property
     def masked_phone(self) -> str:

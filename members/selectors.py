@@ -10,8 +10,9 @@ def member_search_filter(text: str) -> Q | None:
     """Turn what someone typed into the narrowest indexed filter.
 
     A full phone in any format → exact phone; a member code → exact code; a signed QR payload →
-    its code; the start of a mobile number → phone prefix; anything else → name prefix. Each of
-    these is served by an index, so searching stays fast at a million members.
+    its code; the start of a mobile number → phone prefix; anything else → name prefix (its blind index:
+    the name's first one to three characters, or a longer text as the whole name). Each of these is
+    served by an index, so searching stays fast at a million members.
     """
     text = text.strip()
     if not text:
@@ -30,7 +31,7 @@ def member_search_filter(text: str) -> Q | None:
     prefix = phone_search_prefix(text)
     if prefix is not None:
         return Q(phone__startswith=prefix)
-    return Q(name__startswith=text)
+    return Member._meta.get_field("name").search_q(text)
 
 
 def member_list() -> QuerySet[Member]:

@@ -75,11 +75,11 @@ def _local_day(moment: datetime) -> date:
 # --- triggers ------------------------------------------------------------------------------------
 
 
-def _celebrated_on(birthday: date, year: int) -> date:
+def _celebrated_on(month: int, day: int, year: int) -> date:
     """The day a birthday is celebrated in `year`: 29 February on the 28th in years without it."""
-    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(year):
+    if month == 2 and day == 29 and not calendar.isleap(year):
         return date(year, 2, 28)
-    return date(year, birthday.month, birthday.day)
+    return date(year, month, day)
 
 
 def birthday_window(today: date, days: int) -> list[date]:
@@ -89,9 +89,10 @@ def birthday_window(today: date, days: int) -> list[date]:
 def _birthday_q(window: list[date]) -> Q:
     q = Q()
     for day in window:
-        q |= Q(birthday__month=day.month, birthday__day=day.day)
+        # The birthday's clear month and day: the date itself is encrypted (Member.birthday).
+        q |= Q(birth_month=day.month, birth_day=day.day)
         if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
-            q |= Q(birthday__month=2, birthday__day=29)
+            q |= Q(birth_month=2, birth_day=29)
     return q
 
 
@@ -100,11 +101,16 @@ def _birthday(automation: Automation, *, now: datetime) -> Iterator[list[Found]]
     first run after, so a missed run or an automation started late still reaches them before the day."""
     window = birthday_window(_local_day(now), automation.days)
     members = Member.objects.filter(_birthday_q(window), status=Member.Status.ACTIVE)
-    for rows in _keyset(members.values_list("pk", "birthday"), "pk"):
+    for rows in _keyset(members.values_list("pk", "birth_month", "birth_day"), "pk"):
         found = []
-        for member_id, birthday in rows:
+        for member_id, month, day_of_month in rows:
             day = next(
-                (d for y in sorted({d.year for d in window}) if (d := _celebrated_on(birthday, y)) in window), None
+                (
+                    d
+                    for y in sorted({d.year for d in window})
+                    if (d := _celebrated_on(month, day_of_month, y)) in window
+                ),
+                None,
             )
             if day is not None:
                 found.append(Found(member_id, f"birthday:{day.year}"))

@@ -43,7 +43,7 @@ def members_due_birthday_points(*, today: date) -> list[tuple[int, int, int]]:
     if entry is not None and entry.pk in tiers:
         tier_of |= Q(stats__isnull=True) | Q(stats__tier__isnull=True)
     rows = (
-        Member.objects.filter(tier_of, birthday__month=today.month, status=Member.Status.ACTIVE)
+        Member.objects.filter(tier_of, birth_month=today.month, status=Member.Status.ACTIVE)
         .filter(~Exists(paid))
         .order_by("pk")
         .values_list("pk", "stats__tier_id")

@@ -378,7 +378,7 @@ def _earned(*, member: Member, store: Store, lines, pricing: Pricing, money_paid
         lines=[EarnLine(line.category, line.sku, net) for line, net in zip(lines, pricing.nets, strict=True)],
         money_paid=money_paid,
         day=today,
-        birthday=member.birthday,
+        birth_month=member.birth_month,
         tier=pricing.tier,
         earned_today=daily.points_earned if daily else 0,
         boosts=points_boosts(member=member, at=now),

@@ -92,7 +92,7 @@ def points_for_sale(
     lines: list[EarnLine],
     money_paid: Decimal,
     day: date,
-    birthday: date | None,
+    birth_month: int | None,
     tier: Tier | None,
     earned_today: int,
     boosts: list[tuple[Decimal, str]] = (),
@@ -126,7 +126,7 @@ def points_for_sale(
     if rule.member_day_weekday is not None and day.weekday() == rule.member_day_weekday:
         factors.append(rule.member_day_multiplier)
         explanation.append(f"member day ×{rule.member_day_multiplier}")
-    if birthday is not None and birthday.month == day.month:
+    if birth_month == day.month:
         factors.append(rule.birthday_month_multiplier)
         explanation.append(f"birthday month ×{rule.birthday_month_multiplier}")
     if rule.use_tier_multiplier and tier is not None:

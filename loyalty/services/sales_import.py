@@ -325,7 +325,7 @@ class _SalesRun(ImportRun):
         self.too_old = 0
         rows = stage.iter_rows(
             f"SELECT {r}.receipt_no, {r}.member_id, {r}.store_min, {r}.day, {r}.sold_min, {r}.amount_min, "
-            f"m.birthday, COALESCE(d.points_earned, 0), {ln}.category, {ln}.sku, {ln}.amount "
+            f"m.birth_month, COALESCE(d.points_earned, 0), {ln}.category, {ln}.sku, {ln}.amount "
             f"FROM {r} JOIN members_member m ON m.id = {r}.member_id JOIN {ln} ON {ln}.receipt_no = {r}.receipt_no "
             f"LEFT JOIN loyalty_memberdailyspend d ON d.member_id = {r}.member_id AND d.day = {r}.day "
             f"WHERE {r}.status = 'new' ORDER BY {r}.member_id, {r}.sold_min, {r}.receipt_no, {ln}.line_no",
@@ -335,7 +335,7 @@ class _SalesRun(ImportRun):
         earned_on: dict[tuple[int, date], int] = {}
         current_member = None
         for receipt in _receipts(rows):
-            receipt_no, member_id, store_id, day, sold_at, amount, birthday, earned_before, lines = receipt
+            receipt_no, member_id, store_id, day, sold_at, amount, birth_month, earned_before, lines = receipt
             if member_id != current_member:
                 # Caps are per member and day; only this member's days are needed from here on.
                 earned_on.clear()
@@ -350,7 +350,7 @@ class _SalesRun(ImportRun):
                 lines=lines,
                 money_paid=amount,
                 day=day,
-                birthday=birthday,
+                birth_month=birth_month,
                 tier=None,
                 earned_today=earned_today,
             )
@@ -665,7 +665,7 @@ def _receipts(rows: Iterator[tuple]) -> Iterator[tuple]:
     gathered as EarnLines; values as either database returns them."""
     current = None
     lines: list[EarnLine] = []
-    for receipt_no, member_id, store_id, day, sold_at, amount, birthday, earned, category, sku, line_amount in rows:
+    for receipt_no, member_id, store_id, day, sold_at, amount, birth_month, earned, category, sku, line_amount in rows:
         if current is not None and receipt_no != current[0]:
             yield (*current, lines)
             lines = []
@@ -677,7 +677,7 @@ def _receipts(rows: Iterator[tuple]) -> Iterator[tuple]:
                 _as_date(day),
                 _as_datetime(sold_at),
                 _as_money(amount),
-                _as_date(birthday),
+                birth_month,
                 int(earned or 0),
             )
         lines.append(EarnLine(category, sku, _as_money(line_amount)))

@@ -44,6 +44,7 @@ from members.imports.engine import (
 from members.imports.extensions import import_extensions
 from members.imports.reader import ImportFileError
 from members.imports.stage import Stage
+from members.models import Member
 from members.resources import import_columns, import_ignored_columns, prepare_widgets
 
 __all__ = [
@@ -54,6 +55,18 @@ __all__ = [
     "members_import",
     "write_error_report",
 ]
+
+# The member's encrypted fields (members.fields) and the staged columns of their stored text.
+_SEALED_FIELDS = {"email": "email_sealed", "address": "address_sealed", "birthday": "birthday_sealed"}
+_SEALED_STATE = (
+    *((sealed, "text") for sealed in _SEALED_FIELDS.values()),
+    ("birth_month", "integer"),
+    ("birth_day", "integer"),
+)
+
+# The name's stored text and its blind indexes; a changed name is told by its whole-name index, in SQL.
+_NAME_INDEXES = Member._meta.get_field("name").index_columns
+_NAME_STATE = (("name_sealed", "text"), *((column, "text") for column in _NAME_INDEXES))
 
 # Any number will do, as long as only member imports use it: they queue on it.
 _ADVISORY_LOCK = 7_301_004
@@ -98,8 +111,20 @@ class _Run(ImportRun):
         super().__init__(**kwargs)
         self.columns = import_columns()
         prepare_widgets(self.columns, now=self.now)
-        self.stage = Stage(self.columns)
+        # The encrypted fields' stored text is made as each row is staged (one pass, no second read of
+        # the staging table); the clear email, address and birthday stay in the TEMP table, on this
+        # connection only, for the checks, and are dropped with it.
+        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE, *_NAME_STATE))
         self._codes = new_member_codes(1 << 62)
+        positions = self.stage.positions()
+        self._sealed = [
+            (positions[sealed], Member._meta.get_field(plain), positions[plain])
+            for plain, sealed in _SEALED_FIELDS.items()
+        ]
+        self._birthday_at, self._birth_at = positions["birthday"], positions["birth_month"]
+        self._name_field = Member._meta.get_field("name")
+        self._name_at, self._name_sealed_at = positions["name"], positions["name_sealed"]
+        self._name_indexes_at = [positions[column] for column in self._name_field.index_columns]
 
     # --- 1. read and stage -----------------------------------------------------------------------
 
@@ -137,6 +162,17 @@ class _Run(ImportRun):
         if phone is not None and values[self._referrer_at] == phone:
             errors = errors or []
             errors.append(_("A member cannot refer themselves."))
+        if not errors:
+            for sealed_at, field, plain_at in self._sealed:
+                values[sealed_at] = field.seal(values[plain_at])
+            birthday = values[self._birthday_at]
+            if birthday is not None:
+                values[self._birth_at], values[self._birth_at + 1] = birthday.month, birthday.day
+            name = values[self._name_at]
+            if name is not None:
+                values[self._name_sealed_at] = self._name_field.seal(name)
+                for at, digest in zip(self._name_indexes_at, self._name_field.blind_indexes(name), strict=True):
+                    values[at] = digest
         return errors
 
     # --- 2. check --------------------------------------------------------------------------------
@@ -205,11 +241,8 @@ class _Run(ImportRun):
         differs = stage.differs
         fields = " OR ".join(
             [
-                differs(f"{t}.name", "m.name"),
+                differs(f"{t}.name_whole_index", "m.name_whole_index"),
                 differs(f"{t}.gender", "m.gender"),
-                differs(f"{t}.birthday", "m.birthday"),
-                differs(f"{t}.email", "m.email"),
-                differs(f"{t}.address", "m.address"),
                 differs(f"{t}.notes", "m.notes"),
                 differs(f"{t}.home_store", "m.home_store_id"),
                 # The member's own registration time, as precisely as the cell can say it (an export has
@@ -223,6 +256,7 @@ class _Run(ImportRun):
             f"UPDATE {t} SET member_changed = TRUE, touched = TRUE FROM members_member m "
             f"WHERE m.id = {t}.member_id AND {t}.error IS NULL AND ({fields})"
         )
+        self._mark_sealed_changes()
         member_tags = "members_member_tags mt JOIN members_tag tg ON tg.id = mt.tag_id"
         stage.execute(
             f"UPDATE {t} SET touched = TRUE WHERE error IS NULL AND member_id IS NOT NULL AND NOT touched "
@@ -232,6 +266,35 @@ class _Run(ImportRun):
             f"OR EXISTS (SELECT 1 FROM {member_tags} WHERE mt.member_id = {t}.member_id AND NOT EXISTS "
             f"(SELECT 1 FROM {tt} st WHERE st.line = {t}.line AND st.name = tg.name)))"
         )
+
+    def _mark_sealed_changes(self) -> None:
+        """The encrypted fields are compared in Python: their stored text differs for equal values (a
+        fresh nonce each time). Only rows of existing members not already changed that give one of them
+        are read, with the member's stored values, in one streamed query."""
+        stage, t = self.stage, self.stage.table
+        fields = [Member._meta.get_field(name) for name in _SEALED_FIELDS]
+        staged = ", ".join(f"s.{f.name}" for f in fields)
+        stored = ", ".join(f"m.{f.column}" for f in fields)
+        rows = stage.iter_rows(
+            f"SELECT s.line, {staged}, {stored} FROM {t} s JOIN members_member m ON m.id = s.member_id "
+            f"WHERE s.error IS NULL AND NOT s.member_changed AND ("
+            + " OR ".join(f"s.{f.name} IS NOT NULL" for f in fields)
+            + ")"
+        )
+        count = len(fields)
+        changed = []
+        for line, *values in rows:
+            for field, new, old in zip(fields, values[:count], values[count:], strict=True):
+                if new is not None and field.to_python(new) != field.from_db_value(old, None, None):
+                    changed.append((line,))
+                    break
+        if not changed:
+            return
+        table = f"{t}_sealed_changes"
+        stage.execute(f"CREATE TEMP TABLE {table} (line integer NOT NULL)")
+        stage.insert_rows(table, ["line"], changed)
+        stage.execute(f"UPDATE {t} SET member_changed = TRUE, touched = TRUE WHERE line IN (SELECT line FROM {table})")
+        stage.execute(f"DROP TABLE {table}")
 
     # --- 3. write --------------------------------------------------------------------------------
 
@@ -245,8 +308,11 @@ class _Run(ImportRun):
         before = self._members_estimate()
         updated = [
             "name",
+            *_NAME_INDEXES,
             "gender",
             "birthday",
+            "birth_month",
+            "birth_day",
             "email",
             "address",
             "notes",
@@ -259,12 +325,18 @@ class _Run(ImportRun):
         # member first registered is not known: registration_store stays empty, registered_by is the
         # importer and the channel says "import".
         upsert = (
-            "INSERT INTO members_member (id, code, phone, name, gender, birthday, email, address, notes, "
+            f"INSERT INTO members_member (id, code, phone, name, {', '.join(_NAME_INDEXES)}, gender, birthday, "
+            "birth_month, birth_day, email, "
+            "address, notes, "
             "home_store_id, registration_store_id, registered_by_id, registration_channel, registered_at, "
             "referrer_id, status, marketing_consent, consent_source, updated_at) "
-            f"SELECT s.member_id, s.new_code, s.phone, COALESCE(s.name, m.name), "
-            f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday, m.birthday), "
-            f"COALESCE(s.email, m.email, ''), COALESCE(s.address, m.address, ''), COALESCE(s.notes, m.notes, ''), "
+            f"SELECT s.member_id, s.new_code, s.phone, COALESCE(s.name_sealed, m.name), "
+            + "".join(f"CASE WHEN s.name IS NULL THEN m.{c} ELSE s.{c} END, " for c in _NAME_INDEXES)
+            + f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday_sealed, m.birthday), "
+            f"CASE WHEN s.birthday IS NULL THEN m.birth_month ELSE s.birth_month END, "
+            f"CASE WHEN s.birthday IS NULL THEN m.birth_day ELSE s.birth_day END, "
+            f"COALESCE(s.email_sealed, m.email, ''), COALESCE(s.address_sealed, m.address, ''), "
+            f"COALESCE(s.notes, m.notes, ''), "
             f"COALESCE(s.home_store, m.home_store_id), NULL, %s, 'import', "
             f"CASE WHEN s.registered_at IS NULL OR {stage.same_time('s.registered_at', 'm.registered_at')} "
             f"THEN COALESCE(m.registered_at, s.registered_at, %s) ELSE s.registered_at END, "

@@ -1,6 +1,7 @@
 """Production (DEBUG off) starts only with a real key, and its defaults are HTTPS, secure cookies and HSTS;
 the embedded mode (`make run`, DEBUG on) still starts with no set-up."""
 
+import base64
 import json
 import os
 import subprocess
@@ -12,11 +13,18 @@ from django.core.exceptions import ImproperlyConfigured
 
 ROOT = Path(__file__).resolve().parents[2]
 A_REAL_KEY = "k3y-" + "9fQ2xLm7Rt" * 6
+# Member data keys of production (members.crypto): 32 bytes each, base64.
+MEMBER_KEYS = {
+    "MEMBER_DATA_KEYS": "k1:" + base64.b64encode(b"d" * 32).decode(),
+    "MEMBER_INDEX_KEY": base64.b64encode(b"i" * 32).decode(),
+}
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter with the project's settings and only the given variables set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET", "SECURE_", "CELERY_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET", "SECURE_", "CELERY_", "MEMBER_"))
+    }
     clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
@@ -79,6 +87,10 @@ def test_the_web_application_does_not_start_on_the_embedded_key():
     assert refused.returncode != 0 and refused_asgi.returncode != 0
     assert "ImproperlyConfigured: SECRET_KEY is not set" in refused.stderr
     assert "ImproperlyConfigured" in refused_asgi.stderr
+    without_member_keys = run_python("import config.wsgi", DJANGO_DEBUG="0", SECRET_KEY=A_REAL_KEY)
+    assert "ImproperlyConfigured: MEMBER_DATA_KEYS and MEMBER_INDEX_KEY are not set" in without_member_keys.stderr
+    with_every_key = run_python("import config.wsgi", DJANGO_DEBUG="0", SECRET_KEY=A_REAL_KEY, **MEMBER_KEYS)
+    assert with_every_key.returncode == 0, with_every_key.stderr
     # The embedded mode (`make run`) needs no set-up.
     embedded = run_python("import config.wsgi", DJANGO_DEBUG="1")
     assert embedded.returncode == 0, embedded.stderr
@@ -91,7 +103,14 @@ def test_the_refusal_is_the_key_with_debug_off(settings):
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set"):
         refuse_development_defaults()
     settings.SECRET_KEY = A_REAL_KEY
+    with pytest.raises(ImproperlyConfigured, match="MEMBER_DATA_KEYS and MEMBER_INDEX_KEY are not set"):
+        refuse_development_defaults()
+    settings.MEMBER_DATA_KEYS = MEMBER_KEYS["MEMBER_DATA_KEYS"]
+    settings.MEMBER_INDEX_KEY = MEMBER_KEYS["MEMBER_INDEX_KEY"]
     refuse_development_defaults()
+    settings.MEMBER_DATA_KEYS = "k1:not-a-key"
+    with pytest.raises(ImproperlyConfigured, match="not base64"):
+        refuse_development_defaults()
     settings.SECRET_KEY, settings.DEBUG = settings.DEV_SECRET_KEY, True
     refuse_development_defaults()
 
@@ -108,6 +127,8 @@ def test_a_celery_worker_or_beat_does_not_start_on_the_embedded_key(settings):
     with pytest.raises(SystemExit, match="SECRET_KEY is not set"):
         refuse_development_defaults(sender=None)
     settings.SECRET_KEY = A_REAL_KEY
+    settings.MEMBER_DATA_KEYS = MEMBER_KEYS["MEMBER_DATA_KEYS"]
+    settings.MEMBER_INDEX_KEY = MEMBER_KEYS["MEMBER_INDEX_KEY"]
     refuse_development_defaults(sender=None)
 
 
@@ -117,9 +138,10 @@ def test_check_deploy_is_clean_in_the_production_shape():
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET", "SECURE_"))},
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET", "SECURE_", "MEMBER_"))},
             "DJANGO_DEBUG": "0",
             "SECRET_KEY": A_REAL_KEY,
+            **MEMBER_KEYS,
             "ALLOWED_HOSTS": "loyalty.example.com",
             "CSRF_TRUSTED_ORIGINS": "https://loyalty.example.com",
             # Throttles and lockouts count in a cache every process shares (config.W101 otherwise).

@@ -309,6 +309,7 @@ NOT_ON_A_FORM = {
     "member_code_not_empty": "the member code is made by member_register and read-only",
     "member_consent_has_time": "the consent time is set by the members service when consent is ticked",
     "member_erased_iff_no_phone": "only erasure (members.erasure) empties a phone; every form requires one",
+    "member_birth_month_day": "the birthday's clear month and day are written from the birthday (members.fields)",
 }
 
 

@@ -1,0 +1,174 @@
+"""Model fields whose values are encrypted in the database and plain in Python (members.crypto).
+
+A field rather than a pair of columns and a property: forms, the admin, serializers, exports
+(`values_list`) and factories read and write `member.email` as before, validation runs on the plain
+value, and the one place that turns a value into stored text is `get_db_prep_value`, which every ORM
+write (save, bulk_create, bulk_update, update) goes through. What the ORM cannot do on ciphertext
+it refuses to do silently wrong: these fields answer only `isnull` and the empty value (`email=""`),
+because a lookup by value or an ordering compares ciphertexts, which never match or sort by meaning.
+Set-based SQL (the import) writes ciphertext made with `seal()`.
+
+The empty string is stored as it is: "no email" is no secret, and `email=""` stays a cheap filter.
+"""
+
+import datetime
+
+from django.core.exceptions import FieldError
+from django.db import models
+
+from members import crypto
+
+
+class _EmptyOnlyExact(models.lookups.Exact):
+    def get_db_prep_lookup(self, value, connection):
+        if value not in ("", None):
+            raise FieldError(f"{self.lhs.output_field.name} is encrypted: it can be compared with '' only.")
+        return "%s", [value]
+
+
+_ALLOWED_LOOKUPS = {"isnull": models.lookups.IsNull, "exact": _EmptyOnlyExact}
+
+
+class EncryptedMixin:
+    """`purpose` names the value in its ciphertext's associated data: it must never change once rows
+    hold values (they would no longer decrypt), so it is not derived from the field's or table's name."""
+
+    def __init__(self, *args, purpose: str, **kwargs):
+        self.purpose = purpose
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["purpose"] = self.purpose
+        return name, path, args, kwargs
+
+    def get_internal_type(self) -> str:
+        # Text whatever the plain type: ciphertext is longer than max_length, and a DateField's type
+        # would make SQLite's converters parse the ciphertext as a date.
+        return "TextField"
+
+    def db_type(self, connection):
+        return connection.data_types["TextField"]
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+    def get_lookup(self, lookup_name):
+        if lookup_name not in _ALLOWED_LOOKUPS:
+            raise FieldError(
+                f"{self.model.__name__}.{self.name} is encrypted: it cannot be searched with {lookup_name!r}."
+            )
+        return _ALLOWED_LOOKUPS[lookup_name]
+
+    def get_transform(self, lookup_name):
+        raise FieldError(f"{self.model.__name__}.{self.name} is encrypted: it has no {lookup_name!r}.")
+
+    def plain_text(self, value) -> str:
+        return str(value)
+
+    def from_plain_text(self, text: str):
+        return text
+
+    def seal(self, value) -> str | None:
+        """The stored text of a plain value (None and "" are stored as they are)."""
+        if value is None or value == "":
+            return value
+        return crypto.encrypt(self.plain_text(value), purpose=self.purpose)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if not prepared:
+            value = self.get_prep_value(value)
+        return self.seal(value)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return self.from_plain_text(crypto.decrypt(value, purpose=self.purpose))
+
+
+class EncryptedCharField(EncryptedMixin, models.CharField):
+    """Optionally with blind indexes beside it (members.crypto.blind_index): `prefix_indexes` name the
+    columns of the value's first 1, 2, … characters, `whole_index` the column of the whole value. They
+    are written with the value on every save and bulk_create (pre_save), as the birthday's month is.
+    They are exact, as the search they serve was (`startswith`): no case folding."""
+
+    def __init__(self, *args, prefix_indexes: tuple[str, ...] = (), whole_index: str = "", **kwargs):
+        self.prefix_indexes = tuple(prefix_indexes)
+        self.whole_index = whole_index
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.prefix_indexes:
+            kwargs["prefix_indexes"] = self.prefix_indexes
+        if self.whole_index:
+            kwargs["whole_index"] = self.whole_index
+        return name, path, args, kwargs
+
+    @property
+    def index_columns(self) -> tuple[str, ...]:
+        return (*self.prefix_indexes, *((self.whole_index,) if self.whole_index else ()))
+
+    def blind_indexes(self, value: str | None) -> tuple[str | None, ...]:
+        """The index columns' values for a plain value, in `index_columns` order; a prefix longer than
+        the value is NULL (the value's own length answers that search)."""
+        text = value or ""
+        prefixes = tuple(
+            crypto.blind_index(text[:length], purpose=f"{self.purpose}/prefix{length}") if len(text) >= length else None
+            for length in range(1, len(self.prefix_indexes) + 1)
+        )
+        whole = (crypto.blind_index(text, purpose=f"{self.purpose}/whole") if text else None,)
+        return prefixes + (whole if self.whole_index else ())
+
+    def search_q(self, text: str) -> models.Q:
+        """Values starting with `text`, as far as the indexes can tell: up to as many characters as there
+        are prefix indexes; a longer text finds the values equal to it."""
+        if not text:
+            return models.Q(pk__in=[])
+        if len(text) <= len(self.prefix_indexes):
+            column = self.prefix_indexes[len(text) - 1]
+            return models.Q(**{column: crypto.blind_index(text, purpose=f"{self.purpose}/prefix{len(text)}")})
+        if self.whole_index:
+            return models.Q(**{self.whole_index: crypto.blind_index(text, purpose=f"{self.purpose}/whole")})
+        return models.Q(pk__in=[])
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if self.index_columns:
+            for column, digest in zip(self.index_columns, self.blind_indexes(value), strict=True):
+                setattr(model_instance, column, digest)
+        return value
+
+
+class EncryptedEmailField(EncryptedMixin, models.EmailField):
+    pass
+
+
+class EncryptedDateField(EncryptedMixin, models.DateField):
+    def get_prep_value(self, value):
+        # DateField's own would turn "" (an empty form field is None already) into an error.
+        return self.to_python(value)
+
+    def plain_text(self, value: datetime.date) -> str:
+        return value.isoformat()
+
+    def from_plain_text(self, text: str) -> datetime.date:
+        return datetime.date.fromisoformat(text)
+
+    def pre_save(self, model_instance, add):
+        # The month and day kept in clear beside the date (birthday automations, segments, the birthday
+        # month's points) follow it on every save and bulk_create, so they cannot disagree.
+        value = super().pre_save(model_instance, add)
+        month_field, day_field = self.clear_parts
+        setattr(model_instance, month_field, value.month if value else None)
+        setattr(model_instance, day_field, value.day if value else None)
+        return value
+
+    def __init__(self, *args, clear_parts: tuple[str, str], **kwargs):
+        self.clear_parts = tuple(clear_parts)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["clear_parts"] = self.clear_parts
+        return name, path, args, kwargs
