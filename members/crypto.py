@@ -56,6 +56,12 @@ class Keyring:
     index_key: bytes
     source: str  # "environment" or the keys file's path, for messages
 
+    def __post_init__(self):
+        # Built once: making a cipher or an HMAC from a key costs more than sealing a short value with it,
+        # and an import seals several values per row.
+        object.__setattr__(self, "ciphers", {key_id: AESGCM(key) for key_id, key in self.data_keys.items()})
+        object.__setattr__(self, "index_hmac", hmac.new(self.index_key, digestmod=hashlib.sha256))
+
     @property
     def current_key_id(self) -> str:
         return next(iter(self.data_keys))
@@ -157,7 +163,7 @@ def encrypt(plaintext: str, *, purpose: str) -> str:
     ring = keyring()
     key_id = ring.current_key_id
     nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = AESGCM(ring.data_keys[key_id]).encrypt(nonce, plaintext.encode(), purpose.encode())
+    sealed = ring.ciphers[key_id].encrypt(nonce, plaintext.encode(), purpose.encode())
     return f"{key_id}:{base64.b64encode(nonce + sealed).decode()}"
 
 
@@ -167,14 +173,14 @@ def key_id_of(token: str) -> str:
 
 def decrypt(token: str, *, purpose: str) -> str:
     key_id, sep, encoded = token.partition(":")
-    key = keyring().data_keys.get(key_id) if sep else None
-    if key is None:
+    cipher = keyring().ciphers.get(key_id) if sep else None
+    if cipher is None:
         raise UndecryptableValue(
             f"A stored {purpose} was encrypted with the key {key_id!r}, which MEMBER_DATA_KEYS does not hold."
         )
     try:
         raw = base64.b64decode(encoded, validate=True)
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode()).decode()
+        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode()).decode()
     except (binascii.Error, InvalidTag, UnicodeDecodeError):
         raise UndecryptableValue(f"A stored {purpose} does not decrypt with its key {key_id!r}.") from None
 
@@ -187,5 +193,6 @@ def is_current(token: str) -> bool:
 def blind_index(value: str, *, purpose: str) -> str:
     """The keyed HMAC of an already normalised value, as 32 hex digits; a purpose of its own per index, so
     equal text in two indexes (a phone prefix and a name prefix) gives unrelated digests."""
-    message = purpose.encode() + b"\x00" + value.encode()
-    return hmac.new(keyring().index_key, message, hashlib.sha256).hexdigest()[:INDEX_HEX_LENGTH]
+    digest = keyring().index_hmac.copy()
+    digest.update(purpose.encode() + b"\x00" + value.encode())
+    return digest.hexdigest()[:INDEX_HEX_LENGTH]
