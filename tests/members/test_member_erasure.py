@@ -2,7 +2,7 @@
 accounts with an anonymous member, what they hold settled first; refused while a sale may still be refunded
 or waits for review; idempotent; audited; HQ admin only."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,8 +13,8 @@ from campaigns.models import Coupon, Message
 from loyalty.models import PointsEntry, Sale, Wallet, WalletEntry
 from loyalty.reconcile import ledger_mismatches
 from members.erasure import StoredValuePolicy, erase_member
-from members.models import Member
-from members.selectors import member_by_reference, member_lookup
+from members.models import NAME_PREFIX_INDEXES, Member
+from members.selectors import member_by_reference, member_lookup, member_search_filter
 from members.services import member_register
 from stores.models import AuditEntry
 from tests.members.rights import PHONE, D, buy, erase
@@ -47,6 +47,19 @@ def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, fang
     assert list(member.tags.all()) == []
     assert member.code == fang_with_history.code
     assert str(member) == f"Erased member ({member.code})"
+
+
+def test_erasure_leaves_no_blind_index_nor_clear_birthday_to_find_the_member_by(chain, fang_with_history):
+    Member.objects.filter(pk=fang_with_history.pk).update(birthday=date(1990, 5, 17), birth_month=5, birth_day=17)
+    name = Member.objects.get(pk=fang_with_history.pk).name
+
+    erase(fang_with_history, chain.hq_admin)
+
+    row = Member.objects.values(*NAME_PREFIX_INDEXES, "name_whole_index", "birth_month", "birth_day").get(
+        pk=fang_with_history.pk
+    )
+    assert set(row.values()) == {None}
+    assert not Member.objects.filter(member_search_filter(name)).exists()
 
 
 def test_the_ledgers_and_sales_stay_with_the_anonymous_member_and_still_sum(chain, fang_with_history):
