@@ -28,6 +28,7 @@ from members.codes import new_member_code
 from members.imports.columns import IgnoredColumn, ImportColumn, normalize_header
 from members.models import Member, Tag
 from members.phones import normalize_phone_fast
+from members.selectors import member_by_phone
 from members.validators import validate_member_name
 from stores.models import Store
 
@@ -287,7 +288,7 @@ class ReferrerWidget(CellRules, widgets.ForeignKeyWidget):
         phone = super().clean(value)
         if phone is None:
             return None
-        referrer = Member.objects.filter(phone=phone).first()
+        referrer = member_by_phone(phone)
         if referrer is None:
             raise ValueError(_("No member has the referrer's phone %(phone)s.") % {"phone": phone})
         return referrer
