@@ -43,6 +43,11 @@ def phone_q(e164: str) -> Q:
     return _phone_field().whole_q(e164)
 
 
+def phone_prefix_q(e164_prefix: str) -> Q:
+    """The members whose phone starts with this E.164 prefix (+86138…), through its prefix indexes."""
+    return _phone_field().prefix_q(e164_prefix)
+
+
 def phones_q(phones) -> Q:
     """The members with any of these E.164 phones."""
     field = _phone_field()
