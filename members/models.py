@@ -81,11 +81,10 @@ class Member(ConstraintErrorsMixin, models.Model):
     # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
     code = models.CharField(_("member code"), max_length=16, editable=False)
-    # NULL once the member is erased: the phone is free for a new registration, and UNIQUE ignores NULLs.
-    # Encrypted; found by blind indexes (members.fields.EncryptedPhoneField): the whole phone's, UNIQUE
-    # (NULL for an erased member), and those of its first 3 to 10 national digits for prefix searches.
-    # Always E.164: every writer normalizes it (members.phones), validate_e164_phone checks the plain value
-    # (the database cannot read it any more to check it starts with "+").
+    # NULL once the member is erased (and so are its indexes). Encrypted; found by blind indexes
+    # (members.fields.EncryptedPhoneField): the whole phone's, UNIQUE, and those of its first 3 to 10
+    # national digits for prefix searches. Always E.164: every writer normalizes it (members.phones) and
+    # validate_e164_phone checks the plain value (the database cannot read it to check it starts with "+").
     phone = EncryptedPhoneField(
         _("phone"),
         max_length=20,
