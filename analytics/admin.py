@@ -15,7 +15,9 @@ from analytics.report import as_percent, two_places
 from config import tabular
 from loyalty.admin import RuleChangeAuditMixin
 from members.access import search_for_audit
+from members.models import Member
 from members.phones import sees_full_phones, shown_phone
+from members.selectors import member_search_filter
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -70,10 +72,19 @@ class ChurnReportAdmin(_ReadOnly):
         "churn_reason",
     ]
     list_filter = ["segment", "churn_level", "churn_reason"]
-    search_fields = ["member__phone", "member__code"]
+    # The search itself is the members' (members.selectors.member_search_filter): the phone is encrypted,
+    # found by the blind indexes of the whole number or of its first digits, and the code exactly.
+    search_fields = ["member__code"]
+    search_help_text = gettext_lazy("Full or partial phone (138…), member code, or the start of a name.")
     list_select_related = ["member"]
     show_facets = admin.ShowFacets.NEVER
     change_list_template = "admin/analytics/memberscore/change_list.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        condition = member_search_filter(search_term)
+        if condition is None:
+            return queryset, False
+        return queryset.filter(member__in=Member.objects.filter(condition).values("pk")), False
 
     @admin.display(description=gettext_lazy("phone"))
     def phone_masked(self, score: MemberScore) -> str:

@@ -41,8 +41,10 @@ def generate_members(n: int, *, stores: int = 50, seed: int = 7) -> dict:
     tag_ids = [Tag.objects.get_or_create(name=name)[0].pk for name in ["VIP", "宝妈", "学生", "企业客户", "新客"]]
     start_id = (Member.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     now = datetime.now(UTC)
+    phone_field = Member._meta.get_field("phone")
     columns = (
-        "id, code, phone, name, name_prefix1_index, name_prefix2_index, name_prefix3_index, name_whole_index, "
+        f"id, code, phone, {', '.join(phone_field.index_columns)}, "
+        "name, name_prefix1_index, name_prefix2_index, name_prefix3_index, name_whole_index, "
         "gender, birthday, birth_month, birth_day, email, address, home_store_id, "
         "registration_store_id, "
         "registration_channel, registered_at, status, marketing_consent, consent_at, consent_source, notes, updated_at"
@@ -61,12 +63,14 @@ def generate_members(n: int, *, stores: int = 50, seed: int = 7) -> dict:
                 consent = i % 5 < 3
                 body = f"9{i:08d}"
                 birthday = None if i % 5 == 0 else date(1960 + i % 45, 1 + i % 12, 1 + i % 28)
+                phone = f"+86{MOBILE_PREFIXES[i % len(MOBILE_PREFIXES)]}{i:08d}"
                 name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if i % 3 else "")
                 copy.write_row(
                     (
                         i,
                         body + luhn(body),
-                        f"+86{MOBILE_PREFIXES[i % len(MOBILE_PREFIXES)]}{i:08d}",
+                        phone_field.seal(phone),
+                        *phone_field.blind_indexes(phone),
                         name_field.seal(name),
                         *name_field.blind_indexes(name),
                         ("female", "male", "unknown")[i % 3],

@@ -17,6 +17,7 @@ from loyalty.services.tiers import tier_validate_threshold
 from members.codes import is_member_code, member_code_from_qr
 from members.models import Member
 from members.phones import normalize_phone
+from members.selectors import member_by_phone
 
 _LIST_SEPARATORS = re.compile(r"[,，、;；\n\r]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -202,7 +203,7 @@ def member_by_code_or_phone(text: str) -> Member | None:
         phone = normalize_phone(text)
     except ValidationError:
         return None
-    return Member.objects.filter(phone=phone).first()
+    return member_by_phone(phone)
 
 
 class PointsAdjustmentForm(forms.Form):

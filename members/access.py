@@ -40,6 +40,7 @@ from django.utils.crypto import salted_hmac
 from members.codes import is_member_code
 from members.models import Member, MemberAccess
 from members.phones import full_phones_shown, normalize_phone, phone_search_prefix
+from members.selectors import member_ids_by_phone
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class _RequestAccess:
         if with_phones_shown and self.phones:
             unknown = [p for p in self.phones if p not in self.ids_by_phone]
             if unknown:
-                self.ids_by_phone.update(Member.objects.filter(phone__in=unknown).values_list("phone", "pk"))
+                self.ids_by_phone.update(member_ids_by_phone(unknown))
             for phone in self.phones:
                 member_id = self.ids_by_phone.get(phone)
                 if member_id is not None:

@@ -167,11 +167,11 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
             return queryset, False
         return queryset.filter(condition), False
 
-    @admin.display(description=_("phone"), ordering="phone")
+    @admin.display(description=_("phone"))
     def phone_full(self, member: Member) -> str:
         return shown_phone(member.phone, full=True)
 
-    @admin.display(description=_("phone"), ordering="phone")
+    @admin.display(description=_("phone"))
     def phone_masked(self, member: Member) -> str:
         return shown_phone(member.phone, full=False)
 

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from members.codes import luhn_check_digit
 from members.models import ConsentRecord, Member, Tag
 from members.phones import normalize_phone
+from members.selectors import member_ids_by_phone
 from stores.demo import DemoContext
 
 SURNAMES = (
@@ -93,7 +94,7 @@ def demo_members(ctx: DemoContext) -> None:
     with transaction.atomic():
         before = Member.objects.count()
         Member.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-        ids = dict(Member.objects.filter(phone__in=seen_phones).values_list("phone", "id"))
+        ids = member_ids_by_phone(seen_phones)
         through = Member.tags.through
         through.objects.bulk_create(
             [

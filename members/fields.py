@@ -17,6 +17,7 @@ from django.core.exceptions import FieldError
 from django.db import models
 
 from members import crypto
+from members.phones import national_digits
 
 
 class _EmptyOnlyExact(models.lookups.Exact):
@@ -92,8 +93,19 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
     are written with the value on every save and bulk_create (pre_save), as the birthday's month is.
     They are exact, as the search they serve was (`startswith`): no case folding."""
 
-    def __init__(self, *args, prefix_indexes: tuple[str, ...] = (), whole_index: str = "", **kwargs):
+    def __init__(
+        self,
+        *args,
+        prefix_indexes: tuple[str, ...] = (),
+        prefix_lengths: tuple[int, ...] = (),
+        whole_index: str = "",
+        **kwargs,
+    ):
         self.prefix_indexes = tuple(prefix_indexes)
+        # The lengths of the prefixes the columns hold, in their order: 1, 2, … by default.
+        self.prefix_lengths = tuple(prefix_lengths) or tuple(range(1, len(self.prefix_indexes) + 1))
+        if len(self.prefix_lengths) != len(self.prefix_indexes):
+            raise ValueError("prefix_lengths needs one length per prefix index")
         self.whole_index = whole_index
         super().__init__(*args, **kwargs)
 
@@ -101,6 +113,8 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
         name, path, args, kwargs = super().deconstruct()
         if self.prefix_indexes:
             kwargs["prefix_indexes"] = self.prefix_indexes
+        if self.prefix_lengths != tuple(range(1, len(self.prefix_indexes) + 1)):
+            kwargs["prefix_lengths"] = self.prefix_lengths
         if self.whole_index:
             kwargs["whole_index"] = self.whole_index
         return name, path, args, kwargs
@@ -109,27 +123,43 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
     def index_columns(self) -> tuple[str, ...]:
         return (*self.prefix_indexes, *((self.whole_index,) if self.whole_index else ()))
 
+    def prefix_source(self, value: str) -> str:
+        """The text whose prefixes the prefix indexes hold (the value itself here)."""
+        return value
+
+    def prefix_digest(self, prefix: str) -> str:
+        return crypto.blind_index(prefix, purpose=f"{self.purpose}/prefix{len(prefix)}")
+
+    def whole_digest(self, value: str) -> str:
+        return crypto.blind_index(value, purpose=f"{self.purpose}/whole")
+
     def blind_indexes(self, value: str | None) -> tuple[str | None, ...]:
         """The index columns' values for a plain value, in `index_columns` order; a prefix longer than
         the value is NULL (the value's own length answers that search)."""
         text = value or ""
+        source = self.prefix_source(text)
         prefixes = tuple(
-            crypto.blind_index(text[:length], purpose=f"{self.purpose}/prefix{length}") if len(text) >= length else None
-            for length in range(1, len(self.prefix_indexes) + 1)
+            self.prefix_digest(source[:length]) if len(source) >= length else None for length in self.prefix_lengths
         )
-        whole = (crypto.blind_index(text, purpose=f"{self.purpose}/whole") if text else None,)
+        whole = (self.whole_digest(text) if text else None,)
         return prefixes + (whole if self.whole_index else ())
+
+    def whole_q(self, value: str) -> models.Q:
+        """The values equal to `value` (through the whole-value index)."""
+        if not value:
+            return models.Q(pk__in=[])
+        return models.Q(**{self.whole_index: self.whole_digest(value)})
 
     def search_q(self, text: str) -> models.Q:
         """Values starting with `text`, as far as the indexes can tell: up to as many characters as there
         are prefix indexes; a longer text finds the values equal to it."""
         if not text:
             return models.Q(pk__in=[])
-        if len(text) <= len(self.prefix_indexes):
-            column = self.prefix_indexes[len(text) - 1]
-            return models.Q(**{column: crypto.blind_index(text, purpose=f"{self.purpose}/prefix{len(text)}")})
-        if self.whole_index:
-            return models.Q(**{self.whole_index: crypto.blind_index(text, purpose=f"{self.purpose}/whole")})
+        if len(text) in self.prefix_lengths:
+            column = self.prefix_indexes[self.prefix_lengths.index(len(text))]
+            return models.Q(**{column: self.prefix_digest(text)})
+        if len(text) > max(self.prefix_lengths, default=0) and self.whole_index:
+            return models.Q(**{self.whole_index: self.whole_digest(text)})
         return models.Q(pk__in=[])
 
     def pre_save(self, model_instance, add):
@@ -138,6 +168,23 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
             for column, digest in zip(self.index_columns, self.blind_indexes(value), strict=True):
                 setattr(model_instance, column, digest)
         return value
+
+
+class EncryptedPhoneField(EncryptedCharField):
+    """A member's phone in E.164, whose prefix indexes hold the start of the number as people type it:
+    the national digits of a mainland number (13812345678), the E.164 form of any other (+85291234567)."""
+
+    def prefix_source(self, value: str) -> str:
+        return national_digits(value)
+
+    def prefix_q(self, e164_prefix: str) -> models.Q:
+        """The phones starting with `e164_prefix` (+86138…, +852…), as far as the indexes can tell: a
+        prefix longer than the longest index finds the phone equal to it; one shorter than the shortest,
+        nobody."""
+        source = self.prefix_source(e164_prefix)
+        if len(source) > max(self.prefix_lengths):
+            return self.whole_q(e164_prefix)
+        return self.search_q(source)
 
 
 class EncryptedEmailField(EncryptedMixin, models.EmailField):

@@ -11,13 +11,18 @@ from django.utils.translation import pgettext_lazy
 
 from config.constraints import ConstraintErrorsMixin
 from members.codes import member_qr_payload
-from members.fields import EncryptedCharField, EncryptedDateField, EncryptedEmailField
+from members.fields import EncryptedCharField, EncryptedDateField, EncryptedEmailField, EncryptedPhoneField
 from members.phones import mask_phone, national_digits
 from members.validators import validate_birthday, validate_e164_phone, validate_member_name
 from stores.models import Store
 
 NOTES_MAX_LENGTH = 2000
 NAME_PREFIX_INDEXES = ("name_prefix1_index", "name_prefix2_index", "name_prefix3_index")
+# What the till and the admin search by the start of a phone: 3 to 10 of its national digits (a longer
+# text is the whole number, found by its whole-phone index).
+PHONE_PREFIX_LENGTHS = tuple(range(3, 11))
+PHONE_PREFIX_INDEXES = tuple(f"phone_prefix{n}_index" for n in PHONE_PREFIX_LENGTHS)
+PHONE_INDEXES = (*PHONE_PREFIX_INDEXES, "phone_index")
 
 
 class Tag(ConstraintErrorsMixin, models.Model):
@@ -76,15 +81,29 @@ class Member(ConstraintErrorsMixin, models.Model):
     # Unique by a constraint, not unique=True: codes are only ever looked up whole, and unique=True
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
     code = models.CharField(_("member code"), max_length=16, editable=False)
-    # NULL once the member is erased: the phone is free for a new registration, and UNIQUE ignores NULLs.
-    phone = models.CharField(
+    # NULL once the member is erased (and so are its indexes). Encrypted; found by blind indexes
+    # (members.fields.EncryptedPhoneField): the whole phone's, UNIQUE, and those of its first 3 to 10
+    # national digits for prefix searches. Always E.164: every writer normalizes it (members.phones) and
+    # validate_e164_phone checks the plain value (the database cannot read it to check it starts with "+").
+    phone = EncryptedPhoneField(
         _("phone"),
         max_length=20,
-        unique=True,
         null=True,
         validators=[validate_e164_phone],
-        error_messages={"unique": _("A member with this phone number is already registered.")},
+        purpose="member.phone",
+        prefix_indexes=PHONE_PREFIX_INDEXES,
+        prefix_lengths=PHONE_PREFIX_LENGTHS,
+        whole_index="phone_index",
     )
+    phone_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix3_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix4_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix5_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix6_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix7_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix8_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix9_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
+    phone_prefix10_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     # Encrypted; searched by the start of the name through blind indexes of its first 1, 2 and 3
     # characters (a Chinese surname, surname and given name) and of the whole name (members.fields).
     name = EncryptedCharField(
@@ -179,6 +198,7 @@ class Member(ConstraintErrorsMixin, models.Model):
     constraint_error_fields = {
         "member_consent_has_time": "marketing_consent",
         "member_not_own_referrer": "referrer",
+        "member_phone_unique": "phone",
     }
 
     class Meta:
@@ -189,9 +209,9 @@ class Member(ConstraintErrorsMixin, models.Model):
         # so there are no duplicates, and indexes over columns most members leave empty (referrer,
         # registration store) or share (status "active") are partial.
         indexes = [
-            # Prefix searches (LIKE '+86138%') use the varchar_pattern_ops index that PostgreSQL gets for
-            # the unique phone (Django adds it to every unique CharField); the UNIQUE index serves the rest.
-            # A name search is an equality on one of its blind indexes.
+            # A phone or name search is an equality on one of their blind indexes (the whole phone's is
+            # the UNIQUE constraint's index).
+            *(models.Index(fields=[column], name=f"member_{column}") for column in PHONE_PREFIX_INDEXES),
             *(models.Index(fields=[column], name=f"member_{column}") for column in NAME_PREFIX_INDEXES),
             models.Index(fields=["name_whole_index"], name="member_name_whole_index"),
             models.Index(fields=["-registered_at", "-id"], name="member_registered_idx"),
@@ -215,11 +235,13 @@ class Member(ConstraintErrorsMixin, models.Model):
                 violation_error_code="unique",
                 violation_error_message=_("Another member already has this member code."),
             ),
-            models.CheckConstraint(
-                condition=models.Q(phone__startswith="+"),
-                name="member_phone_e164",
-                violation_error_code="invalid_phone",
-                violation_error_message=_("The phone number is not valid: enter it in full, e.g. 13812345678."),
+            # NULL once the member is erased: the phone is free for a new registration, and UNIQUE
+            # ignores NULLs.
+            models.UniqueConstraint(
+                fields=["phone_index"],
+                name="member_phone_unique",
+                violation_error_code="unique",
+                violation_error_message=_("A member with this phone number is already registered."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(name="") | models.Q(status="erased"),
@@ -279,6 +301,8 @@ class Member(ConstraintErrorsMixin, models.Model):
             update_fields = {*update_fields, "birth_month", "birth_day"}
         if update_fields is not None and "name" in update_fields:
             update_fields = {*update_fields, *NAME_PREFIX_INDEXES, "name_whole_index"}
+        if update_fields is not None and "phone" in update_fields:
+            update_fields = {*update_fields, *PHONE_INDEXES}
         super().save(*args, update_fields=update_fields, **kwargs)
 
     @property

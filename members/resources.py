@@ -28,6 +28,7 @@ from members.codes import new_member_code
 from members.imports.columns import IgnoredColumn, ImportColumn, normalize_header
 from members.models import Member, Tag
 from members.phones import normalize_phone_fast
+from members.selectors import member_by_phone
 from members.validators import validate_member_name
 from stores.models import Store
 
@@ -287,7 +288,7 @@ class ReferrerWidget(CellRules, widgets.ForeignKeyWidget):
         phone = super().clean(value)
         if phone is None:
             return None
-        referrer = Member.objects.filter(phone=phone).first()
+        referrer = member_by_phone(phone)
         if referrer is None:
             raise ValueError(_("No member has the referrer's phone %(phone)s.") % {"phone": phone})
         return referrer
@@ -513,6 +514,13 @@ class MemberResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = True
         clean_model_instances = False
+
+    def get_instance(self, instance_loader, row):
+        # The phone is encrypted: the member is found by its blind index, not by `phone=` (members.fields).
+        if "phone" not in row:
+            return None
+        phone = self.fields["phone"].clean(row)
+        return member_by_phone(phone) if phone else None
 
     def before_import(self, dataset, **kwargs):
         # Headers as the set-based import reads them: any alias, English or Chinese.

@@ -25,13 +25,43 @@ def member_search_filter(text: str) -> Q | None:
     if is_member_code(text):
         return Q(code=text)
     try:
-        return Q(phone=normalize_phone(text))
+        return phone_q(normalize_phone(text))
     except ValidationError:
         pass
     prefix = phone_search_prefix(text)
     if prefix is not None:
-        return Q(phone__startswith=prefix)
+        return _phone_field().prefix_q(prefix)
     return Member._meta.get_field("name").search_q(text)
+
+
+def _phone_field():
+    return Member._meta.get_field("phone")
+
+
+def phone_q(e164: str) -> Q:
+    """The member with this E.164 phone, through the phone's blind index (the phone is encrypted)."""
+    return _phone_field().whole_q(e164)
+
+
+def phone_prefix_q(e164_prefix: str) -> Q:
+    """The members whose phone starts with this E.164 prefix (+86138…), through its prefix indexes."""
+    return _phone_field().prefix_q(e164_prefix)
+
+
+def phones_q(phones) -> Q:
+    """The members with any of these E.164 phones."""
+    field = _phone_field()
+    return Q(phone_index__in=[field.whole_digest(phone) for phone in phones if phone])
+
+
+def member_by_phone(e164: str) -> Member | None:
+    """The member with this E.164 phone, if any (an erased member has none)."""
+    return Member.objects.filter(phone_q(e164)).first()
+
+
+def member_ids_by_phone(phones) -> dict[str, int]:
+    """E.164 phone → member id, for the phones that are members'."""
+    return dict(Member.objects.filter(phones_q(phones)).values_list("phone", "pk"))
 
 
 def member_list() -> QuerySet[Member]:
@@ -48,7 +78,7 @@ def member_lookup(*, text: str) -> QuerySet[Member]:
 
 def member_with_phone(phone: str, *, exclude_pk: int | None = None) -> Member | None:
     """The member who has this E.164 phone, if any (for "already registered" messages)."""
-    return Member.objects.filter(phone=phone).exclude(pk=exclude_pk).only("code", "name").first()
+    return Member.objects.filter(phone_q(phone)).exclude(pk=exclude_pk).only("code", "name").first()
 
 
 def member_by_code(code: str) -> Member | None:
@@ -67,7 +97,7 @@ def member_by_reference(text: str) -> Member | None:
         phone = normalize_phone(text)
     except ValidationError:
         return None
-    return Member.objects.filter(phone=phone).first()
+    return member_by_phone(phone)
 
 
 # --- the 360 page -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from members.codes import new_member_code
 from members.consent import consent_set
 from members.models import Member, Tag
-from members.phones import normalize_phone
+from members.phones import mask_phone, normalize_phone
 from members.selectors import member_with_phone
 from stores.models import Store
 from stores.services import audit_record
@@ -199,7 +199,7 @@ def member_update(
             actor=actor,
             action="member.phone_changed",
             target=member,
-            data={"before": old_phone, "after": member.phone},
+            data={"before": mask_phone(old_phone), "after": mask_phone(member.phone)},
         )
     if changed:
         _profile_saved(member)

@@ -48,6 +48,7 @@ from members.imports.columns import map_header
 from members.imports.engine import BLANK_ROW, SKIP_BAD_ROWS, ImportProgress, ImportResult, ImportRun, run_import
 from members.imports.reader import ImportFileError
 from members.imports.stage import Stage
+from members.models import Member
 from members.resources import prepare_widgets
 from stores.permissions import require_staff_can
 from stores.roles import Action
@@ -93,7 +94,12 @@ class _SalesRun(ImportRun):
         super().__init__(**kwargs)
         self.columns = sales_columns()
         prepare_widgets(self.columns, now=self.now)
-        self.stage = Stage(self.columns, prefix="sale_import", fixed=[("day", "date")], state=[("member_id", "bigint")])
+        self.stage = Stage(
+            self.columns,
+            prefix="sale_import",
+            fixed=[("day", "date"), ("phone_index", "text")],
+            state=[("member_id", "bigint")],
+        )
         t = self.stage.table
         self.receipts = f"{t}_receipts"
         self.lines = f"{t}_lines"
@@ -114,20 +120,25 @@ class _SalesRun(ImportRun):
         stage.create()
         self.report("reading")
         position = stage.positions()
-        self._at = {key: position[key] for key in ("receipt_no", "sold_at", "day")}
+        self._at = {key: position[key] for key in ("receipt_no", "sold_at", "day", "phone", "phone_index")}
+        self._phone_field = Member._meta.get_field("phone")
         self._receipt_missing = f"{self.label_of('receipt_no')}: {_('Enter the receipt number.')}"
         self.stage_rows(reader)
         self.result.encoding = reader.encoding
         if not self.result.rows:
             raise ImportFileError(_("The file has a header but no rows."))
         self.report("checking")
-        stage.index("receipt_no", "phone")
+        stage.index("receipt_no", "phone_index")
 
     def finish_row(self, values: list, cells: list[str], errors: list[str] | None):
         sold_at = values[self._at["sold_at"]]
         if sold_at is not None:
             # The widget reads the time in China time: its date is the business day.
             values[self._at["day"]] = sold_at.date()
+        phone = values[self._at["phone"]]
+        if phone is not None:
+            # The member's phone is encrypted: rows find their member by its blind index.
+            values[self._at["phone_index"]] = self._phone_field.whole_digest(phone)
         if values[self._at["receipt_no"]] is None:
             if errors is None and not "".join(cells).strip():
                 return BLANK_ROW
@@ -140,7 +151,7 @@ class _SalesRun(ImportRun):
 
     def check(self) -> None:
         stage, t, r = self.stage, self.stage.table, self.receipts
-        stage.execute(f"UPDATE {t} SET member_id = m.id FROM members_member m WHERE m.phone = {t}.phone")
+        stage.execute(f"UPDATE {t} SET member_id = m.id FROM members_member m WHERE m.phone_index = {t}.phone_index")
         stage.mark_bad(
             f"{t}.phone IS NOT NULL AND {t}.member_id IS NULL AND {t}.error IS NULL",
             _("No member has the phone %(phone)s: import the members first, or leave the phone empty."),

@@ -15,7 +15,7 @@
    referrers that are neither members nor good rows of the file, and what would change for existing
    members. A members export, edited or not, thus imports back changing only what was edited.
 3. Write, when nothing is bad or bad rows are to be skipped, and this is not a dry run: member codes
-   for new members (generated in bulk, collisions redrawn), one INSERT … ON CONFLICT (phone) DO
+   for new members (generated in bulk, collisions redrawn), one INSERT … ON CONFLICT (phone_index) DO
    UPDATE … WHERE something differs, tags and their links, referrers, then the extensions' writes
    (opening balances as ledger entries). The same file again changes nothing.
 
@@ -68,6 +68,12 @@ _SEALED_STATE = (
 _NAME_INDEXES = Member._meta.get_field("name").index_columns
 _NAME_STATE = (("name_sealed", "text"), *((column, "text") for column in _NAME_INDEXES))
 
+# The phone's stored text and blind indexes, and the referrer phone's whole index: members are found,
+# kept unique (ON CONFLICT) and referred to by `phone_index`; the clear phone stays in the TEMP table for
+# the checks within the file (the same phone twice, a referrer among the file's rows).
+_PHONE_INDEXES = Member._meta.get_field("phone").index_columns
+_PHONE_STATE = (("phone_sealed", "text"), *((column, "text") for column in _PHONE_INDEXES), ("referrer_index", "text"))
+
 # Any number will do, as long as only member imports use it: they queue on it.
 _ADVISORY_LOCK = 7_301_004
 
@@ -114,7 +120,7 @@ class _Run(ImportRun):
         # The encrypted fields' stored text is made as each row is staged (one pass, no second read of
         # the staging table); the clear email, address and birthday stay in the TEMP table, on this
         # connection only, for the checks, and are dropped with it.
-        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE, *_NAME_STATE))
+        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE, *_NAME_STATE, *_PHONE_STATE))
         self._codes = new_member_codes(1 << 62)
         positions = self.stage.positions()
         self._sealed = [
@@ -125,6 +131,9 @@ class _Run(ImportRun):
         self._name_field = Member._meta.get_field("name")
         self._name_at, self._name_sealed_at = positions["name"], positions["name_sealed"]
         self._name_indexes_at = [positions[column] for column in self._name_field.index_columns]
+        self._phone_field = Member._meta.get_field("phone")
+        self._phone_sealed_at, self._referrer_index_at = positions["phone_sealed"], positions["referrer_index"]
+        self._phone_indexes_at = [positions[column] for column in _PHONE_INDEXES]
 
     # --- 1. read and stage -----------------------------------------------------------------------
 
@@ -145,7 +154,7 @@ class _Run(ImportRun):
         if not self.result.rows:
             raise ImportFileError(_("The file has a header but no rows."))
         self.report("checking")
-        self.stage.index()
+        self.stage.index("phone", "phone_index", "referrer_index")
         self.stage.explode_tags()
         self.stage.index_tags()
 
@@ -173,6 +182,13 @@ class _Run(ImportRun):
                 values[self._name_sealed_at] = self._name_field.seal(name)
                 for at, digest in zip(self._name_indexes_at, self._name_field.blind_indexes(name), strict=True):
                     values[at] = digest
+            phone_field = self._phone_field
+            values[self._phone_sealed_at] = phone_field.seal(phone)
+            for at, digest in zip(self._phone_indexes_at, phone_field.blind_indexes(phone), strict=True):
+                values[at] = digest
+            referrer = values[self._referrer_at]
+            if referrer is not None:
+                values[self._referrer_index_at] = phone_field.whole_digest(referrer)
         return errors
 
     # --- 2. check --------------------------------------------------------------------------------
@@ -180,7 +196,7 @@ class _Run(ImportRun):
     def check(self) -> None:
         stage, t = self.stage, self.stage.table
         # A new member needs a name; which rows are members already is known from their phone.
-        stage.execute(f"UPDATE {t} SET member_id = m.id FROM members_member m WHERE m.phone = {t}.phone")
+        stage.execute(f"UPDATE {t} SET member_id = m.id FROM members_member m WHERE m.phone_index = {t}.phone_index")
         stage.mark_bad(
             f"{t}.member_id IS NULL AND {t}.phone IS NOT NULL AND {t}.name IS NULL AND {t}.error IS NULL",
             _("A new member needs a name."),
@@ -219,7 +235,7 @@ class _Run(ImportRun):
         stage, t = self.stage, self.stage.table
         stage.mark_bad(
             f"{t}.referrer IS NOT NULL AND {t}.error IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM members_member m WHERE m.phone = {t}.referrer) "
+            f"AND NOT EXISTS (SELECT 1 FROM members_member m WHERE m.phone_index = {t}.referrer_index) "
             f"AND NOT EXISTS (SELECT 1 FROM {t} r WHERE r.phone = {t}.referrer)",
             _("No member has the referrer's phone %(phone)s, in this file or already registered."),
             phone=f"{t}.referrer",
@@ -227,7 +243,7 @@ class _Run(ImportRun):
         for _round in range(50):
             marked = stage.mark_bad(
                 f"{t}.referrer IS NOT NULL AND {t}.error IS NULL "
-                f"AND NOT EXISTS (SELECT 1 FROM members_member m WHERE m.phone = {t}.referrer) "
+                f"AND NOT EXISTS (SELECT 1 FROM members_member m WHERE m.phone_index = {t}.referrer_index) "
                 f"AND NOT EXISTS (SELECT 1 FROM {t} r WHERE r.phone = {t}.referrer AND r.error IS NULL)",
                 _("The referrer's row (line %(line)s) is rejected."),
                 line=f"(SELECT MIN(r.line) FROM {t} r WHERE r.phone = {t}.referrer)",
@@ -249,7 +265,7 @@ class _Run(ImportRun):
                 # whole seconds, Excel keeps minutes), is no change.
                 f"({t}.registered_at IS NOT NULL AND NOT {stage.same_time(f'{t}.registered_at', 'm.registered_at')})",
                 f"({t}.referrer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM members_member r "
-                f"WHERE r.id = m.referrer_id AND r.phone = {t}.referrer))",
+                f"WHERE r.id = m.referrer_id AND r.phone_index = {t}.referrer_index))",
             ]
         )
         stage.execute(
@@ -325,12 +341,14 @@ class _Run(ImportRun):
         # member first registered is not known: registration_store stays empty, registered_by is the
         # importer and the channel says "import".
         upsert = (
-            f"INSERT INTO members_member (id, code, phone, name, {', '.join(_NAME_INDEXES)}, gender, birthday, "
+            f"INSERT INTO members_member (id, code, phone, {', '.join(_PHONE_INDEXES)}, "
+            f"name, {', '.join(_NAME_INDEXES)}, gender, birthday, "
             "birth_month, birth_day, email, "
             "address, notes, "
             "home_store_id, registration_store_id, registered_by_id, registration_channel, registered_at, "
             "referrer_id, status, marketing_consent, consent_source, updated_at) "
-            f"SELECT s.member_id, s.new_code, s.phone, COALESCE(s.name_sealed, m.name), "
+            f"SELECT s.member_id, s.new_code, s.phone_sealed, {', '.join(f's.{c}' for c in _PHONE_INDEXES)}, "
+            f"COALESCE(s.name_sealed, m.name), "
             + "".join(f"CASE WHEN s.name IS NULL THEN m.{c} ELSE s.{c} END, " for c in _NAME_INDEXES)
             + f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday_sealed, m.birthday), "
             f"CASE WHEN s.birthday IS NULL THEN m.birth_month ELSE s.birth_month END, "
@@ -343,12 +361,12 @@ class _Run(ImportRun):
             f"COALESCE(rm.id, rs.member_id, m.referrer_id), "
             f"'active', FALSE, '', %s "
             f"FROM {t} s LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
-            f"LEFT JOIN members_member rm ON rm.phone = s.referrer "
+            f"LEFT JOIN members_member rm ON rm.phone_index = s.referrer_index "
             f"LEFT JOIN {t} rs ON rs.phone = s.referrer AND rs.error IS NULL "
             f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY {stage.c_order('s.phone')} "
             # A member registered at a till since the check is updated like the others; its empty
             # cells then take a new member's defaults.
-            f"ON CONFLICT (phone) DO UPDATE SET "
+            f"ON CONFLICT (phone_index) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in updated)
             + ", updated_at = excluded.updated_at WHERE "
             + " OR ".join(stage.distinct(f"members_member.{c}", f"excluded.{c}") for c in updated)
@@ -366,7 +384,7 @@ class _Run(ImportRun):
                 # instead, under its own id.
                 stage.execute(
                     f"UPDATE {t} SET member_id = m.id, created = FALSE, touched = TRUE FROM members_member m "
-                    f"WHERE {t}.created AND m.phone = {t}.phone AND m.id <> {t}.member_id"
+                    f"WHERE {t}.created AND m.phone_index = {t}.phone_index AND m.id <> {t}.member_id"
                 )
         else:
             stage.execute(upsert, params)

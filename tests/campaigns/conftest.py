@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty.services import LineInput, TenderInput, points_adjust, sale_checkout
+from members.selectors import phone_prefix_q
 from tests.api.conftest import api, as_user  # noqa: F401  (the API tests' clients, for the coupon and mall endpoints)
 from tests.factories import MemberFactory
 from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory, TierFactory
@@ -73,7 +74,7 @@ def many_members(count: int, *, consent: bool = True, email: bool = False, start
         )
         for i, code in enumerate(codes)
     )
-    return Member.objects.filter(phone__startswith="+86137")
+    return Member.objects.filter(phone_prefix_q("+86137"))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from loyalty.reconcile import ledger_mismatches
 from loyalty.services import points_adjust, wallet_top_up
 from members.exports import member_export_columns, member_export_prepare
 from members.models import Member
+from members.selectors import phone_q
 from members.services import member_set_status
 from tests.factories import MemberFactory, TagFactory
 from tests.factories.loyalty import RechargePackageFactory, TierFactory
@@ -76,7 +77,7 @@ def members(chain, policy, tmp_path):
     )
     MemberStats.objects.update_or_create(member=wang, defaults={"tier": gold})
     import_file(write_csv(tmp_path / "迁移.csv", [["13700137000", "陈静", *[""] * 6, "500", "", ""]]))
-    chen = Member.objects.get(phone="+8613700137000")
+    chen = Member.objects.get(phone_q("+8613700137000"))
     points_adjust(request_id=str(uuid.uuid4()), member=chen, points=-100, reason="兑换", actor=chain.hq_admin)
     return wang, lee, zhang, chen
 

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from members.models import Member
-from members.selectors import member_lookup
+from members.selectors import member_lookup, phone_prefix_q
 from stores.models import AuditEntry
 from tests.admin_helpers import admin_search, admin_search_url
 from tests.factories import MemberFactory, TagFactory
@@ -102,7 +102,7 @@ def test_past_the_exact_limit_the_count_is_an_estimate_of_the_same_filter(chain,
     from config.pagination import EstimatedCountPaginator
 
     settings.ADMIN_EXACT_COUNT_LIMIT = 3
-    paginator = EstimatedCountPaginator(Member.objects.filter(phone__startswith="+86138"), 2)
+    paginator = EstimatedCountPaginator(Member.objects.filter(phone_prefix_q("+86138")), 2)
     if connection.vendor == "postgresql":
         assert paginator.is_estimate is False
         assert paginator.count >= 4  # the planner's guess, never below what was counted

@@ -10,6 +10,7 @@ from django.urls import reverse
 from campaigns.services.messaging import OptOutSource, member_opt_out
 from members.data_access import member_data_file
 from members.models import ConsentRecord, Member
+from members.selectors import phone_q
 from members.services import member_register, member_update
 from tests.factories import MemberFactory
 from tests.members.rights import erase
@@ -36,7 +37,7 @@ def test_consent_ticked_at_the_tablet_is_recorded_with_the_store_the_cashier_and
         {"phone": "13912345678", "name": "陈静", "gender": "female", "terms": "on", "marketing_consent": "on"},
     )
 
-    member = Member.objects.get(phone="+8613912345678")
+    member = Member.objects.get(phone_q("+8613912345678"))
     assert history_of(member) == [(True, "tablet", "SH001", "cashier_a")]
     record = ConsentRecord.objects.get(member=member)
     assert record.text_version == "2026-03"

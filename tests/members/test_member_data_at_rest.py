@@ -1,4 +1,4 @@
-"""Whoever gets a copy of the database finds no member's name, email, address or birthday in it (issue 17): the
+"""Whoever gets a copy of the database finds no member's phone, name, email, address or birthday in it (issue 17): the
 raw tables are read with SQL, not the ORM, after the demo and an import."""
 
 import re
@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from members.models import Member
+from members.selectors import member_by_phone
 from tests.members.import_support import HEADER_ZH, import_file, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,13 @@ def tables_containing(needle: str) -> list[str]:
     return found
 
 
-def test_after_the_demo_and_an_import_no_name_email_address_or_birthday_is_stored_in_clear(tmp_path):
+def phone_forms(e164: str) -> list[str]:
+    """The ways a phone could sit in a column: E.164, its national digits, and its last eight digits
+    (what survives any separator or prefix someone put in front)."""
+    return [e164, e164.removeprefix("+86"), e164[-8:]]
+
+
+def test_after_the_demo_and_an_import_no_phone_name_email_address_or_birthday_is_stored_in_clear(tmp_path):
     call_command("demo", members=40, stdout=StringIO(), stderr=StringIO())
     header = [*HEADER_ZH[:5], "地址", *HEADER_ZH[5:]]
     rows = [
@@ -69,10 +76,18 @@ def test_after_the_demo_and_an_import_no_name_email_address_or_birthday_is_store
         assert tables_containing(email) == []
         assert tables_containing(address) == []
         assert tables_containing(birthday) == []
+    # No phone either: not the members' (demo and imported), in any table.
+    phones = list(Member.objects.exclude(phone=None).values_list("phone", flat=True))
+    assert len(phones) >= 42 and "+8613911112222" in phones
+    for phone in phones:
+        for form in phone_forms(phone):
+            assert tables_containing(form) == [], (phone, form)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT phone FROM members_member")
+        assert all(CIPHERTEXT.match(value) for (value,) in cursor.fetchall())
         cursor.execute("SELECT name, email, address, birthday FROM members_member")
         stored = [value for row in cursor.fetchall() for value in row if value not in (None, "")]
     assert len(stored) >= 48 and all(CIPHERTEXT.match(value) for value in stored)
     # And the code reads them back.
-    imported = Member.objects.get(phone="+8613911112222")
+    imported = member_by_phone("+8613911112222")
     assert (imported.email, imported.address, imported.birthday.isoformat()) == IMPORTED[0][2:]

@@ -100,7 +100,7 @@ def test_rotation_moves_every_value_to_the_new_key_and_a_second_run_has_nothing_
     call_command("rotate_member_keys", "--batch-size", "2", stdout=out, stderr=io.StringIO())
     call_command("rotate_member_keys", stdout=again, stderr=io.StringIO())
 
-    assert "Re-encrypted 21 values in 6 rows under the key 'k2'; 0 rows still hold" in out.getvalue()
+    assert "Re-encrypted 27 values in 6 rows under the key 'k2'; 0 rows still hold" in out.getvalue()
     assert "0 rows hold values under a key older than 'k2'; nothing to do." in again.getvalue()
     for i, member in enumerate(members):
         assert all(stored(member)[f].startswith("k2:") for f in ("email", "address", "birthday"))
@@ -118,14 +118,14 @@ def test_rotation_moves_every_value_to_the_new_key_and_a_second_run_has_nothing_
 def test_an_interrupted_rotation_resumes_where_values_are_still_under_the_old_key(keys):
     first, second, third = (MemberFactory(email=f"m{i}@example.com") for i in range(3))
     keys.MEMBER_DATA_KEYS = f"k2:{a_key(b'b')},k1:{a_key(b'a')}"
-    fields = [Member._meta.get_field(name) for name in ("name", "email", "address", "birthday")]
+    fields = [Member._meta.get_field(name) for name in ("phone", "name", "email", "address", "birthday")]
 
     rotate_batch("members_member", "id", fields, after=0, size=1)  # then the process is stopped
     assert stored(first)["email"].startswith("k2:") and stored(second)["email"].startswith("k1:")
     out = io.StringIO()
     call_command("rotate_member_keys", stdout=out, stderr=io.StringIO())
 
-    assert "Re-encrypted 4 values in 2 rows" in out.getvalue()  # their names and emails
+    assert "Re-encrypted 6 values in 2 rows" in out.getvalue()  # their phones, names and emails
     assert stored(third)["email"].startswith("k2:")
 
 
@@ -136,10 +136,12 @@ def test_a_value_no_key_opens_is_reported_and_left_while_the_others_are_rotated(
     keys.MEMBER_DATA_KEYS = f"k2:{a_key(b'b')},k1:{a_key(b'a')}"
     errors = io.StringIO()
 
-    with pytest.raises(CommandError, match="2 values could not be decrypted"):
+    with pytest.raises(CommandError, match="3 values could not be decrypted"):
         call_command("rotate_member_keys", stdout=io.StringIO(), stderr=errors)
 
-    assert stored(good)["email"].startswith("k2:") and stored(lost)["email"].startswith("k0:")  # and the name
+    assert stored(good)["email"].startswith("k2:") and stored(lost)["email"].startswith(
+        "k0:"
+    )  # and the phone and the name
     assert f"members_member {lost.pk}" in errors.getvalue() and "'k0'" in errors.getvalue()
 
 

@@ -13,7 +13,7 @@ from campaigns.models import Coupon, Message
 from loyalty.models import PointsEntry, Sale, Wallet, WalletEntry
 from loyalty.reconcile import ledger_mismatches
 from members.erasure import StoredValuePolicy, erase_member
-from members.models import NAME_PREFIX_INDEXES, Member
+from members.models import NAME_PREFIX_INDEXES, PHONE_INDEXES, Member
 from members.selectors import member_by_reference, member_lookup, member_search_filter
 from members.services import member_register
 from stores.models import AuditEntry
@@ -51,15 +51,19 @@ def test_erasure_wipes_every_personal_field_and_keeps_the_member_row(chain, fang
 
 def test_erasure_leaves_no_blind_index_nor_clear_birthday_to_find_the_member_by(chain, fang_with_history):
     Member.objects.filter(pk=fang_with_history.pk).update(birthday=date(1990, 5, 17), birth_month=5, birth_day=17)
-    name = Member.objects.get(pk=fang_with_history.pk).name
+    before = Member.objects.get(pk=fang_with_history.pk)
+    name, phone = before.name, before.phone
+    assert Member.objects.filter(member_search_filter(phone.removeprefix("+86")[:7])).exists()
 
     erase(fang_with_history, chain.hq_admin)
 
-    row = Member.objects.values(*NAME_PREFIX_INDEXES, "name_whole_index", "birth_month", "birth_day").get(
-        pk=fang_with_history.pk
-    )
+    row = Member.objects.values(
+        *NAME_PREFIX_INDEXES, "name_whole_index", *PHONE_INDEXES, "phone", "birth_month", "birth_day"
+    ).get(pk=fang_with_history.pk)
     assert set(row.values()) == {None}
     assert not Member.objects.filter(member_search_filter(name)).exists()
+    assert not Member.objects.filter(member_search_filter(phone)).exists()
+    assert not Member.objects.filter(member_search_filter(phone.removeprefix("+86")[:7])).exists()
 
 
 def test_the_ledgers_and_sales_stay_with_the_anonymous_member_and_still_sum(chain, fang_with_history):

@@ -99,7 +99,8 @@ def test_changing_the_phone_is_audited(chain):
     member_update(member=member, actor=chain.hq_admin, phone="13900139000", tags=[TagFactory(name="VIP")])
     entry = AuditEntry.objects.get(action="member.phone_changed")
     assert entry.actor == chain.hq_admin
-    assert entry.data == {"before": "+8613800138000", "after": "+8613900139000"}
+    # Masked: the audit trail is not where a copy of the database finds the phones (issue 17).
+    assert entry.data == {"before": "138****8000", "after": "139****9000"}
     assert list(member.tags.values_list("name", flat=True)) == ["VIP"]
 
 
