@@ -12,6 +12,7 @@ The empty string is stored as it is: "no email" is no secret, and `email=""` sta
 """
 
 import datetime
+import itertools
 
 from django.core.exceptions import FieldError
 from django.db import models
@@ -172,19 +173,48 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
 
 class EncryptedPhoneField(EncryptedCharField):
     """A member's phone in E.164, whose prefix indexes hold the start of the number as people type it:
-    the national digits of a mainland number (13812345678), the E.164 form of any other (+85291234567)."""
+    the national digits of a mainland number (13812345678), the E.164 form of any other (+85291234567).
+
+    Only some prefix lengths are indexed (members.models.PHONE_PREFIX_LENGTHS); `search_q` serves every
+    length from them, exactly as `startswith` would."""
+
+    # A text shorter than an indexed length is completed to it with every digit: at most this many
+    # completions, one IN list on that index (SQLite takes 999 parameters at most).
+    MOST_COMPLETIONS = 100
 
     def prefix_source(self, value: str) -> str:
         return national_digits(value)
 
     def prefix_q(self, e164_prefix: str) -> models.Q:
-        """The phones starting with `e164_prefix` (+86138…, +852…), as far as the indexes can tell: a
-        prefix longer than the longest index finds the phone equal to it; one shorter than the shortest,
-        nobody."""
-        source = self.prefix_source(e164_prefix)
-        if len(source) > max(self.prefix_lengths):
-            return self.whole_q(e164_prefix)
-        return self.search_q(source)
+        """The phones starting with `e164_prefix` (+86138…, +852…)."""
+        return self.search_q(self.prefix_source(e164_prefix))
+
+    def search_q(self, text: str) -> models.Q:
+        """The phones whose prefix source starts with `text`: an equality on the index of its length; an
+        IN list of its completions on the next longer index; or, longer than every index, the members
+        the longest index shorter than it finds, narrowed by their decrypted phones. A mainland number
+        has at most 10,000 members under one 7-digit prefix, so that narrowing reads a bounded number of
+        rows; it runs when the condition is built."""
+        if not text:
+            return models.Q(pk__in=[])
+        lengths = sorted(self.prefix_lengths)
+        if len(text) in lengths:
+            return super().search_q(text)
+        longer = [length for length in lengths if length > len(text)]
+        if longer and 10 ** (longer[0] - len(text)) <= self.MOST_COMPLETIONS:
+            completions = itertools.product("0123456789", repeat=longer[0] - len(text))
+            digests = [self.prefix_digest(text + "".join(digits)) for digits in completions]
+            return models.Q(**{f"{self._index_column(longer[0])}__in": digests})
+        shorter = [length for length in lengths if length < len(text)]
+        if not shorter:
+            return models.Q(pk__in=[])
+        candidates = self.model._default_manager.filter(
+            **{self._index_column(shorter[-1]): self.prefix_digest(text[: shorter[-1]])}
+        ).values_list("pk", self.attname)
+        return models.Q(pk__in=[pk for pk, phone in candidates if phone and self.prefix_source(phone).startswith(text)])
+
+    def _index_column(self, length: int) -> str:
+        return self.prefix_indexes[self.prefix_lengths.index(length)]
 
 
 class EncryptedEmailField(EncryptedMixin, models.EmailField):

@@ -18,9 +18,11 @@ from stores.models import Store
 
 NOTES_MAX_LENGTH = 2000
 NAME_PREFIX_INDEXES = ("name_prefix1_index", "name_prefix2_index", "name_prefix3_index")
-# What the till and the admin search by the start of a phone: 3 to 10 of its national digits (a longer
-# text is the whole number, found by its whole-phone index).
-PHONE_PREFIX_LENGTHS = tuple(range(3, 11))
+# The start of a phone is searched by 3 to 10 of its national digits (the till and the admin); two
+# prefix lengths serve all of them (members.fields.EncryptedPhoneField.search_q): every blind index costs
+# each registration and each imported row an HMAC and an index entry, and tells an attacker with the
+# database which members share that prefix, so there are as few as the searches need.
+PHONE_PREFIX_LENGTHS = (4, 7)
 PHONE_PREFIX_INDEXES = tuple(f"phone_prefix{n}_index" for n in PHONE_PREFIX_LENGTHS)
 PHONE_INDEXES = (*PHONE_PREFIX_INDEXES, "phone_index")
 
@@ -82,7 +84,7 @@ class Member(ConstraintErrorsMixin, models.Model):
     # would add a second, pattern-ops index on PostgreSQL that every insert pays for.
     code = models.CharField(_("member code"), max_length=16, editable=False)
     # NULL once the member is erased (and so are its indexes). Encrypted; found by blind indexes
-    # (members.fields.EncryptedPhoneField): the whole phone's, UNIQUE, and those of its first 3 to 10
+    # (members.fields.EncryptedPhoneField): the whole phone's, UNIQUE, and those of its first 4 and 7
     # national digits for prefix searches. Always E.164: every writer normalizes it (members.phones) and
     # validate_e164_phone checks the plain value (the database cannot read it to check it starts with "+").
     phone = EncryptedPhoneField(
@@ -96,14 +98,8 @@ class Member(ConstraintErrorsMixin, models.Model):
         whole_index="phone_index",
     )
     phone_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix3_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     phone_prefix4_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix5_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix6_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     phone_prefix7_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix8_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix9_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    phone_prefix10_index = models.CharField(max_length=32, null=True, blank=True, editable=False)
     # Encrypted; searched by the start of the name through blind indexes of its first 1, 2 and 3
     # characters (a Chinese surname, surname and given name) and of the whole name (members.fields).
     name = EncryptedCharField(

@@ -1,6 +1,7 @@
 """The member's phone is encrypted at rest (issue 17): the database holds ciphertext and blind indexes of
-the whole number (UNIQUE) and of its first 3 to 10 national digits, and every search by phone goes through
-them (members.fields.EncryptedPhoneField, members.selectors)."""
+the whole number (UNIQUE) and of its first 4 and 7 national digits, and every search by phone goes through
+them (members.fields.EncryptedPhoneField, members.selectors): those two lengths serve a search of 3 to 10
+digits exactly as `startswith` on the clear phone did."""
 
 import pytest
 from django.core.exceptions import FieldError
@@ -46,6 +47,41 @@ def test_prefixes_of_3_to_10_digits_and_the_whole_number_find_the_member_as_star
     assert found("13812345678") == {"+8613812345678"}
     assert found("+852 9123") == {"+85291234567"}
     assert found("+85291234567") == {"+85291234567"}
+
+
+PHONES = ["13812345678", "13812349999", "13812300000", "13899999999", "13912345678", "13800138000", "+85291234567"]
+
+
+def test_every_prefix_of_every_length_finds_exactly_the_phones_startswith_finds():
+    # given members whose phones share prefixes of every length
+    for phone in PHONES:
+        MemberFactory(phone=phone)
+    stored = set(Member.objects.values_list("phone", flat=True))
+    # when each prefix of 3 to 10 digits (and of a foreign number's E.164 form) is searched
+    for phone in PHONES:
+        for length in range(3, len(phone)):
+            typed = phone[:length]
+            e164_prefix = typed if typed.startswith("+") else "+86" + typed
+            # then exactly the members whose phone starts with it are found, through the indexes
+            assert found(typed) == {p for p in stored if p.startswith(e164_prefix)}, typed
+
+
+def test_only_two_prefix_lengths_are_stored_for_a_phone():
+    member = MemberFactory(phone="13812345678")
+    columns = [f.column for f in Member._meta.concrete_fields if f.column.startswith("phone_prefix")]
+    assert columns == ["phone_prefix4_index", "phone_prefix7_index"]
+    field = Member._meta.get_field("phone")
+    assert Member.objects.filter(pk=member.pk, phone_prefix4_index=field.prefix_digest("1381")).exists()
+    assert Member.objects.filter(pk=member.pk, phone_prefix7_index=field.prefix_digest("1381234")).exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "queries"), [("138", 1), ("13812", 1), ("138123", 1), ("1381234", 1), ("13812345", 2)]
+)
+def test_a_prefix_search_costs_one_query_or_two_beyond_the_longest_index(typed, queries, django_assert_num_queries):
+    MemberFactory(phone="13812345678")
+    with django_assert_num_queries(queries):
+        assert found(typed) == {"+8613812345678"}
 
 
 def test_the_database_keeps_phones_unique_on_the_blind_index():
