@@ -13,6 +13,7 @@ The empty string is stored as it is: "no email" is no secret, and `email=""` sta
 
 import datetime
 import itertools
+from functools import cached_property
 
 from django.core.exceptions import FieldError
 from django.db import models
@@ -129,7 +130,11 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
         return value
 
     def prefix_digest(self, prefix: str) -> str:
-        return crypto.blind_index(prefix, purpose=f"{self.purpose}/prefix{len(prefix)}")
+        return crypto.blind_index(prefix, purpose=self._prefix_purposes[len(prefix)])
+
+    @cached_property
+    def _prefix_purposes(self) -> dict[int, str]:
+        return {length: f"{self.purpose}/prefix{length}" for length in range(1, 32)}
 
     def whole_digest(self, value: str) -> str:
         return crypto.blind_index(value, purpose=f"{self.purpose}/whole")
@@ -138,12 +143,15 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
         """The index columns' values for a plain value, in `index_columns` order; a prefix longer than
         the value is NULL (the value's own length answers that search)."""
         text = value or ""
-        source = self.prefix_source(text)
-        prefixes = tuple(
+        whole = (self.whole_digest(text) if text else None,)
+        return self.prefix_digests(text) + (whole if self.whole_index else ())
+
+    def prefix_digests(self, value: str | None) -> tuple[str | None, ...]:
+        """The prefix index columns' values alone, in `prefix_indexes` order."""
+        source = self.prefix_source(value or "")
+        return tuple(
             self.prefix_digest(source[:length]) if len(source) >= length else None for length in self.prefix_lengths
         )
-        whole = (self.whole_digest(text) if text else None,)
-        return prefixes + (whole if self.whole_index else ())
 
     def whole_q(self, value: str) -> models.Q:
         """The values equal to `value` (through the whole-value index)."""

@@ -56,23 +56,33 @@ __all__ = [
     "write_error_report",
 ]
 
-# The member's encrypted fields (members.fields) and the staged columns of their stored text.
-_SEALED_FIELDS = {"email": "email_sealed", "address": "address_sealed", "birthday": "birthday_sealed"}
-_SEALED_STATE = (
-    *((sealed, "text") for sealed in _SEALED_FIELDS.values()),
+# What the staging table holds of the encrypted fields: the blind indexes the checks join on (the whole
+# phone's, by which members are found, kept unique with ON CONFLICT and referred to; the whole name's, by
+# which a changed name is told) and the birthday's month and day, kept in clear. The clear values stay in
+# the TEMP table, on this connection only, for the checks (the same phone twice, a referrer among the
+# file's rows, a changed email), and are dropped with it.
+_STAGED_INDEXES = (
     ("birth_month", "integer"),
     ("birth_day", "integer"),
+    ("name_whole_index", "text"),
+    ("phone_index", "text"),
+    ("referrer_index", "text"),
 )
 
-# The name's stored text and its blind indexes; a changed name is told by its whole-name index, in SQL.
-_NAME_INDEXES = Member._meta.get_field("name").index_columns
-_NAME_STATE = (("name_sealed", "text"), *((column, "text") for column in _NAME_INDEXES))
-
-# The phone's stored text and blind indexes, and the referrer phone's whole index: members are found,
-# kept unique (ON CONFLICT) and referred to by `phone_index`; the clear phone stays in the TEMP table for
-# the checks within the file (the same phone twice, a referrer among the file's rows).
-_PHONE_INDEXES = Member._meta.get_field("phone").index_columns
-_PHONE_STATE = (("phone_sealed", "text"), *((column, "text") for column in _PHONE_INDEXES), ("referrer_index", "text"))
+# The stored text of the encrypted fields and the prefix indexes are made only for the rows the import
+# writes, once the checks know which (a file imported again writes none), into a table of their own:
+# the staging table is updated several times and every update copies its rows, which this keeps narrow.
+_SEALED_FIELDS = {
+    "phone": "phone_sealed",
+    "name": "name_sealed",
+    "email": "email_sealed",
+    "address": "address_sealed",
+    "birthday": "birthday_sealed",
+}
+_PHONE_PREFIXES = Member._meta.get_field("phone").prefix_indexes
+_NAME_PREFIXES = Member._meta.get_field("name").prefix_indexes
+_SEALED_COLUMNS = ("line", *_SEALED_FIELDS.values(), *_PHONE_PREFIXES, *_NAME_PREFIXES)
+_SEAL_BATCH = 10_000
 
 # Any number will do, as long as only member imports use it: they queue on it.
 _ADVISORY_LOCK = 7_301_004
@@ -120,20 +130,13 @@ class _Run(ImportRun):
         # The encrypted fields' stored text is made as each row is staged (one pass, no second read of
         # the staging table); the clear email, address and birthday stay in the TEMP table, on this
         # connection only, for the checks, and are dropped with it.
-        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_SEALED_STATE, *_NAME_STATE, *_PHONE_STATE))
+        self.stage = Stage(self.columns, fixed=(("new_code", "text"), *_STAGED_INDEXES))
         self._codes = new_member_codes(1 << 62)
         positions = self.stage.positions()
-        self._sealed = [
-            (positions[sealed], Member._meta.get_field(plain), positions[plain])
-            for plain, sealed in _SEALED_FIELDS.items()
-        ]
         self._birthday_at, self._birth_at = positions["birthday"], positions["birth_month"]
-        self._name_field = Member._meta.get_field("name")
-        self._name_at, self._name_sealed_at = positions["name"], positions["name_sealed"]
-        self._name_indexes_at = [positions[column] for column in self._name_field.index_columns]
-        self._phone_field = Member._meta.get_field("phone")
-        self._phone_sealed_at, self._referrer_index_at = positions["phone_sealed"], positions["referrer_index"]
-        self._phone_indexes_at = [positions[column] for column in _PHONE_INDEXES]
+        self._name_field, self._phone_field = Member._meta.get_field("name"), Member._meta.get_field("phone")
+        self._name_at, self._name_index_at = positions["name"], positions["name_whole_index"]
+        self._phone_index_at, self._referrer_index_at = positions["phone_index"], positions["referrer_index"]
 
     # --- 1. read and stage -----------------------------------------------------------------------
 
@@ -172,23 +175,16 @@ class _Run(ImportRun):
             errors = errors or []
             errors.append(_("A member cannot refer themselves."))
         if not errors:
-            for sealed_at, field, plain_at in self._sealed:
-                values[sealed_at] = field.seal(values[plain_at])
             birthday = values[self._birthday_at]
             if birthday is not None:
                 values[self._birth_at], values[self._birth_at + 1] = birthday.month, birthday.day
             name = values[self._name_at]
             if name is not None:
-                values[self._name_sealed_at] = self._name_field.seal(name)
-                for at, digest in zip(self._name_indexes_at, self._name_field.blind_indexes(name), strict=True):
-                    values[at] = digest
-            phone_field = self._phone_field
-            values[self._phone_sealed_at] = phone_field.seal(phone)
-            for at, digest in zip(self._phone_indexes_at, phone_field.blind_indexes(phone), strict=True):
-                values[at] = digest
+                values[self._name_index_at] = self._name_field.whole_digest(name)
+            values[self._phone_index_at] = self._phone_field.whole_digest(phone)
             referrer = values[self._referrer_at]
             if referrer is not None:
-                values[self._referrer_index_at] = phone_field.whole_digest(referrer)
+                values[self._referrer_index_at] = self._phone_field.whole_digest(referrer)
         return errors
 
     # --- 2. check --------------------------------------------------------------------------------
@@ -288,7 +284,7 @@ class _Run(ImportRun):
         fresh nonce each time). Only rows of existing members not already changed that give one of them
         are read, with the member's stored values, in one streamed query."""
         stage, t = self.stage, self.stage.table
-        fields = [Member._meta.get_field(name) for name in _SEALED_FIELDS]
+        fields = [Member._meta.get_field(name) for name in ("email", "address", "birthday")]
         staged = ", ".join(f"s.{f.name}" for f in fields)
         stored = ", ".join(f"m.{f.column}" for f in fields)
         rows = stage.iter_rows(
@@ -321,10 +317,12 @@ class _Run(ImportRun):
         new_members = self._assign_ids()
         stage.analyze()
         self._redraw_colliding_codes()
+        sealed = self._seal_rows_to_write()
         before = self._members_estimate()
         updated = [
             "name",
-            *_NAME_INDEXES,
+            *_NAME_PREFIXES,
+            "name_whole_index",
             "gender",
             "birthday",
             "birth_month",
@@ -341,29 +339,31 @@ class _Run(ImportRun):
         # member first registered is not known: registration_store stays empty, registered_by is the
         # importer and the channel says "import".
         upsert = (
-            f"INSERT INTO members_member (id, code, phone, {', '.join(_PHONE_INDEXES)}, "
-            f"name, {', '.join(_NAME_INDEXES)}, gender, birthday, "
+            f"INSERT INTO members_member (id, code, phone, {', '.join(_PHONE_PREFIXES)}, phone_index, "
+            f"name, {', '.join(_NAME_PREFIXES)}, name_whole_index, gender, birthday, "
             "birth_month, birth_day, email, "
             "address, notes, "
             "home_store_id, registration_store_id, registered_by_id, registration_channel, registered_at, "
             "referrer_id, status, marketing_consent, consent_source, updated_at) "
-            f"SELECT s.member_id, s.new_code, s.phone_sealed, {', '.join(f's.{c}' for c in _PHONE_INDEXES)}, "
-            f"COALESCE(s.name_sealed, m.name), "
-            + "".join(f"CASE WHEN s.name IS NULL THEN m.{c} ELSE s.{c} END, " for c in _NAME_INDEXES)
-            + f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(s.birthday_sealed, m.birthday), "
+            f"SELECT s.member_id, s.new_code, z.phone_sealed, {', '.join(f'z.{c}' for c in _PHONE_PREFIXES)}, "
+            f"s.phone_index, COALESCE(z.name_sealed, m.name), "
+            + "".join(f"CASE WHEN s.name IS NULL THEN m.{c} ELSE z.{c} END, " for c in _NAME_PREFIXES)
+            + "CASE WHEN s.name IS NULL THEN m.name_whole_index ELSE s.name_whole_index END, "
+            f"COALESCE(s.gender, m.gender, 'unknown'), COALESCE(z.birthday_sealed, m.birthday), "
             f"CASE WHEN s.birthday IS NULL THEN m.birth_month ELSE s.birth_month END, "
             f"CASE WHEN s.birthday IS NULL THEN m.birth_day ELSE s.birth_day END, "
-            f"COALESCE(s.email_sealed, m.email, ''), COALESCE(s.address_sealed, m.address, ''), "
+            f"COALESCE(z.email_sealed, m.email, ''), COALESCE(z.address_sealed, m.address, ''), "
             f"COALESCE(s.notes, m.notes, ''), "
             f"COALESCE(s.home_store, m.home_store_id), NULL, %s, 'import', "
             f"CASE WHEN s.registered_at IS NULL OR {stage.same_time('s.registered_at', 'm.registered_at')} "
             f"THEN COALESCE(m.registered_at, s.registered_at, %s) ELSE s.registered_at END, "
             f"COALESCE(rm.id, rs.member_id, m.referrer_id), "
             f"'active', FALSE, '', %s "
-            f"FROM {t} s LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
+            f"FROM {t} s JOIN {sealed} z ON z.line = s.line "
+            f"LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
             f"LEFT JOIN members_member rm ON rm.phone_index = s.referrer_index "
             f"LEFT JOIN {t} rs ON rs.phone = s.referrer AND rs.error IS NULL "
-            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY {stage.c_order('s.phone')} "
+            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY {stage.c_order('s.phone_index')} "
             # A member registered at a till since the check is updated like the others; its empty
             # cells then take a new member's defaults.
             f"ON CONFLICT (phone_index) DO UPDATE SET "
@@ -388,12 +388,47 @@ class _Run(ImportRun):
                 )
         else:
             stage.execute(upsert, params)
+        stage.execute(f"DROP TABLE {sealed}")
         if new_members > max(1_000, before // 10):
-            # The table grew by a tenth or more (a first import fills it): what follows joins it.
-            stage.analyze("members_member")
+            # The table grew by a tenth or more (a first import fills it): what follows joins it, by
+            # these columns (its encrypted ones are many and wide; autovacuum analyzes them soon after).
+            stage.analyze("members_member", columns=("id", "code", "phone_index", "home_store_id", "status"))
         self._write_tags(now)
         for extension in import_extensions():
             extension.apply(stage, staff_id=self.actor_id, now=self.now)
+
+    def _seal_rows_to_write(self) -> str:
+        """Encrypt the fields of the rows to be written, and make their prefix indexes, into a table of
+        their own (by line), streamed in batches: the only place the import encrypts."""
+        stage, t = self.stage, self.stage.table
+        table = f"{t}_sealed"
+        stage.execute(
+            f"CREATE TEMP TABLE {table} (line integer PRIMARY KEY, "
+            + ", ".join(f"{column} text" for column in _SEALED_COLUMNS[1:])
+            + ")"
+        )
+        fields = [Member._meta.get_field(name) for name in _SEALED_FIELDS]
+        phone_field, name_field = self._phone_field, self._name_field
+        rows = stage.iter_rows(
+            f"SELECT line, {', '.join(_SEALED_FIELDS)} FROM {t} WHERE error IS NULL AND (created OR member_changed)"
+        )
+        batch = []
+        for line, *values in rows:
+            phone, name, *others = (field.to_python(value) for field, value in zip(fields, values, strict=True))
+            batch.append(
+                (
+                    line,
+                    *(field.seal(value) for field, value in zip(fields, (phone, name, *others), strict=True)),
+                    *phone_field.prefix_digests(phone),
+                    *name_field.prefix_digests(name),
+                )
+            )
+            if len(batch) >= _SEAL_BATCH:
+                stage.insert_rows(table, _SEALED_COLUMNS, batch)
+                batch = []
+        stage.insert_rows(table, _SEALED_COLUMNS, batch)
+        stage.analyze(table)
+        return table
 
     def _members_estimate(self) -> int:
         if not self.stage.is_postgresql:
@@ -406,12 +441,14 @@ class _Run(ImportRun):
         (SQLite, whose other writers wait for this transaction's write lock)."""
         stage, t = self.stage, self.stage.table
         if stage.is_postgresql:
-            # In phone order, as the rows are inserted below: the primary key and the phone indexes then
-            # grow at their right edge instead of at random pages.
+            # In the order of the phone's blind index, as the rows are inserted below: the primary key grows
+            # at its right edge, and the UNIQUE phone index is walked once from left to right instead of
+            # at random pages.
             return stage.execute(
                 f"UPDATE {t} SET member_id = n.id, created = TRUE FROM (SELECT o.line, "
                 f"nextval(pg_get_serial_sequence('members_member', 'id')) AS id FROM (SELECT line FROM {t} "
-                f'WHERE error IS NULL AND member_id IS NULL ORDER BY phone COLLATE "C") o) n WHERE {t}.line = n.line'
+                f'WHERE error IS NULL AND member_id IS NULL ORDER BY phone_index COLLATE "C") o) n '
+                f"WHERE {t}.line = n.line"
             )
         (base,) = stage.fetchone(
             "SELECT MAX(COALESCE((SELECT MAX(id) FROM members_member), 0), "

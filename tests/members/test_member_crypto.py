@@ -2,6 +2,8 @@
 under a key of their own, and an embedded mode that makes its keys on first use (members.crypto)."""
 
 import base64
+import hashlib
+import hmac
 import io
 import stat
 
@@ -85,6 +87,18 @@ def test_a_blind_index_is_the_same_for_the_same_value_and_differs_by_purpose_and
     assert crypto.blind_index("+8613812345678", purpose="phone") == exact
     keys_in_environment.MEMBER_INDEX_KEY = a_key(b"j")
     assert crypto.blind_index("+8613812345678", purpose="phone") != exact
+
+
+@pytest.mark.parametrize("value", ["", "+8613812345678", "王", "王小明", "x" * 300])
+@pytest.mark.parametrize("key", [b"i" * 32, bytes(range(32))])
+def test_a_blind_index_is_the_standard_hmac_sha256_of_purpose_and_value(settings, tmp_path, key, value):
+    # The indexes already stored were made with hmac.new: the faster computation must give the same digests.
+    settings.MEMBER_KEYS_FILE = tmp_path / "never-written"
+    settings.MEMBER_DATA_KEYS = f"k1:{a_key(b'a')}"
+    settings.MEMBER_INDEX_KEY = base64.b64encode(key).decode()
+    expected = hmac.new(key, b"member.name/prefix2\x00" + value.encode(), hashlib.sha256).hexdigest()
+    assert crypto.blind_index(value, purpose="member.name/prefix2") == expected[: crypto.INDEX_HEX_LENGTH]
+    assert crypto.blind_index(value, purpose="member.name/prefix2") == expected[: crypto.INDEX_HEX_LENGTH]
 
 
 @pytest.mark.parametrize(
