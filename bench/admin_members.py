@@ -63,7 +63,10 @@ def main() -> None:
     scenarios = [
         ("first page, no filter", {}),
         ("exact phone", {"q": sample.phone_digits}),
+        ("phone prefix (3 digits)", {"q": sample.phone_digits[:3]}),
+        ("phone prefix (5 digits)", {"q": sample.phone_digits[:5]}),
         ("phone prefix (7 digits)", {"q": sample.phone_digits[:7]}),
+        ("phone prefix (9 digits)", {"q": sample.phone_digits[:9]}),
         ("member code", {"q": sample.code}),
         ("name prefix 王芳", {"q": "王芳"}),
         ("store filter", {"home_store__id__exact": store.pk}),
