@@ -9,6 +9,7 @@ from members.erasure import ErasureRequest, ErasureStep, register_erasure_step
 from members.models import Member
 
 # The outbox requires an address on a message that was sent; after erasure it only says there was one.
+# Stored encrypted like any recipient (members.fields): it is recognised once read, never compared in SQL.
 ERASED_RECIPIENT = "[erased]"
 
 

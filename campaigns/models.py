@@ -23,6 +23,7 @@ from django.utils.translation import pgettext_lazy
 
 from config.constraints import ConstraintErrorsMixin
 from loyalty.models import Sale, Tier
+from members.fields import EncryptedCharField, EncryptedTextField
 from members.models import Member
 from stores.models import Store
 
@@ -488,9 +489,11 @@ class Message(ConstraintErrorsMixin, models.Model):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=MessageChannel.choices)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices, default=Purpose.MARKETING)
-    recipient = models.CharField(_("to"), max_length=254, blank=True)
-    subject = models.CharField(_("subject"), max_length=150, blank=True)
-    body = models.TextField(_("text"))
+    # Encrypted at rest (members.fields): the phone or email address, and text rendered with the member's
+    # name and details. Their purposes must never change. The SQL that writes rows in bulk seals them.
+    recipient = EncryptedCharField(_("to"), max_length=254, blank=True, purpose="message.recipient")
+    subject = EncryptedCharField(_("subject"), max_length=150, blank=True, purpose="message.subject")
+    body = EncryptedTextField(_("text"), purpose="message.body")
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     key = models.CharField(
         _("key"), max_length=120, help_text=_("Unique: the same message (campaign and member, …) is queued once.")

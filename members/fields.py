@@ -229,6 +229,10 @@ class EncryptedEmailField(EncryptedMixin, models.EmailField):
     pass
 
 
+class EncryptedTextField(EncryptedMixin, models.TextField):
+    """Longer text (a message's body, rendered with the member's name and details)."""
+
+
 class EncryptedDateField(EncryptedMixin, models.DateField):
     def get_prep_value(self, value):
         # DateField's own would turn "" (an empty form field is None already) into an error.

@@ -5,6 +5,10 @@ then one INSERT … SELECT … ON CONFLICT (key) DO NOTHING RETURNING status mov
 key already there (the same campaign launched again, or a second worker racing the first) is skipped
 by the database itself, and RETURNING tells exactly which rows this call wrote.
 
+The recipient, subject and body are encrypted at rest (members.fields): the SQL does not go through the
+fields, so each value is sealed here, once, before it is staged; the temporary table never holds them
+in clear either.
+
 The columns every row of a call shares (template, channel, purpose, when, campaign …) are parameters
 of the INSERT rather than columns of the temporary table.
 """
@@ -22,6 +26,7 @@ from campaigns.models import Message
 # The per-member columns staged for each row, in this order.
 STAGED = (("member_id", "bigint"), ("recipient", "text"), ("subject", "text"), ("body", "text"), ("status", "text"))
 STAGED_KEY = ("msg_key", "text")
+SEALED = ("recipient", "subject", "body")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class BulkWriter:
         self.table = f"message_stage_{secrets.token_hex(4)}"
         self.is_postgresql = connection.vendor == "postgresql"
         self.written: Counter[str] = Counter()
+        self._seal_recipient, self._seal_subject, self._seal_body = (
+            Message._meta.get_field(name).seal for name in SEALED
+        )
 
     def __enter__(self) -> "BulkWriter":
         columns = ", ".join(f"{name} {sql}" for name, sql in (*STAGED, STAGED_KEY))
@@ -57,9 +65,10 @@ class BulkWriter:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 
     def write(self, rows: Sequence[tuple]) -> Counter[str]:
-        """Rows of (member_id, recipient, subject, body, status, key); returns the statuses written."""
+        """Rows of (member_id, recipient, subject, body, status, key), in clear; returns the statuses written."""
         if not rows:
             return Counter()
+        rows = self._sealed(rows)
         names = ", ".join(name for name, _sql in (*STAGED, STAGED_KEY))
         with connection.cursor() as cursor:
             if self.is_postgresql:
@@ -76,6 +85,13 @@ class BulkWriter:
                 cursor.execute(f"TRUNCATE {self.table}")
         self.written.update(written)
         return written
+
+    def _sealed(self, rows: Sequence[tuple]) -> list[tuple]:
+        seal_recipient, seal_subject, seal_body = self._seal_recipient, self._seal_subject, self._seal_body
+        return [
+            (member_id, seal_recipient(recipient), seal_subject(subject), seal_body(body), status, key)
+            for member_id, recipient, subject, body, status, key in rows
+        ]
 
     def _insert_sql(self) -> tuple[str, list]:
         q = connection.ops.quote_name

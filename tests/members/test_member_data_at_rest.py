@@ -1,5 +1,6 @@
 """Whoever gets a copy of the database finds no member's phone, name, email, address or birthday in it (issue 17): the
-raw tables are read with SQL, not the ORM, after the demo and an import."""
+raw tables are read with SQL, not the ORM, after the demo, an import and messages queued to every member (the
+outbox keeps their phones and email addresses, and texts that name them)."""
 
 import re
 from io import StringIO
@@ -8,8 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from campaigns.models import Message, MessageChannel
+from campaigns.services.messaging import messages_queue_bulk
 from members.models import Member
 from members.selectors import member_by_phone
+from tests.factories.campaigns import MessageTemplateFactory
 from tests.members.import_support import HEADER_ZH, import_file, write_csv
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +72,13 @@ def test_after_the_demo_and_an_import_no_phone_name_email_address_or_birthday_is
     ]
     result = import_file(write_csv(tmp_path / "members.csv", rows, header=header))
     assert (result.created, result.rejected) == (2, 0)
+    # An SMS and an email to every member, written set-based as a campaign's are.
+    for channel in (MessageChannel.SMS, MessageChannel.EMAIL):
+        template = MessageTemplateFactory(channel=channel, body="{name}您好，春季焕新。")
+        messages_queue_bulk(members=Member.objects.all(), template=template, key_prefix=channel, marketing=False)
+    assert (
+        Message.objects.filter(channel="email", recipient="").count() < Message.objects.filter(channel="email").count()
+    )
 
     # The scan finds text stored in clear: a store's address is the shop's public sign, not personal data.
     assert tables_containing("漕溪北路88号") == ["stores_store.address"]
@@ -88,6 +99,18 @@ def test_after_the_demo_and_an_import_no_phone_name_email_address_or_birthday_is
         cursor.execute("SELECT name, email, address, birthday FROM members_member")
         stored = [value for row in cursor.fetchall() for value in row if value not in (None, "")]
     assert len(stored) >= 48 and all(CIPHERTEXT.match(value) for value in stored)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT recipient, subject, body FROM campaigns_message")
+        stored = [value for row in cursor.fetchall() for value in row if value not in (None, "")]
+    assert len(stored) >= 2 * 42 + 42 and all(CIPHERTEXT.match(value) for value in stored)
+    # The template's text is the chain's own, not personal: the rendered texts are not in clear either.
+    assert tables_containing("春季焕新") == ["campaigns_messagetemplate.body"]
     # And the code reads them back.
     imported = member_by_phone("+8613911112222")
     assert (imported.email, imported.address, imported.birthday.isoformat()) == IMPORTED[0][2:]
+    email = Message.objects.get(member=imported, channel="email")
+    assert (email.recipient, email.subject, email.body) == (
+        "ouyang.nana@example.com",
+        "欧阳娜娜，会员消息",
+        "欧阳娜娜您好，春季焕新。",
+    )

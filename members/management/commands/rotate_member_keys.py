@@ -1,6 +1,7 @@
 """Re-encrypt the members' personal data under the current key (README, "Keys of the member data").
 
-Every encrypted column of every model (members.fields) is walked in primary-key order, in batches of one
+Every encrypted column of every model (members.fields: the members' own, and the outbox's recipients,
+subjects and texts in campaigns.models.Message) is walked in primary-key order, in batches of one
 short transaction each that lock only their own rows, so tills and the back office keep working. Only
 rows holding a value under an older key are read (their stored text does not start with the current key
 id), so a run that was interrupted, or a second run, starts where values are still to re-encrypt.
