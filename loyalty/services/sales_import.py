@@ -97,7 +97,7 @@ class _SalesRun(ImportRun):
         self.stage = Stage(
             self.columns,
             prefix="sale_import",
-            fixed=[("day", "date"), ("phone_index", "text")],
+            fixed=[("day", "date"), ("phone_index", "digest")],
             state=[("member_id", "bigint")],
         )
         t = self.stage.table

@@ -64,9 +64,9 @@ __all__ = [
 _STAGED_INDEXES = (
     ("birth_month", "integer"),
     ("birth_day", "integer"),
-    ("name_whole_index", "text"),
-    ("phone_index", "text"),
-    ("referrer_index", "text"),
+    ("name_whole_index", "digest"),
+    ("phone_index", "digest"),
+    ("referrer_index", "digest"),
 )
 
 # The stored text of the encrypted fields and the prefix indexes are made only for the rows the import
@@ -363,7 +363,7 @@ class _Run(ImportRun):
             f"LEFT JOIN members_member m ON m.id = s.member_id AND NOT s.created "
             f"LEFT JOIN members_member rm ON rm.phone_index = s.referrer_index "
             f"LEFT JOIN {t} rs ON rs.phone = s.referrer AND rs.error IS NULL "
-            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY {stage.c_order('s.phone_index')} "
+            f"WHERE s.error IS NULL AND (s.created OR s.member_changed) ORDER BY s.phone_index "
             # A member registered at a till since the check is updated like the others; its empty
             # cells then take a new member's defaults.
             f"ON CONFLICT (phone_index) DO UPDATE SET "
@@ -404,7 +404,9 @@ class _Run(ImportRun):
         table = f"{t}_sealed"
         stage.execute(
             f"CREATE TEMP TABLE {table} (line integer PRIMARY KEY, "
-            + ", ".join(f"{column} text" for column in _SEALED_COLUMNS[1:])
+            + ", ".join(f"{column} text" for column in _SEALED_FIELDS.values())
+            + ", "
+            + ", ".join(f"{column} {stage.sql_type('digest')}" for column in (*_PHONE_PREFIXES, *_NAME_PREFIXES))
             + ")"
         )
         fields = [Member._meta.get_field(name) for name in _SEALED_FIELDS]
@@ -447,7 +449,7 @@ class _Run(ImportRun):
             return stage.execute(
                 f"UPDATE {t} SET member_id = n.id, created = TRUE FROM (SELECT o.line, "
                 f"nextval(pg_get_serial_sequence('members_member', 'id')) AS id FROM (SELECT line FROM {t} "
-                f'WHERE error IS NULL AND member_id IS NULL ORDER BY phone_index COLLATE "C") o) n '
+                f"WHERE error IS NULL AND member_id IS NULL ORDER BY phone_index) o) n "
                 f"WHERE {t}.line = n.line"
             )
         (base,) = stage.fetchone(

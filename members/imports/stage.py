@@ -20,6 +20,7 @@ from members.imports.columns import ImportColumn
 
 _PG_TYPES = {
     "text": "text",
+    "digest": "uuid",  # a blind index (members.models.blind_index_field)
     "quantity": "numeric(10, 3)",
     "date": "date",
     "datetime": "timestamptz",
@@ -30,6 +31,7 @@ _PG_TYPES = {
 # Declared types give SQLite the column affinities Django's own tables have.
 _SQLITE_TYPES = {
     "text": "text",
+    "digest": "text",
     "quantity": "decimal",
     "date": "date",
     "datetime": "datetime",
@@ -117,7 +119,7 @@ class Stage:
             [
                 "line integer NOT NULL",
                 "error text",
-                *(f"{name} {sql}" for name, sql in (*self.fixed, *self.state)),
+                *(f"{name} {types.get(sql, sql)}" for name, sql in (*self.fixed, *self.state)),
                 *(f"{c.key} {types[c.sql_type]}" for c in self.columns),
             ]
         )
@@ -261,6 +263,10 @@ class Stage:
         # printf's thousands separator is for integers only: the whole part, then the cents.
         rounded = f"ROUND({expression}, 2)"
         return f"(printf('%%,d', CAST({rounded} AS integer)) || substr(printf('%%.2f', {rounded}), -3))"
+
+    def sql_type(self, name: str) -> str:
+        """The column type of this database for one of the staging types ("digest", "money" …)."""
+        return (_PG_TYPES if self.is_postgresql else _SQLITE_TYPES)[name]
 
     def c_order(self, expression: str) -> str:
         """Sort by code points: hex digests and E.164 phones sort the same as in their index, and much faster."""
