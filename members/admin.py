@@ -93,6 +93,17 @@ class MemberAdmin(MemberExportAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["referrer"]
     filter_horizontal = ["tags"]
     actions = ["freeze_members", "unfreeze_members"]
+
+    def action_checkbox(self, obj: Member) -> str:
+        # The same markup as Django's, without a CheckboxInput rendered through the form templates for
+        # each of the 50 rows: at a million members that rendering was a fifth of the page's time.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            admin.helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            format_html(_("Select this object for an action - {}"), str(obj)),
+        )
+
     readonly_fields = [
         "code",
         "qr_payload_shown",
