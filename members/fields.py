@@ -134,7 +134,7 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
 
     @cached_property
     def _prefix_purposes(self) -> dict[int, str]:
-        return {length: f"{self.purpose}/prefix{length}" for length in range(1, 32)}
+        return {length: f"{self.purpose}/prefix{length}" for length in self.prefix_lengths}
 
     def whole_digest(self, value: str) -> str:
         return crypto.blind_index(value, purpose=f"{self.purpose}/whole")

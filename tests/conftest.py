@@ -6,6 +6,9 @@ from django.db import connection
 
 from tests.factories import StaffFactory, StoreFactory
 
+# The `keys` fixture: fixed member data keys for the tests that rotate them.
+pytest_plugins = ["tests.member_keys"]
+
 
 def pytest_report_header(config):
     return f"database: {os.environ.get('DATABASE_URL', 'sqlite (embedded default)').split('@')[-1]}"

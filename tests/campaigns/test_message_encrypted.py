@@ -4,7 +4,6 @@ name, whichever way the message was written (a campaign's bulk queue, one messag
 the code reads them in clear. `rotate_member_keys` moves them to the current key, and the migration
 encrypted the rows written before (members.fields, members.crypto)."""
 
-import base64
 import importlib
 import io
 import re
@@ -26,23 +25,12 @@ from members.erasure import erase_member
 from stores.models import StaffProfile
 from tests.campaigns.conftest import many_members
 from tests.factories.campaigns import CampaignFactory, MessageFactory, MessageTemplateFactory, SegmentFactory
+from tests.member_keys import a_key
 
 pytestmark = pytest.mark.django_db
 
 CIPHERTEXT = re.compile(r"^[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]+=*$")
 COLUMNS = ("recipient", "subject", "body")
-
-
-def a_key(byte: bytes) -> str:
-    return base64.b64encode(byte * 32).decode()
-
-
-@pytest.fixture
-def keys(settings, tmp_path):
-    settings.MEMBER_KEYS_FILE = tmp_path / "unused"
-    settings.MEMBER_DATA_KEYS = f"k1:{a_key(b'a')}"
-    settings.MEMBER_INDEX_KEY = a_key(b"i")
-    return settings
 
 
 def stored_messages() -> dict[int, dict]:

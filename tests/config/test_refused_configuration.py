@@ -311,6 +311,7 @@ NOT_ON_A_FORM = {
     "member_consent_has_time": "the consent time is set by the members service when consent is ticked",
     "member_erased_iff_no_phone": "only erasure (members.erasure) empties a phone; every form requires one",
     "member_birth_month_day": "the birthday's clear month and day are written from the birthday (members.fields)",
+    "member_phone_has_its_index": "the phone's index is written from the phone (members.fields), never on a form",
 }
 
 

@@ -2,7 +2,6 @@
 them; the birthday's month and day stay in clear for birthday automations; `rotate_member_keys` moves
 every value to the current key (members.fields, members.crypto)."""
 
-import base64
 import io
 from datetime import date
 
@@ -14,20 +13,9 @@ from django.db import connection
 from members.management.commands.rotate_member_keys import rotate_batch
 from members.models import Member
 from tests.factories import MemberFactory
+from tests.member_keys import a_key
 
 pytestmark = pytest.mark.django_db
-
-
-def a_key(byte: bytes) -> str:
-    return base64.b64encode(byte * 32).decode()
-
-
-@pytest.fixture
-def keys(settings, tmp_path):
-    settings.MEMBER_KEYS_FILE = tmp_path / "unused"
-    settings.MEMBER_DATA_KEYS = f"k1:{a_key(b'a')}"
-    settings.MEMBER_INDEX_KEY = a_key(b"i")
-    return settings
 
 
 def stored(member: Member) -> dict:

@@ -106,3 +106,10 @@ def test_searching_the_phone_by_value_is_refused_rather_than_silently_finding_no
         list(Member.objects.filter(phone="+8613812345678"))
     with pytest.raises(FieldError):
         list(Member.objects.filter(phone__startswith="+86138"))
+
+
+def test_the_database_refuses_a_phone_without_its_index():
+    # given a member, when a writer outside the ORM drops the phone's index, then the database refuses it
+    member = MemberFactory(phone="13812345678")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE members_member SET phone_index = NULL WHERE id = %s", [member.pk])
