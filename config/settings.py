@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "stores",
     "members",
     "loyalty",
+    "servicecards",
     "campaigns",
     "analytics",
 ]

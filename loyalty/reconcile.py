@@ -56,6 +56,11 @@ CHECKS = {
 }
 
 
+def register_check(name: str, sql: str) -> None:
+    """A ledger of an app above loyalty (service cards) adds its proof: rows of (key, cached, computed)."""
+    CHECKS[name] = sql
+
+
 @dataclass
 class Mismatch:
     check: str

@@ -34,6 +34,11 @@ class Action(StrEnum):
     ADJUST_POINTS = "adjust_points"
     VIEW_STORE_FIGURES = "view_store_figures"
     REVIEW_SALES = "review_sales"
+    # Service cards and appointments at the store: recording a use and booking are the till's work;
+    # reversing a use, freezing, extending and transferring a card are a manager's.
+    USE_SERVICE_CARD = "use_service_card"
+    BOOK_APPOINTMENT = "book_appointment"
+    MANAGE_SERVICE_CARDS = "manage_service_cards"
     # Back office (chain-wide).
     VIEW_MEMBERS = "view_members"
     EDIT_MEMBERS = "edit_members"
@@ -62,6 +67,9 @@ STORE_SCOPED_ACTIONS = frozenset(
         Action.ADJUST_POINTS,
         Action.VIEW_STORE_FIGURES,
         Action.REVIEW_SALES,
+        Action.USE_SERVICE_CARD,
+        Action.BOOK_APPOINTMENT,
+        Action.MANAGE_SERVICE_CARDS,
     }
 )
 
@@ -73,6 +81,8 @@ _TILL = frozenset(
         Action.SELL,
         Action.TOP_UP,
         Action.REQUEST_REFUND,
+        Action.USE_SERVICE_CARD,
+        Action.BOOK_APPOINTMENT,
     }
 )
 
@@ -84,7 +94,13 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
         {Action.VIEW_MEMBERS, Action.EXPORT_DATA, Action.MANAGE_CAMPAIGNS, Action.VIEW_ANALYTICS}
     ),
     Role.STORE_MANAGER: _TILL
-    | {Action.APPROVE_REFUND, Action.ADJUST_POINTS, Action.VIEW_STORE_FIGURES, Action.REVIEW_SALES},
+    | {
+        Action.APPROVE_REFUND,
+        Action.ADJUST_POINTS,
+        Action.VIEW_STORE_FIGURES,
+        Action.REVIEW_SALES,
+        Action.MANAGE_SERVICE_CARDS,
+    },
     Role.CASHIER: _TILL,
 }
 
@@ -102,6 +118,8 @@ ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "campaigns.*",
         # Analytics is read in the admin; the churn rules' thresholds are HQ admins' to change.
         "analytics.view_*",
+        # Cards and bookings are read for renewal campaigns; their configuration is the HQ admin's.
+        "servicecards.view_*",
     ),
     Role.STORE_MANAGER: (),
     Role.CASHIER: (),

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ServiceCardsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "servicecards"
+    verbose_name = _("Service cards")
+
+    def ready(self):
+        # The card ledger's proofs join reconcile_ledger (loyalty cannot import this app).
+        from loyalty.reconcile import register_check
+        from servicecards.reconcile import CHECKS
+
+        for name, sql in CHECKS.items():
+            register_check(name, sql)
