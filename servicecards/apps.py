@@ -14,3 +14,8 @@ class ServiceCardsConfig(AppConfig):
 
         for name, sql in CHECKS.items():
             register_check(name, sql)
+        # A card's sale is refunded with the card's uses, through card_refund, never as a plain sale.
+        from loyalty.services.refunds import register_refund_guard
+        from servicecards.services.cards import card_sale_refund_guard
+
+        register_refund_guard(card_sale_refund_guard)

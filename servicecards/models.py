@@ -6,6 +6,7 @@ Invariants the database keeps (CHECK / UNIQUE) and `reconcile_ledger` proves:
   MemberCard.uses_taken == −SUM(CardEntry.uses of use / reverse / no-show entries) for every card
 """
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Round
 from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.constraints import ConstraintErrorsMixin
@@ -477,6 +479,13 @@ class MemberCard(ConstraintErrorsMixin, models.Model):
     def uses_total(self) -> Decimal:
         return self.uses_purchased + self.uses_bonus
 
+    @property
+    def valid_until(self) -> date | None:
+        """The last local day the card can be used: `expires_at` is the midnight that ends it."""
+        if self.expires_at is None:
+            return None
+        return timezone.localtime(self.expires_at - timedelta(microseconds=1)).date()
+
 
 class CardEntry(ConstraintErrorsMixin, models.Model):
     """One movement of a card's uses. Append-only: a use is undone by a reversal entry, never edited.
@@ -527,6 +536,13 @@ class CardEntry(ConstraintErrorsMixin, models.Model):
     )
     # A remark on the member (a skin condition, a coach's note) is personal data: sealed like the member's own.
     note = EncryptedTextField(_("service note"), purpose="card_entry.note", blank=True, default="")
+    signature = EncryptedTextField(
+        _("member's signature"),
+        purpose="card_entry.signature",
+        blank=True,
+        default="",
+        help_text=_("The member's signature drawn on the tablet (a PNG data URL)."),
+    )
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 

@@ -45,7 +45,7 @@ _BULK_CODE_ROUNDS = 5
 _ANALYZE_AFTER = 10_000
 
 
-def _end_of_local_day(day) -> datetime:
+def end_of_local_day(day) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
@@ -59,7 +59,7 @@ def coupon_validity(template: CouponTemplate, *, now: datetime) -> tuple[datetim
     start = template.valid_from if template.valid_from and template.valid_from > now else now
     ends = []
     if template.valid_days is not None:
-        ends.append(_end_of_local_day(timezone.localdate(now) + timedelta(days=template.valid_days)))
+        ends.append(end_of_local_day(timezone.localdate(now) + timedelta(days=template.valid_days)))
     if template.valid_until is not None:
         ends.append(template.valid_until)
     if not ends or min(ends) <= start:

@@ -26,12 +26,12 @@ def money_down(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
 
 
-def _end_of_local_day(day: date) -> datetime:
+def end_of_local_day(day: date) -> datetime:
     """Points "valid until day D" expire at the local midnight that ends D."""
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -48,7 +48,7 @@ def expiry_for(earned_at: datetime, policy: LoyaltySettings) -> datetime | None:
     if policy.expiry_policy == LoyaltySettings.ExpiryPolicy.NEVER:
         return None
     if policy.expiry_policy == LoyaltySettings.ExpiryPolicy.ROLLING:
-        return _end_of_local_day(_add_months(local_day, policy.expiry_months))
+        return end_of_local_day(add_months(local_day, policy.expiry_months))
     month, day = policy.annual_clearing_month, policy.annual_clearing_day
 
     def clearing(year: int) -> date:
@@ -57,13 +57,13 @@ def expiry_for(earned_at: datetime, policy: LoyaltySettings) -> datetime | None:
     first = clearing(local_day.year)
     if first < local_day:
         first = clearing(local_day.year + 1)
-    return _end_of_local_day(clearing(first.year + 1))
+    return end_of_local_day(clearing(first.year + 1))
 
 
 def available_from(earned_at: datetime, policy: LoyaltySettings) -> datetime:
     if policy.pending_days == 0:
         return earned_at
-    return _end_of_local_day(timezone.localtime(earned_at).date() + timedelta(days=policy.pending_days - 1))
+    return end_of_local_day(timezone.localtime(earned_at).date() + timedelta(days=policy.pending_days - 1))
 
 
 def refund_window_start(policy: LoyaltySettings, *, now: datetime | None = None) -> datetime:

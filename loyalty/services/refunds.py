@@ -7,6 +7,7 @@ everything exactly. Points earned are clawed back the same way; where the member
 them, the shortfall becomes debt that later earnings settle first.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -96,11 +97,33 @@ def _window_refusal(sale: Sale, actor, policy: LoyaltySettings) -> Exception | N
     )
 
 
+_refund_guards: list[Callable[[Sale], str]] = []
+
+
+def register_refund_guard(guard: Callable[[Sale], str]) -> None:
+    """For an app above loyalty whose goods are more than money (a service card carries its uses): `guard`
+    says why a sale of its goods must be refunded through its own service, or "" if it need not."""
+    if guard not in _refund_guards:
+        _refund_guards.append(guard)
+
+
+def _guard_refusal(sale: Sale) -> ValidationError | None:
+    for guard in _refund_guards:
+        message = guard(sale)
+        if message:
+            return _error(None, message, "refund_elsewhere")
+    return None
+
+
 def sale_refund_refusal(*, sale: Sale, actor, store: Store | None = None) -> str:
     """Why sale_refund would refuse `actor` (at the till of `store`) whatever they asked, or "" if it would
     not: the sale's store, the right to refund there, the refund window. The till offers a refund only
     where this is empty."""
-    refusal = _store_refusal(sale, actor, store) or _window_refusal(sale, actor, LoyaltySettings.current())
+    refusal = (
+        _store_refusal(sale, actor, store)
+        or _guard_refusal(sale)
+        or _window_refusal(sale, actor, LoyaltySettings.current())
+    )
     if refusal is None:
         return ""
     return refusal.messages[0] if isinstance(refusal, ValidationError) else str(refusal)
@@ -116,12 +139,15 @@ def sale_refund(
     lines: list[RefundLineInput] | None = None,
     approver=None,
     store: Store | None = None,
+    guarded: bool = False,
 ) -> Refund:
     """Refund `sale` in part (`amount` or `lines`) or in full, at the sale's store.
 
     `store`, when given, must be the sale's: a refund is recorded where the sale was made. A cashier needs
     `approver`, someone who may approve refunds at the sale's store. Past the refund window only HQ
-    refunds. The same request_id again answers the first refund to whoever may refund at that store."""
+    refunds. The same request_id again answers the first refund to whoever may refund at that store.
+    `guarded`: the caller is the service that owns the sale's goods (servicecards.services.cards.card_refund),
+    which the registered refund guards otherwise send the refund to."""
     validate_request_id(request_id)
     digest = payload_hash(
         sale=sale.pk,
@@ -129,7 +155,7 @@ def sale_refund(
         lines=[(line.line_no, line.quantity) for line in lines or []],
         reason=reason,
     )
-    refusal = _store_refusal(sale, actor, store)
+    refusal = _store_refusal(sale, actor, store) or (None if guarded else _guard_refusal(sale))
     if refusal is not None:
         raise refusal
     if not staff_can(actor, Action.APPROVE_REFUND, sale.store):

@@ -1,0 +1,2 @@
+"""Writes of the service cards app: cards (selling, using, managing, refunding), the member's
+confirmation code, and appointments."""
