@@ -71,9 +71,7 @@ def day_schedule(*, store: Store, day: date, staff: ServiceStaff | None = None) 
     rows = Appointment.objects.filter(store=store, starts_at__gte=day_start, starts_at__lt=day_end)
     if staff is not None:
         rows = rows.filter(staff=staff)
-    return rows.select_related("member", "service", "staff__user", "room", "card", "store").order_by(
-        "starts_at", "id"
-    )
+    return rows.select_related("member", "service", "staff__user", "room", "card", "store").order_by("starts_at", "id")
 
 
 def member_upcoming_appointments(member: Member, *, now: datetime | None = None) -> QuerySet[Appointment]:

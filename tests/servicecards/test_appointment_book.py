@@ -125,9 +125,7 @@ def test_a_replay_answers_nobody_who_could_not_have_booked_it(chain, member, fac
         ((17, 30), "staff_not_working"),  # runs past its end
     ],
 )
-def test_a_staff_member_is_booked_only_within_their_working_hours(
-    chain, member, facial, therapist, day, starts, code
-):
+def test_a_staff_member_is_booked_only_within_their_working_hours(chain, member, facial, therapist, day, starts, code):
     with pytest.raises(ValidationError) as caught:
         book(chain, member, facial, at(day, *starts), staff=therapist)
 

@@ -15,9 +15,7 @@ def member(db):
     return MemberFactory()
 
 
-def test_free_slots_step_every_half_hour_within_working_hours_minus_bookings(
-    chain, member, facial, therapist, day
-):
+def test_free_slots_step_every_half_hour_within_working_hours_minus_bookings(chain, member, facial, therapist, day):
     AppointmentFactory(store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 10))
 
     starts = [start for start, _staff in free_slots(store=chain.store_a, service=facial, day=day)]
@@ -70,8 +68,12 @@ def test_free_slots_take_three_queries_however_many_staff_and_bookings(
 
 
 def test_a_days_schedule_lists_the_stores_appointments_of_that_day(chain, member, facial, therapist, day):
-    later = AppointmentFactory(store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 14))
-    first = AppointmentFactory(store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 9))
+    later = AppointmentFactory(
+        store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 14)
+    )
+    first = AppointmentFactory(
+        store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 9)
+    )
     AppointmentFactory(
         store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day + timedelta(days=1), 9)
     )
@@ -81,8 +83,12 @@ def test_a_days_schedule_lists_the_stores_appointments_of_that_day(chain, member
 
 
 def test_a_members_upcoming_appointments_are_the_booked_ones_soonest_first(chain, member, facial, therapist, day):
-    later = AppointmentFactory(store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 14))
-    sooner = AppointmentFactory(store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 9))
+    later = AppointmentFactory(
+        store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 14)
+    )
+    sooner = AppointmentFactory(
+        store=chain.store_a, member=member, service=facial, staff=therapist, starts_at=at(day, 9)
+    )
     AppointmentFactory(
         store=chain.store_a,
         member=member,
