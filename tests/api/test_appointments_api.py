@@ -8,16 +8,35 @@ from django.utils import timezone
 from servicecards.models import Appointment
 from tests.api.conftest import rid
 from tests.factories import MemberFactory
-from tests.factories.servicecards import AppointmentFactory, CardProductFactory, RoomFactory, member_card
+from tests.factories.servicecards import (
+    AppointmentFactory,
+    CardProductFactory,
+    RoomFactory,
+    ServiceFactory,
+    member_card,
+)
 from tests.servicecards.conftest import at, therapist_at
-
-# the fixtures of tests/servicecards (day, facial, therapist) are imported for these tests
-from tests.servicecards.conftest import day, facial, therapist  # noqa: F401
 
 
 @pytest.fixture
 def member(db):
     return MemberFactory()
+
+
+@pytest.fixture
+def day():
+    return timezone.localdate() + timedelta(days=7)
+
+
+@pytest.fixture
+def facial(db):
+    return ServiceFactory(code="FACIAL", name="面部护理", duration_minutes=60)
+
+
+@pytest.fixture
+def therapist(chain, facial):
+    """Works at store A every day 09:00–18:00 and performs the facial."""
+    return therapist_at(chain.store_a, [facial])
 
 
 def booking(chain, member, facial, starts_at, **extra):
