@@ -9,7 +9,7 @@ Closing an appointment (done, cancelled, no-show) is a conditional UPDATE on sta
 count is checked, so two tablets cannot close it twice (nor charge a no-show twice).
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -150,7 +150,8 @@ def appointment_book(
         store=store,
         member=member,
         service=service,
-        starts_at=starts_at,
+        # The same moment however the client wrote its time zone.
+        starts_at=starts_at.astimezone(UTC) if timezone.is_aware(starts_at) else starts_at,
         staff=staff,
         room=room,
         card=card,

@@ -222,3 +222,11 @@ def test_a_cashier_cannot_book_at_another_store(chain, member, facial, therapist
 
 def test_settings_default_to_no_charge_for_a_no_show(db):
     assert CardSettings.current().no_show_uses == Decimal("0")
+
+
+def test_the_same_moment_in_another_time_zone_is_the_same_request(chain, member, facial, therapist, day):
+    first = book(chain, member, facial, at(day, 10), request_id="booking-0004")
+
+    again = book(chain, member, facial, at(day, 10).astimezone(UTC), request_id="booking-0004")
+
+    assert again.pk == first.pk and again.replayed
