@@ -1,11 +1,13 @@
-<<<<<<< HEAD
-"""Reads of the service cards app: a member's cards, what they can use, their service history."""
+"""Reads of the service cards app: a member's cards, what they can use, their service history; free slots,
+a day's schedule and a member's bookings. Querysets with what their pages and API answers show, no N+1."""
 
-from django.db.models import Q, QuerySet
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from members.models import Member
-from servicecards.models import CardEntry, MemberCard, Service
+from servicecards.models import Appointment, CardEntry, MemberCard, Service, ServiceStaff, WorkingHours
 from stores.models import Store
 
 
@@ -44,17 +46,8 @@ def service_history(member: Member) -> QuerySet[CardEntry]:
         CardEntry.objects.filter(member=member, kind=CardEntry.Kind.USE)
         .select_related("card__product", "store", "service", "performed_by")
         .order_by("-created_at", "-id")
-=======
-"""Reads of the service-cards app: querysets with what their pages and API answers show, no N+1."""
+    )
 
-from datetime import date, datetime, time, timedelta
-
-from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
-
-from members.models import Member
-from servicecards.models import Appointment, Service, ServiceStaff, WorkingHours
-from stores.models import Store
 
 # ---------------------------------------------------------------------------------------------------
 # Appointments: free slots, a day's schedule, a member's upcoming bookings.
@@ -135,5 +128,4 @@ def appointment_by_id(appointment_id: int) -> Appointment | None:
         Appointment.objects.filter(pk=appointment_id)
         .select_related("store", "member", "service", "staff__user", "room", "card")
         .first()
->>>>>>> appt
     )
