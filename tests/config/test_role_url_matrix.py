@@ -181,6 +181,20 @@ admin:campaigns_coupontemplate_delete                        login      login   
 admin:campaigns_{coupon,mallorder,message}_<read>            login      login      login      ok         ok
 admin:campaigns_{coupon,mallorder,message}_<write>           login      login      login      refused    refused
 
+# service cards: HQ admin's configuration, audited; members' cards and their ledger change only through the card
+# services (tablet, API). Marketers read it all (renewal campaigns, the roles' servicecards.view_*); store
+# roles use the tablet
+admin:app_list@servicecards                                  login      login      login      ok         ok
+admin:servicecards_{service,cardproduct,servicestaff}_<read> login      login      login      ok         ok
+admin:servicecards_{commissionrule,room}_<read>              login      login      login      ok         ok
+admin:servicecards_{service,cardproduct,servicestaff}_<write> login     login      login      refused    ok
+admin:servicecards_{commissionrule,room}_<write>             login      login      login      refused    ok
+admin:servicecards_cardsettings_<read>                       login      login      login      ok         ok
+admin:servicecards_cardsettings_change@save                  login      login      login      refused    ok
+admin:servicecards_cardsettings_{add,delete}                 login      login      login      refused    refused
+admin:servicecards_{membercard,cardentry}_<read>             login      login      login      ok         ok
+admin:servicecards_{membercard,cardentry}_<write>            login      login      login      refused    refused
+
 # analytics: computed by the scoring job, read by both HQ roles; its settings are HQ admin's (issue 16 #10)
 admin:app_list@analytics                                     login      login      login      ok         ok
 admin:analytics_{scoresettings,memberscore}_<read>           login      login      login      ok         ok
@@ -217,6 +231,7 @@ GROUPS = (
     ("admin: members", ("admin:members_*",)),
     ("admin: loyalty", ("admin:loyalty_*",)),
     ("admin: campaigns", ("admin:campaigns_*",)),
+    ("admin: servicecards", ("admin:servicecards_*",)),
     ("admin: analytics", ("admin:analytics_*",)),
     ("dashboards", ("analytics_dashboard*",)),
 )
