@@ -76,6 +76,12 @@ tablet:receipt                                               login      ok/refus
 tablet:refund                                                login      ok/refused ok/refused refused    ok/refused
 # the store's figures and the sales to review: managers
 tablet:{today,reviews,staff-figures}                         login      refused    ok         refused    ok
+# service cards: a member's card (card A, usable at every store) is used, sold and refunded as on the till;
+# a use at store A, then at store B, is shown and reversed at its store; managing cards is managers'
+tablet:{card-sell,card,card-use,card-use-code,card-refund}   login      ok         ok         refused    ok
+tablet:card-use-done                                         login      ok/refused ok/refused refused    ok
+tablet:card-use-reverse                                      login      refused    ok/refused refused    ok
+tablet:card-{uses-today,freeze,unfreeze,extend,transfer}     login      refused    ok         refused    ok
 
 # --- the API: store staff as on the tablet, at their stores; HQ roles their part of the back office ---------
 # the schema for back-office staff and integrations; the docs through the back office's login
@@ -103,6 +109,15 @@ campaigns-api:mall-items                                     login      ok/refus
 # a gift waiting at store A, then at store B: handed over there; cancelled by its manager or HQ
 campaigns-api:mall-order-hand-over                           login      ok/refused ok/refused refused    ok
 campaigns-api:mall-order-cancel                              login      refused    ok/refused ok         ok
+# service cards: what is on sale and a member's cards and history as a member's summary; a sale and a use at
+# store A, then naming store B; a use at A, then at B, reversed by its store's manager; card A refunded at A,
+# card B at B (approved by manager_a)
+servicecards-api:card-products                               login      ok         ok         ok         ok
+servicecards-api:{member-cards,member-service-history}       login      ok         ok         ok         ok
+servicecards-api:card-detail                                 login      ok         ok         ok         ok
+servicecards-api:{card-sale,card-use}                        login      ok/refused ok/refused refused    ok
+servicecards-api:card-use-reversal                           login      refused    ok/refused refused    ok
+servicecards-api:card-refund                                 login      ok/refused ok/refused refused    ok
 
 # --- the back office (Django admin): HQ roles; store roles are no staff, so they go to the login ---------
 admin:{index,jsi18n}                                         login      login      login      ok         ok

@@ -33,6 +33,7 @@ from members.export_jobs import export_job_create, export_job_run
 from members.exports import member_export_prepare
 from members.imports import jobs as import_jobs
 from members.models import ExportJob, ImportJob, Member, MemberAccess
+from servicecards.services.cards import card_sale_quote, card_sell, card_use
 from tests.factories import MemberFactory
 from tests.factories.campaigns import (
     AutomationFactory,
@@ -46,6 +47,7 @@ from tests.factories.campaigns import (
 )
 from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory, RechargePackageFactory, TierFactory
 from tests.factories.members import TagFactory
+from tests.factories.servicecards import CardProductFactory, ServiceFactory
 from tests.factories.stores import integration_token
 from tests.members.import_support import HEADER_ZH
 
@@ -293,6 +295,17 @@ class World:
     campaign: object
     export_marketer: object  # an export the marketer asked for (masked phones)
     export_admin: object  # an export the HQ admin asked for (full phones)
+    card_product: object  # a service card on sale at every store
+    card_a: object  # sold to member A at store A
+    card_b: object  # sold to member B at store B
+    use_a: object  # a use of card A recorded at store A today
+    use_b: object  # of card B at store B
+
+    def card(self, side: int):
+        return (self.card_a, self.card_b)[side]
+
+    def use(self, side: int):
+        return (self.use_a, self.use_b)[side]
 
     def store(self, side: int):
         return (self.chain.store_a, self.chain.store_b)[side]
@@ -402,8 +415,31 @@ def build_world(chain) -> World:
         assert job.status == ExportJob.Status.DONE, job.message
         return job
 
+    wash = ServiceFactory(code="WASH", name="洗护")
+    card_product = CardProductFactory(code="WASH10", name="10次洗护卡", transferable=True, services=[wash])
+
+    def card(store, cashier, member):
+        sold = card_sell(
+            request_id=rid(),
+            store=store,
+            cashier=cashier,
+            member=member,
+            product=card_product,
+            tenders=[TenderInput("cash", card_product.price)],
+        )
+        used = card_use(request_id=rid(), card=sold.card, store=store, actor=cashier, service=wash)
+        return sold.card, used
+
+    card_a, use_a = card(chain.store_a, chain.cashier_a, member_a)
+    card_b, use_b = card(chain.store_b, chain.cashier_b, member_b)
+
     return World(
         chain=chain,
+        card_product=card_product,
+        card_a=card_a,
+        card_b=card_b,
+        use_a=use_a,
+        use_b=use_b,
         member_a=member_a,
         member_b=member_b,
         sale_a=sale_a,
@@ -499,8 +535,45 @@ def _api(world, key: str, side: int) -> Ask | None:
             "POST", reverse(key, args=[world.order(side).pk]), {"reason": "会员不要了"}
         ),
         "campaigns-api:campaign-effect": lambda: Ask("GET", reverse(key, args=[world.campaign.pk])),
+        "servicecards-api:card-products": lambda: Ask("GET", query(reverse(key), store=store)),
+        "servicecards-api:card-sale": lambda: Ask(
+            "POST",
+            reverse(key),
+            {
+                "request_id": rid(),
+                "store": store,
+                "member": world.member_a.code,
+                "product": world.card_product.code,
+                "tenders": [{"kind": "cash", "amount": str(_card_due(world))}],
+            },
+        ),
+        "servicecards-api:member-cards": lambda: Ask("GET", reverse(key, args=[world.member_a.code])),
+        "servicecards-api:member-service-history": lambda: Ask("GET", reverse(key, args=[world.member_a.code])),
+        "servicecards-api:card-detail": lambda: Ask("GET", reverse(key, args=[world.card_a.code])),
+        # card A is usable at every store: a use is recorded at the store the caller names
+        "servicecards-api:card-use": lambda: Ask(
+            "POST", reverse(key, args=[world.card_a.code]), {"request_id": rid(), "store": store, "service": "WASH"}
+        ),
+        # a use at store A, then at store B: reversed by a manager of its store
+        "servicecards-api:card-use-reversal": lambda: Ask(
+            "POST", reverse(key, args=[world.use(side).pk]), {"request_id": rid(), "reason": "记错了"}
+        ),
+        # card A refunded at store A, card B at store B, approved by manager_a
+        "servicecards-api:card-refund": lambda: Ask(
+            "POST",
+            reverse(key, args=[world.card(side).code]),
+            {"request_id": rid(), "store": store, "reason": "搬家", "approver": APPROVER},
+        ),
     }
     return asks[key]() if key in asks else None
+
+
+def _card_due(world) -> Decimal:
+    """What card A's product costs member A now (their tier's discount taken off)."""
+    chain = world.chain
+    return card_sale_quote(
+        store=chain.store_a, cashier=chain.hq_admin, member=world.member_a, product=world.card_product
+    ).total_due
 
 
 # Endpoints whose two requests differ (another store's object, or another store named): the table gives
@@ -522,6 +595,10 @@ API_TWO_SIDED = {
     "campaigns-api:mall-order",
     "campaigns-api:mall-order-hand-over",
     "campaigns-api:mall-order-cancel",
+    "servicecards-api:card-sale",
+    "servicecards-api:card-use",
+    "servicecards-api:card-use-reversal",
+    "servicecards-api:card-refund",
 }
 
 # Views that answer only POST (GET is 405 whoever asks): they are sent an empty form.
@@ -529,6 +606,8 @@ POST_ONLY = {
     "set_language",
     "admin:logout",
     "tablet:logout",
+    "tablet:card-use-code",
+    "tablet:card-use-reverse",
     "admin:members_importjob_retry",
     "admin:members_exportjob_retry",
     "admin:campaigns_automation_switch",
@@ -568,7 +647,7 @@ def _url(pattern: Pattern, values: dict) -> str:
 
 def asks_for(pattern: Pattern, world) -> list[Ask]:
     """The request(s) for this pattern: one, or two where the URL or body names a store's object."""
-    if pattern.key.startswith(("members-api:", "loyalty-api:", "campaigns-api:")):
+    if pattern.key.startswith(("members-api:", "loyalty-api:", "campaigns-api:", "servicecards-api:")):
         sides = (0, 1) if pattern.key in API_TWO_SIDED else (0,)
         made = [_api(world, pattern.key, side) for side in sides]
         assert made[0] is not None, f"{pattern.key}: give it a request in url_matrix._api()"
@@ -581,7 +660,7 @@ def asks_for(pattern: Pattern, world) -> list[Ask]:
     sides = (0,)
     if model is not None and missing:
         sides = (0, 1) if model is ExportJob else (0,)
-    elif any(name in ("code", "sale_id") for name in missing):
+    elif any(name in ("code", "sale_id", "entry_id") for name in missing):
         sides = (0, 1)
     asks = []
     for side in sides:
@@ -601,6 +680,10 @@ def _value(pattern: Pattern, name: str, model, world, side: int):
         return world.member(side).code
     if name == "sale_id":
         return world.sale(side).pk
+    if name == "entry_id":
+        return world.use(side).pk
+    if name == "card_code":
+        return world.card_a.code
     if name == "content_type_id":
         return ContentType.objects.get_for_model(type(world.member_a)).pk
     if name == "object_id":
