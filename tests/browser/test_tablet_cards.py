@@ -11,7 +11,12 @@ from servicecards.models import CardEntry, CardSettings, MemberCard
 from tests.browser.test_tablet import log_in_at_till
 from tests.factories import MemberFactory
 from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory
-from tests.factories.servicecards import CardProductFactory, HoursCardProductFactory, ServiceFactory, ServiceStaffFactory
+from tests.factories.servicecards import (
+    CardProductFactory,
+    HoursCardProductFactory,
+    ServiceFactory,
+    ServiceStaffFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +48,9 @@ def sign(page):
 
 
 @pytest.mark.parametrize("locale,lang", [("zh-CN", "zh"), ("en-US", "en")])
-def test_a_cashier_sells_a_card_and_records_a_signed_use(live_server, chain, salon, tablet_page, screenshot, locale, lang):
+def test_a_cashier_sells_a_card_and_records_a_signed_use(
+    live_server, chain, salon, tablet_page, screenshot, locale, lang
+):
     page = tablet_page(locale)
     log_in_at_till(page, live_server, "cashier_a")
 
