@@ -60,7 +60,7 @@ def test_a_cashier_sells_a_card_and_records_a_signed_use(
     screenshot(page, f"tablet-cards-member-empty-{lang}")
     page.click("#sell-card-button")
 
-    page.click("text=10次洗护卡")
+    page.locator(".choices .choice", has_text="10次洗护卡").click()
     screenshot(page, f"tablet-cards-sell-{lang}")
     page.click("#card-next")
     page.wait_for_selector("#card-quote")
@@ -74,7 +74,8 @@ def test_a_cashier_sells_a_card_and_records_a_signed_use(
 
     page.click("#use-card")
     page.wait_for_selector("[data-signature-pad]")
-    page.click("text=洗护")
+    # The service's big button (the page's title "10次洗护卡" also reads 洗护).
+    page.locator(".choices .choice", has_text="洗护").first.click()
     sign(page)
     page.fill("textarea[name=note]", "头皮偏干，建议每周一次")
     screenshot(page, f"tablet-cards-use-signed-{lang}")
