@@ -9,10 +9,11 @@ from analytics.urls import urlpatterns as analytics_dashboards
 from config.health import healthz
 from loyalty.urls import urlpatterns as loyalty_tablet
 from members.urls import urlpatterns as members_tablet
+from servicecards.urls import urlpatterns as servicecards_tablet
 from stores.urls import urlpatterns as stores_tablet
 
 # The store tablet is one namespace ("tablet:…") whose pages live in the app that owns each of them.
-tablet_urls = [*stores_tablet, *members_tablet, *loyalty_tablet, *analytics_tablet]
+tablet_urls = [*stores_tablet, *members_tablet, *loyalty_tablet, *servicecards_tablet, *analytics_tablet]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/v1/docs/", staff_member_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/v1/", include(("members.api.urls", "members-api"))),
     path("api/v1/", include(("loyalty.api.urls", "loyalty-api"))),
+    path("api/v1/", include(("servicecards.api.urls", "servicecards-api"))),
     path("api/v1/", include(("campaigns.api.urls", "campaigns-api"))),
     path("api/v1/", include(("servicecards.api.urls", "servicecards-api"))),
 ]

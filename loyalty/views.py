@@ -7,6 +7,7 @@ replays), so an online and an offline sale take one path through checkout.
 """
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -53,6 +54,24 @@ from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
 
 RECENT_PURCHASES = 5
 
+# Apps above loyalty add sections to the member's tablet page (servicecards: the member's cards) through this:
+# `load(request, member, record) → context` for `template`, from what the page already read where it can.
+MemberPageLoader = Callable[[HttpRequest, Member, dict], dict]
+_member_page_sections: dict[str, tuple[int, str, MemberPageLoader]] = {}
+
+
+def register_member_page_section(key: str, *, order: int, template: str, load: MemberPageLoader) -> None:
+    """Add (or replace) a section of the member's tablet page; call it from AppConfig.ready()."""
+    _member_page_sections[key] = (order, template, load)
+
+
+def _member_page_extra(request: HttpRequest, member: Member, record: dict) -> list[dict]:
+    ordered = sorted(_member_page_sections.items(), key=lambda item: (item[1][0], item[0]))
+    return [
+        {"key": key, "template": template, "data": load(request, member, record)}
+        for key, (_order, template, load) in ordered
+    ]
+
 
 def _member_or_none(request: HttpRequest, code: str) -> Member | None:
     member = member_by_reference(code)
@@ -91,6 +110,7 @@ def member_card(request: HttpRequest, code: str) -> HttpResponse:
         "may_sell": _may(request, Action.SELL),
         "may_top_up": _may(request, Action.TOP_UP),
         "may_adjust": _may(request, Action.ADJUST_POINTS),
+        "sections": _member_page_extra(request, member, record),
     }
     return render_tablet(request, "tablet/member_card.html", context)
 

@@ -25,3 +25,21 @@ class ServiceCardsConfig(AppConfig):
         erasure.register()
         member_data.register()
         retention.register()
+        # The member summary (API, tablet) gains the member's cards in play.
+        from servicecards.api.summary import register as register_member_summary
+
+        register_member_summary()
+        # The cards and the service history on the member's 360 page.
+        from servicecards.member360 import register as register_member_360
+
+        register_member_360()
+        # The cards on the member's tablet page, and the managers' list of today's uses in the tablet's menu.
+        from loyalty.views import register_member_page_section
+        from servicecards.views import member_page_cards
+        from stores.roles import Action
+        from stores.tablet import register_menu_entry
+
+        register_member_page_section(
+            "service_cards", order=10, template="tablet/cards_member_section.html", load=member_page_cards
+        )
+        register_menu_entry("tablet:card-uses-today", _("Card uses"), Action.MANAGE_SERVICE_CARDS, after="tablet:today")

@@ -3,11 +3,13 @@ a day's schedule and a member's bookings. Querysets with what their pages and AP
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from loyalty.services.policy import end_of_local_day
 from members.models import Member
-from servicecards.models import Appointment, CardEntry, MemberCard, Service, ServiceStaff, WorkingHours
+from servicecards.models import Appointment, CardEntry, CardProduct, MemberCard, Service, ServiceStaff, WorkingHours
 from stores.models import Store
 
 
@@ -46,6 +48,83 @@ def service_history(member: Member) -> QuerySet[CardEntry]:
         CardEntry.objects.filter(member=member, kind=CardEntry.Kind.USE)
         .select_related("card__product", "store", "service", "performed_by")
         .order_by("-created_at", "-id")
+    )
+
+
+def live_cards(member_ids: list[int]) -> dict[int, list[MemberCard]]:
+    """The members' cards still in play (active or frozen, not expired, uses left), soonest-expiring first,
+    by member: three queries for any number of members (one when none has a card)."""
+    cards = (
+        MemberCard.objects.filter(
+            member_id__in=member_ids, status__in=[MemberCard.Status.ACTIVE, MemberCard.Status.FROZEN]
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .filter(Q(uses_remaining__isnull=True) | Q(uses_remaining__gt=0))
+        .select_related("product")
+        .prefetch_related("product__services", "product__stores")
+        .order_by(F("expires_at").asc(nulls_last=True), "-id")
+    )
+    found: dict[int, list[MemberCard]] = {pk: [] for pk in member_ids}
+    for card in cards:
+        found[card.member_id].append(card)
+    return found
+
+
+def card_by_code(code: str) -> MemberCard | None:
+    """A card by its number (K + 11 digits), with its member and product."""
+    code = (code or "").strip()
+    if not code or len(code) > 16:
+        return None
+    return (
+        MemberCard.objects.filter(code=code)
+        .select_related("member", "product", "store", "sale")
+        .prefetch_related("product__services", "product__stores")
+        .first()
+    )
+
+
+def card_products_on_sale(*, store: Store | None = None) -> QuerySet[CardProduct]:
+    """The card products HQ sells (usable at `store`, when given), with their services."""
+    products = CardProduct.objects.filter(is_active=True).prefetch_related("services", "stores")
+    if store is not None:
+        products = products.filter(Q(stores__isnull=True) | Q(stores=store)).distinct()
+    return products.order_by("price", "code")
+
+
+def store_uses_on(*, store: Store, day) -> QuerySet[CardEntry]:
+    """The card uses recorded at `store` on the local `day`, newest first, with whether each was reversed."""
+    start = end_of_local_day(day - timedelta(days=1))
+    return (
+        CardEntry.objects.filter(
+            store=store, kind=CardEntry.Kind.USE, created_at__gte=start, created_at__lt=end_of_local_day(day)
+        )
+        .select_related("card__product", "member", "service", "performed_by", "reversed_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def service_staff_for(*, store: Store, service: Service) -> QuerySet:
+    """Active users of service staff who work at `store` and perform `service`."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            service_staff__services=service,
+            staff_profile__stores=store,
+        )
+        .select_related("service_staff")
+        .distinct()
+        .order_by("first_name", "username")
+    )
+
+
+def service_staff_for_any(*, store: Store, services) -> QuerySet:
+    """The service staff who work at `store` and perform any of `services`, as users, by name."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, service_staff__services__in=services, staff_profile__stores=store)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
     )
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from config.errors import field_error as _error
 from loyalty.models import Refund, Sale
-from loyalty.services.checkout import LineInput, TenderInput, sale_checkout
+from loyalty.services.checkout import LineInput, TenderInput, sale_checkout, sale_quote
 from loyalty.services.idempotency import payload_hash, replay, validate_request_id
 from loyalty.services.policy import add_months, end_of_local_day
 from loyalty.services.refunds import sale_refund
@@ -661,3 +661,31 @@ def card_refund(*, request_id: str, card: MemberCard, actor, store: Store, reaso
             },
         )
         return refund
+
+
+def card_sale_quote(
+    *,
+    store: Store,
+    cashier,
+    member: Member,
+    product: CardProduct,
+    coupon_code: str = "",
+    points_to_redeem: int = 0,
+    stored_value: Decimal = Decimal("0.00"),
+):
+    """What selling `product` to `member` would charge (the sale's line as card_sell rings it up), so a till
+    can show the amount due and split the tenders before confirming. Writes nothing."""
+    if member is None:
+        raise _error("member", _("A card is sold to a member."), "member_required")
+    if not product.is_active:
+        raise _error("product", _("This card is no longer on sale."), "product_inactive")
+    line = LineInput(category=CARD_CATEGORY, quantity=Decimal(1), unit_price=product.price, sku=product.code)
+    return sale_quote(
+        store=store,
+        cashier=cashier,
+        member=member,
+        lines=[line],
+        coupon_codes=[coupon_code] if coupon_code else [],
+        points_to_redeem=points_to_redeem,
+        stored_value=stored_value,
+    )

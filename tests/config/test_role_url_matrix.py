@@ -19,8 +19,8 @@ checked by a test):
 
     group                  anonymous   cashier   manager  marketer  hq_admin
     site & logins                5/7       5/7       5/7       6/7       6/7
-    tablet                      3/16     12/16     16/16      3/16     16/16
-    API                         0/26     18/26     21/26      9/26     26/26
+    tablet                      3/28     18/28     28/28      3/28     28/28
+    API                         0/34     25/34     29/34     13/34     34/34
     admin: site                 0/16      0/16      0/16     10/16     13/16
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
@@ -77,6 +77,12 @@ tablet:receipt                                               login      ok/refus
 tablet:refund                                                login      ok/refused ok/refused refused    ok/refused
 # the store's figures and the sales to review: managers
 tablet:{today,reviews,staff-figures}                         login      refused    ok         refused    ok
+# service cards: a member's card (card A, usable at every store) is used, sold and refunded as on the till;
+# a use at store A, then at store B, is shown and reversed at its store; managing cards is managers'
+tablet:{card-sell,card,card-use,card-use-code,card-refund}   login      ok         ok         refused    ok
+tablet:card-use-done                                         login      ok/refused ok/refused refused    ok
+tablet:card-use-reverse                                      login      refused    ok/refused refused    ok
+tablet:card-{uses-today,freeze,unfreeze,extend,transfer}     login      refused    ok         refused    ok
 
 # --- the API: store staff as on the tablet, at their stores; HQ roles their part of the back office ---------
 # the schema for back-office staff and integrations; the docs through the back office's login
@@ -109,6 +115,15 @@ servicecards-api:{store-slots,appointment-book}              login      ok/refus
 servicecards-api:{appointment-cancel,appointment-no-show}    login      ok/refused ok/refused refused    ok
 # a member of A, then of B: their upcoming appointments at the caller's stores (of the other store's, none)
 servicecards-api:member-appointments                         login      ok         ok         refused    ok
+# service cards: what is on sale and a member's cards and history as a member's summary; a sale and a use at
+# store A, then naming store B; a use at A, then at B, reversed by its store's manager; card A refunded at A,
+# card B at B (approved by manager_a)
+servicecards-api:card-products                               login      ok         ok         ok         ok
+servicecards-api:{member-cards,member-service-history}       login      ok         ok         ok         ok
+servicecards-api:card-detail                                 login      ok         ok         ok         ok
+servicecards-api:{card-sale,card-use}                        login      ok/refused ok/refused refused    ok
+servicecards-api:card-use-reversal                           login      refused    ok/refused refused    ok
+servicecards-api:card-refund                                 login      ok/refused ok/refused refused    ok
 
 # --- the back office (Django admin): HQ roles; store roles are no staff, so they go to the login ---------
 admin:{index,jsi18n}                                         login      login      login      ok         ok

@@ -33,6 +33,7 @@ from members.export_jobs import export_job_create, export_job_run
 from members.exports import member_export_prepare
 from members.imports import jobs as import_jobs
 from members.models import ExportJob, ImportJob, Member, MemberAccess
+from servicecards.services.cards import card_sale_quote, card_sell, card_use
 from tests.factories import MemberFactory
 from tests.factories.campaigns import (
     AutomationFactory,
@@ -46,6 +47,7 @@ from tests.factories.campaigns import (
 )
 from tests.factories.loyalty import EarningRuleFactory, LoyaltySettingsFactory, RechargePackageFactory, TierFactory
 from tests.factories.members import TagFactory
+from tests.factories.servicecards import CardProductFactory, ServiceFactory
 from tests.factories.stores import integration_token
 from tests.members.import_support import HEADER_ZH
 
@@ -293,6 +295,18 @@ class World:
     campaign: object
     export_marketer: object  # an export the marketer asked for (masked phones)
     export_admin: object  # an export the HQ admin asked for (full phones)
+    card_product: object  # a service card on sale at every store
+    card_a: object  # sold to member A at store A
+    card_b: object  # sold to member B at store B
+    use_a: object  # a use of card A recorded at store A today
+    use_b: object  # of card B at store B
+
+    def card(self, side: int):
+        return (self.card_a, self.card_b)[side]
+
+    def use(self, side: int):
+        return (self.use_a, self.use_b)[side]
+
     service: object = None  # a service performed at both stores, all day
     appointment_a: object = None  # booked at store A, started an hour ago (cancel late, or a no-show)
     appointment_b: object = None  # the same at store B
@@ -433,11 +447,34 @@ def build_world(chain) -> World:
         return job
 
     service, appointments = _appointments(chain, member_a, member_b)
+    wash = ServiceFactory(code="WASH", name="洗护")
+    card_product = CardProductFactory(code="WASH10", name="10次洗护卡", transferable=True, services=[wash])
+
+    def card(store, cashier, member):
+        sold = card_sell(
+            request_id=rid(),
+            store=store,
+            cashier=cashier,
+            member=member,
+            product=card_product,
+            tenders=[TenderInput("cash", card_product.price)],
+        )
+        used = card_use(request_id=rid(), card=sold.card, store=store, actor=cashier, service=wash)
+        return sold.card, used
+
+    card_a, use_a = card(chain.store_a, chain.cashier_a, member_a)
+    card_b, use_b = card(chain.store_b, chain.cashier_b, member_b)
+
     return World(
         service=service,
         appointment_a=appointments[0],
         appointment_b=appointments[1],
         chain=chain,
+        card_product=card_product,
+        card_a=card_a,
+        card_b=card_b,
+        use_a=use_a,
+        use_b=use_b,
         member_a=member_a,
         member_b=member_b,
         sale_a=sale_a,
@@ -587,8 +624,45 @@ def _api(world, key: str, side: int) -> Ask | None:
             "POST", reverse(key, args=[world.appointment(side).pk]), {}
         ),
         "servicecards-api:member-appointments": lambda: Ask("GET", reverse(key, args=[member])),
+        "servicecards-api:card-products": lambda: Ask("GET", query(reverse(key), store=store)),
+        "servicecards-api:card-sale": lambda: Ask(
+            "POST",
+            reverse(key),
+            {
+                "request_id": rid(),
+                "store": store,
+                "member": world.member_a.code,
+                "product": world.card_product.code,
+                "tenders": [{"kind": "cash", "amount": str(_card_due(world))}],
+            },
+        ),
+        "servicecards-api:member-cards": lambda: Ask("GET", reverse(key, args=[world.member_a.code])),
+        "servicecards-api:member-service-history": lambda: Ask("GET", reverse(key, args=[world.member_a.code])),
+        "servicecards-api:card-detail": lambda: Ask("GET", reverse(key, args=[world.card_a.code])),
+        # card A is usable at every store: a use is recorded at the store the caller names
+        "servicecards-api:card-use": lambda: Ask(
+            "POST", reverse(key, args=[world.card_a.code]), {"request_id": rid(), "store": store, "service": "WASH"}
+        ),
+        # a use at store A, then at store B: reversed by a manager of its store
+        "servicecards-api:card-use-reversal": lambda: Ask(
+            "POST", reverse(key, args=[world.use(side).pk]), {"request_id": rid(), "reason": "记错了"}
+        ),
+        # card A refunded at store A, card B at store B, approved by manager_a
+        "servicecards-api:card-refund": lambda: Ask(
+            "POST",
+            reverse(key, args=[world.card(side).code]),
+            {"request_id": rid(), "store": store, "reason": "搬家", "approver": APPROVER},
+        ),
     }
     return asks[key]() if key in asks else None
+
+
+def _card_due(world) -> Decimal:
+    """What card A's product costs member A now (their tier's discount taken off)."""
+    chain = world.chain
+    return card_sale_quote(
+        store=chain.store_a, cashier=chain.hq_admin, member=world.member_a, product=world.card_product
+    ).total_due
 
 
 # Endpoints whose two requests differ (another store's object, or another store named): the table gives
@@ -615,6 +689,10 @@ API_TWO_SIDED = {
     "servicecards-api:appointment-cancel",
     "servicecards-api:appointment-no-show",
     "servicecards-api:member-appointments",
+    "servicecards-api:card-sale",
+    "servicecards-api:card-use",
+    "servicecards-api:card-use-reversal",
+    "servicecards-api:card-refund",
 }
 
 # Views that answer only POST (GET is 405 whoever asks): they are sent an empty form.
@@ -622,6 +700,8 @@ POST_ONLY = {
     "set_language",
     "admin:logout",
     "tablet:logout",
+    "tablet:card-use-code",
+    "tablet:card-use-reverse",
     "admin:members_importjob_retry",
     "admin:members_exportjob_retry",
     "admin:campaigns_automation_switch",
@@ -674,7 +754,7 @@ def asks_for(pattern: Pattern, world) -> list[Ask]:
     sides = (0,)
     if model is not None and missing:
         sides = (0, 1) if model is ExportJob else (0,)
-    elif any(name in ("code", "sale_id") for name in missing):
+    elif any(name in ("code", "sale_id", "entry_id") for name in missing):
         sides = (0, 1)
     asks = []
     for side in sides:
@@ -694,6 +774,10 @@ def _value(pattern: Pattern, name: str, model, world, side: int):
         return world.member(side).code
     if name == "sale_id":
         return world.sale(side).pk
+    if name == "entry_id":
+        return world.use(side).pk
+    if name == "card_code":
+        return world.card_a.code
     if name == "content_type_id":
         return ContentType.objects.get_for_model(type(world.member_a)).pk
     if name == "object_id":

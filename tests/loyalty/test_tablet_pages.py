@@ -48,7 +48,7 @@ def test_the_member_card_costs_a_fixed_number_of_queries(at_till, chain, fang, s
     client = at_till(chain.cashier_a, chain.store_a)
     client.get(reverse("tablet:member", args=[fang.code]))
 
-    with django_assert_num_queries(15):  # with the member access log's one INSERT
+    with django_assert_num_queries(16):  # with the member access log's one INSERT
         client.get(reverse("tablet:member", args=[fang.code]))
 
 
@@ -69,7 +69,7 @@ def test_the_member_card_marks_refunded_purchases_and_how_much_of_a_partly_refun
     client.get(reverse("tablet:member", args=[fang.code]))
 
     # The marks come with the purchases: the card costs what it costs without refunds.
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         page = client.get(reverse("tablet:member", args=[fang.code])).content.decode()
 
     purchases = page.split('id="purchases"')[1].split("</ul>")[0].split("<li>")[1:]
@@ -403,7 +403,7 @@ def test_a_devices_wrong_clock_does_not_move_the_sale_to_another_day(at_till, ch
 @pytest.mark.parametrize(
     "page, user, queries",
     # The member's pages with the member access log's one INSERT.
-    [("refund", "manager_a", 12), ("top-up", "cashier_a", 9), ("adjust", "manager_a", 9)],
+    [("refund", "manager_a", 13), ("top-up", "cashier_a", 9), ("adjust", "manager_a", 9)],
 )
 def test_the_form_pages_cost_a_fixed_number_of_queries(
     at_till, chain, fang, sell, policy, django_assert_num_queries, page, user, queries
