@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.models import Sale
 from loyalty.reconcile import ledger_mismatches
@@ -24,7 +24,7 @@ def used_card(sell_card, member, wash_card, wash, use_card):
 
 
 def test_erasure_waits_while_the_member_holds_a_card_with_uses_left(used_card, member, chain):
-    with pytest.raises(ValidationError) as refused:
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
         erase_member(member=member, by=chain.hq_admin, reason="会员申请注销")
 
     assert "service card" in " ".join(refused.value.messages)

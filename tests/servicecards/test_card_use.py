@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.reconcile import ledger_mismatches
 from servicecards.models import CardEntry, CardProduct, CardSettings, MemberCard
@@ -101,7 +101,7 @@ def test_a_cashier_of_another_store_cannot_record_a_use_here(card, wash, use_car
 def test_an_expired_card_is_refused(card, wash, use_card):
     MemberCard.objects.filter(pk=card.pk).update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
 
-    with pytest.raises(ValidationError) as refused:
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
         use_card(card, wash)
 
     assert "expired" in refused.value.messages[0]
