@@ -228,7 +228,7 @@ class CardSettings(ConstraintErrorsMixin, models.Model):
     )
     refunds_allowed = models.BooleanField(_("cards can be refunded"), default=True)
     refund_fee_percent = models.DecimalField(
-        _("refund fee (% of what is refunded)"),
+        _("refund fee (percent of what is refunded)"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("10.00"),
@@ -340,7 +340,7 @@ class CommissionRule(ConstraintErrorsMixin, models.Model):
         help_text=_("Leave empty for every service (a rule for the service itself comes first)."),
     )
     amount = models.DecimalField(_("per service (¥)"), default=ZERO, validators=[MinValueValidator(0)], **MONEY)
-    percent = models.DecimalField(_("or % of the service's price"), max_digits=5, decimal_places=2, default=ZERO)
+    percent = models.DecimalField(_("or percent of the service's price"), max_digits=5, decimal_places=2, default=ZERO)
 
     class Meta:
         verbose_name = _("commission rule")
