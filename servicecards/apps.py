@@ -19,3 +19,9 @@ class ServiceCardsConfig(AppConfig):
         from servicecards.services.cards import card_sale_refund_guard
 
         register_refund_guard(card_sale_refund_guard)
+        # A member's erasure, data file and retention know about cards and bookings.
+        from servicecards import erasure, member_data, retention
+
+        erasure.register()
+        member_data.register()
+        retention.register()

@@ -147,7 +147,8 @@ def sale_refund(
     `approver`, someone who may approve refunds at the sale's store. Past the refund window only HQ
     refunds. The same request_id again answers the first refund to whoever may refund at that store.
     `guarded`: the caller is the service that owns the sale's goods (servicecards.services.cards.card_refund),
-    which the registered refund guards otherwise send the refund to."""
+    which the registered refund guards otherwise send the refund to; its own refund policy stands in for the
+    refund window (a card is refunded pro rata for as long as it is valid)."""
     validate_request_id(request_id)
     digest = payload_hash(
         sale=sale.pk,
@@ -173,7 +174,7 @@ def sale_refund(
     if amount is not None and (amount <= 0 or amount != money(amount)):
         raise _error("amount", _("The amount must be above zero, in cents."), "invalid_amount")
     policy = LoyaltySettings.current()
-    refusal = _window_refusal(sale, actor, policy)
+    refusal = None if guarded else _window_refusal(sale, actor, policy)
     if refusal is not None:
         raise refusal
     late = not refund_window_open(sale, policy=policy)

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from loyalty.models import Refund
+from loyalty.models import Refund, Sale
 from loyalty.reconcile import ledger_mismatches
 from loyalty.services import sale_refund
 from servicecards.models import CardSettings, MemberCard
@@ -123,6 +123,21 @@ def test_refunding_a_card_returns_money_through_the_refund_machinery_and_closes_
         use_card(card, wash)
     assert AuditEntry.objects.filter(action="service_card.refunded").count() == 1
     assert ledger_mismatches() == []
+
+
+def test_a_manager_refunds_a_card_bought_months_ago_past_the_goods_refund_window(card, chain):
+    Sale.objects.filter(pk=card.sale_id).update(created_at=timezone.now() - timedelta(days=120))
+
+    refund = card_refund(request_id=rid(), card=card, actor=chain.manager_a, store=chain.store_a, reason="搬家")
+
+    assert refund.amount == Decimal("612.00")
+
+
+def test_a_card_is_refunded_at_the_store_that_sold_it(card, chain):
+    with pytest.raises(ValidationError) as refused:
+        card_refund(request_id=rid(), card=card, actor=chain.hq_admin, store=chain.store_b, reason="搬家")
+
+    assert code_of(refused.value) == "store_mismatch"
 
 
 def test_the_same_card_refund_sent_again_answers_the_first(card, chain):

@@ -9,8 +9,16 @@ from tests.factories import StoreFactory
 
 pytestmark = pytest.mark.django_db
 
-TILL = [Action.USE_TABLET, Action.LOOKUP_MEMBER, Action.REGISTER_MEMBER, Action.SELL, Action.TOP_UP]
-MANAGER_ONLY = [Action.APPROVE_REFUND, Action.ADJUST_POINTS, Action.VIEW_STORE_FIGURES]
+TILL = [
+    Action.USE_TABLET,
+    Action.LOOKUP_MEMBER,
+    Action.REGISTER_MEMBER,
+    Action.SELL,
+    Action.TOP_UP,
+    Action.USE_SERVICE_CARD,
+    Action.BOOK_APPOINTMENT,
+]
+MANAGER_ONLY = [Action.APPROVE_REFUND, Action.ADJUST_POINTS, Action.VIEW_STORE_FIGURES, Action.MANAGE_SERVICE_CARDS]
 BACK_OFFICE = [Action.VIEW_MEMBERS, Action.EXPORT_DATA, Action.MANAGE_CAMPAIGNS, Action.VIEW_ANALYTICS]
 HQ_ADMIN_ONLY = [Action.MANAGE_STAFF, Action.MANAGE_RULES, Action.MANAGE_STORES, Action.VIEW_FULL_PHONE]
 
