@@ -25,3 +25,8 @@ class ServiceCardsConfig(AppConfig):
         erasure.register()
         member_data.register()
         retention.register()
+        # The demo chain's salon and gym, with cards sold and used over the past months.
+        from servicecards.demo import demo_service_cards
+        from stores.demo import register_demo_step
+
+        register_demo_step("service_cards", demo_service_cards)
