@@ -98,3 +98,22 @@ def run_due_campaigns() -> dict[str, int]:
         summary,
     )
     return summary
+
+
+# Beat runs it daily at 10:00 China time (migration 0011_service_reminders): tomorrow's appointments and
+# the next visits due today. The outbox's keys make a second run, or two at once, reach nobody twice.
+@shared_task(
+    name="campaigns.tasks.queue_service_reminders",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=60,
+    max_retries=3,
+)
+def queue_service_reminders() -> dict:
+    """Queue the day-before reminders of appointments and the "time for your next treatment" ones."""
+    from campaigns.services.service_reminders import service_reminders_queue
+
+    summary = service_reminders_queue()
+    logger.info("queue_service_reminders: %s", summary)
+    return summary

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include(("members.api.urls", "members-api"))),
     path("api/v1/", include(("loyalty.api.urls", "loyalty-api"))),
     path("api/v1/", include(("campaigns.api.urls", "campaigns-api"))),
+    path("api/v1/", include(("servicecards.api.urls", "servicecards-api"))),
 ]
 
 # Under /api/ the errors Django answers itself (unknown address, a body it refuses, a crash) are JSON too;

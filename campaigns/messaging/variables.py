@@ -331,3 +331,38 @@ register_message_variables(
         ),
     ],
 )
+
+
+def _load_service_visit(members: Sequence[MemberRow], context: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    # From the context only: the appointment being reminded of, or the service due again.
+    appointment = context.get("appointment")
+    if appointment is not None:
+        values = {
+            "service_name": appointment.service.name,
+            "appointment_time": timezone.localtime(appointment.starts_at).strftime("%Y-%m-%d %H:%M"),
+            "appointment_store": appointment.store.name,
+        }
+        return {m.pk: values for m in members if m.pk == appointment.member_id}
+    service = context.get("service")
+    if service is not None:
+        return {m.pk: {"service_name": service.name} for m in members}
+    return {}
+
+
+register_message_variables(
+    "service_visit",
+    _load_service_visit,
+    [
+        MessageVariable(
+            "service_name", "service_visit", _("The service booked or due again (reminders)."), "面部护理", 64
+        ),
+        MessageVariable(
+            "appointment_time",
+            "service_visit",
+            _("The appointment's start, China time (YYYY-MM-DD HH:MM)."),
+            "2026-03-31 10:00",
+            16,
+        ),
+        MessageVariable("appointment_store", "service_visit", _("The appointment's store."), "上海徐汇店", 64),
+    ],
+)

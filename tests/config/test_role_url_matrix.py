@@ -20,7 +20,7 @@ checked by a test):
     group                  anonymous   cashier   manager  marketer  hq_admin
     site & logins                5/7       5/7       5/7       6/7       6/7
     tablet                      3/16     12/16     16/16      3/16     16/16
-    API                         0/21     13/21     16/21      9/21     21/21
+    API                         0/26     18/26     21/26      9/26     26/26
     admin: site                 0/15      0/15      0/15      9/15     12/15
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
@@ -103,6 +103,11 @@ campaigns-api:mall-items                                     login      ok/refus
 # a gift waiting at store A, then at store B: handed over there; cancelled by its manager or HQ
 campaigns-api:mall-order-hand-over                           login      ok/refused ok/refused refused    ok
 campaigns-api:mall-order-cancel                              login      refused    ok/refused ok         ok
+# appointments are the till's: at store A, then naming store B (or store B's appointment); HQ admin everywhere
+servicecards-api:{store-slots,appointment-book}              login      ok/refused ok/refused refused    ok
+servicecards-api:{appointment-cancel,appointment-no-show}    login      ok/refused ok/refused refused    ok
+# a member of A, then of B: their upcoming appointments at the caller's stores (of the other store's, none)
+servicecards-api:member-appointments                         login      ok         ok         refused    ok
 
 # --- the back office (Django admin): HQ roles; store roles are no staff, so they go to the login ---------
 admin:{index,jsi18n}                                         login      login      login      ok         ok

@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from urllib.parse import urlencode, urlsplit
@@ -293,6 +293,9 @@ class World:
     campaign: object
     export_marketer: object  # an export the marketer asked for (masked phones)
     export_admin: object  # an export the HQ admin asked for (full phones)
+    service: object = None  # a service performed at both stores, all day
+    appointment_a: object = None  # booked at store A, started an hour ago (cancel late, or a no-show)
+    appointment_b: object = None  # the same at store B
 
     def store(self, side: int):
         return (self.chain.store_a, self.chain.store_b)[side]
@@ -308,6 +311,9 @@ class World:
 
     def export(self, side: int):
         return (self.export_marketer, self.export_admin)[side]
+
+    def appointment(self, side: int):
+        return (self.appointment_a, self.appointment_b)[side]
 
 
 def build_world(chain) -> World:
@@ -402,7 +408,11 @@ def build_world(chain) -> World:
         assert job.status == ExportJob.Status.DONE, job.message
         return job
 
+    service, appointments = _appointments(chain, member_a, member_b)
     return World(
+        service=service,
+        appointment_a=appointments[0],
+        appointment_b=appointments[1],
         chain=chain,
         member_a=member_a,
         member_b=member_b,
@@ -416,6 +426,36 @@ def build_world(chain) -> World:
         export_marketer=export(chain.marketer),
         export_admin=export(chain.hq_admin),
     )
+
+
+def _appointments(chain, member_a, member_b):
+    """A facial performed at each store by a therapist working there every day 00:00–23:45, and an
+    appointment at each store that started an hour ago."""
+    from datetime import time
+
+    from servicecards.models import Appointment
+    from tests.factories.servicecards import ServiceFactory, ServiceStaffFactory, WorkingHoursFactory
+
+    service = ServiceFactory(code="FACIAL", name="面部护理", duration_minutes=60)
+    appointments = []
+    for store, member in ((chain.store_a, member_a), (chain.store_b, member_b)):
+        staff = ServiceStaffFactory(services=[service])
+        for weekday in range(7):
+            WorkingHoursFactory(staff=staff, store=store, weekday=weekday, starts=time(0), ends=time(23, 45))
+        started = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+        appointments.append(
+            Appointment.objects.create(
+                request_id=rid(),
+                store=store,
+                member=member,
+                service=service,
+                staff=staff,
+                starts_at=started,
+                ends_at=started + timedelta(hours=1),
+                booked_by=chain.hq_admin,
+            )
+        )
+    return service, appointments
 
 
 # --- the requests ----------------------------------------------------------------------------------
@@ -434,6 +474,7 @@ def _api(world, key: str, side: int) -> Ask | None:
     store = world.store(side).code
     member = world.member(side).code
     sale_line = [{"category": "饮品", "quantity": "1", "unit_price": "100.00"}]
+    tomorrow = timezone.localdate() + timedelta(days=1)
     asks = {
         "members-api:member-register": lambda: Ask(
             "POST", reverse(key), {"phone": "13700001111", "name": "张伟", "store": store}
@@ -499,6 +540,29 @@ def _api(world, key: str, side: int) -> Ask | None:
             "POST", reverse(key, args=[world.order(side).pk]), {"reason": "会员不要了"}
         ),
         "campaigns-api:campaign-effect": lambda: Ask("GET", reverse(key, args=[world.campaign.pk])),
+        "servicecards-api:store-slots": lambda: Ask(
+            "GET", query(reverse(key, args=[store]), service="FACIAL", day=tomorrow.isoformat())
+        ),
+        "servicecards-api:appointment-book": lambda: Ask(
+            "POST",
+            reverse(key),
+            {
+                "request_id": rid(),
+                "store": store,
+                "member": world.member_a.code,
+                "service": "FACIAL",
+                "starts_at": timezone.make_aware(
+                    datetime.combine(tomorrow, datetime.min.time().replace(hour=10))
+                ).isoformat(),
+            },
+        ),
+        "servicecards-api:appointment-cancel": lambda: Ask(
+            "POST", reverse(key, args=[world.appointment(side).pk]), {"reason": "改期"}
+        ),
+        "servicecards-api:appointment-no-show": lambda: Ask(
+            "POST", reverse(key, args=[world.appointment(side).pk]), {}
+        ),
+        "servicecards-api:member-appointments": lambda: Ask("GET", reverse(key, args=[member])),
     }
     return asks[key]() if key in asks else None
 
@@ -522,6 +586,11 @@ API_TWO_SIDED = {
     "campaigns-api:mall-order",
     "campaigns-api:mall-order-hand-over",
     "campaigns-api:mall-order-cancel",
+    "servicecards-api:store-slots",
+    "servicecards-api:appointment-book",
+    "servicecards-api:appointment-cancel",
+    "servicecards-api:appointment-no-show",
+    "servicecards-api:member-appointments",
 }
 
 # Views that answer only POST (GET is 405 whoever asks): they are sent an empty form.
@@ -568,7 +637,7 @@ def _url(pattern: Pattern, values: dict) -> str:
 
 def asks_for(pattern: Pattern, world) -> list[Ask]:
     """The request(s) for this pattern: one, or two where the URL or body names a store's object."""
-    if pattern.key.startswith(("members-api:", "loyalty-api:", "campaigns-api:")):
+    if pattern.key.startswith(("members-api:", "loyalty-api:", "campaigns-api:", "servicecards-api:")):
         sides = (0, 1) if pattern.key in API_TWO_SIDED else (0,)
         made = [_api(world, pattern.key, side) for side in sides]
         assert made[0] is not None, f"{pattern.key}: give it a request in url_matrix._api()"

@@ -1,8 +1,9 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
 
-from servicecards.models import CardProduct, Room, Service, ServiceStaff, WorkingHours
+from servicecards.models import Appointment, CardProduct, Room, Service, ServiceStaff, WorkingHours
 
 
 class ServiceFactory(factory.django.DjangoModelFactory):
@@ -85,3 +86,55 @@ class RoomFactory(factory.django.DjangoModelFactory):
 class WorkingHoursFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = WorkingHours
+
+
+def member_card(member, *, product=None, store, uses=None, **fields):
+    """A member's card as a sale would leave it (the card and its purchase entry), written with the ORM so
+    tests need not wait for servicecards.services.cards."""
+    from django.utils import timezone
+
+    from servicecards.models import CardEntry, MemberCard
+
+    recorded_by = fields.pop("recorded_by", None) or _anyone()
+    product = product or CardProductFactory()
+    total = product.total_uses if uses is None else Decimal(uses)
+    card = MemberCard.objects.create(
+        code=fields.pop("code", None) or f"C{MemberCard.objects.count() + 1:09d}",
+        member=member,
+        product=product,
+        kind=product.kind,
+        store=store,
+        price_paid=product.price,
+        uses_purchased=total,
+        uses_remaining=None if product.kind == CardProduct.Kind.PERIOD else total,
+        validity_months=product.validity_months,
+        purchased_at=timezone.now(),
+        **fields,
+    )
+    CardEntry.objects.create(
+        card=card,
+        member=member,
+        kind=CardEntry.Kind.PURCHASE,
+        uses=total,
+        store=store,
+        recorded_by=recorded_by,
+    )
+    return card
+
+
+def _anyone():
+    from tests.factories import StaffFactory
+
+    return StaffFactory(role="cashier")
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """An appointment row written directly (no service, no checks): for the database's own refusals."""
+
+    class Meta:
+        model = Appointment
+
+    request_id = factory.Sequence(lambda n: f"appointment-{n:06d}")
+    status = Appointment.Status.BOOKED
+    ends_at = factory.LazyAttribute(lambda a: a.starts_at + timedelta(minutes=a.service.duration_minutes))
+    booked_by = factory.LazyFunction(_anyone)
