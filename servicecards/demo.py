@@ -1,6 +1,8 @@
 """Demo service cards: a beauty salon and a gym with their services, card products, therapists and
 coaches (working hours, rooms, commission rules), and about half a year of cards sold through `card_sell`
-and used through `card_use` (with the staff's notes), a few frozen, reversed and refunded.
+and used through `card_use` (with the staff's notes), a few frozen, reversed and refunded. The last
+month's treatments and lessons were booked the day before through `appointment_book` (done with their
+use, or missed); the coming week has bookings in free slots.
 
 As the loyalty history does, it patches the clock to each event's time, so sales, points, card entries
 and expiry dates read as if the stores had been trading all along; every write has a deterministic
@@ -25,6 +27,7 @@ from loyalty.models import Sale
 from loyalty.services import LineInput, TenderInput, sale_quote, tiers_evaluate
 from members.models import Member
 from servicecards.models import (
+    Appointment,
     CardEntry,
     CardProduct,
     CommissionRule,
@@ -34,6 +37,8 @@ from servicecards.models import (
     ServiceStaff,
     WorkingHours,
 )
+from servicecards.selectors import free_slots
+from servicecards.services.appointments import appointment_book, appointment_complete, appointment_mark_no_show
 from servicecards.services.cards import (
     CARD_CATEGORY,
     card_freeze,
@@ -49,6 +54,7 @@ from stores.roles import Role
 from stores.services import staff_create, staff_set_role, staff_set_stores
 
 HISTORY_DAYS = 180
+BOOKED_SINCE = timedelta(days=30)
 FIRST_SALE_ID = "demo-card-sale-0"
 
 # code, name, region, address, phone
@@ -116,6 +122,9 @@ class Counts:
     frozen: int = 0
     refunded: int = 0
     skipped: int = 0
+    done: int = 0
+    no_shows: int = 0
+    upcoming: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -310,11 +319,64 @@ def _sell(event: Event, ctx: DemoContext, products, logins, cards: dict) -> None
     cards[data["n"]] = (sold.card, data["store"])
 
 
+def _book(request_id: str, *, store, actor, card, service, starts_at, staff) -> Appointment | None:
+    """A booking of the card's member, or None where the slot is not to be had (taken, outside hours)."""
+    try:
+        return appointment_book(
+            request_id=request_id,
+            store=store,
+            actor=actor,
+            member=card.member,
+            service=service,
+            starts_at=starts_at,
+            staff=staff,
+            card=card,
+        )
+    except ValidationError:
+        return None
+
+
+def _upcoming(ctx: DemoContext, rng: random.Random, cards: dict, logins: dict, covers: dict) -> int:
+    """Bookings for today (what is left of it) and the next six days, in free slots, by the cards' members."""
+    by_store: dict[str, list[MemberCard]] = {}
+    for card, store_code in cards.values():
+        if card.kind != CardProduct.Kind.PERIOD:
+            by_store.setdefault(store_code, []).append(card)
+    today = timezone.localdate()
+    booked = 0
+    for offset in range(7):
+        day = today + timedelta(days=offset)
+        for store_code, store_cards in sorted(by_store.items()):
+            store = ctx.stores[store_code]
+            for j in range(rng.randint(3, 6)):
+                card = MemberCard.objects.select_related("member", "product").get(pk=rng.choice(store_cards).pk)
+                if card.status != MemberCard.Status.ACTIVE or (card.uses_remaining or 0) < 1:
+                    continue
+                service = covers[card.product_id]
+                slots = free_slots(store=store, service=service, day=day)
+                if not slots:
+                    continue
+                starts_at, staff = rng.choice(slots)
+                booked += bool(
+                    _book(
+                        f"demo-appt-ahead-{day.isoformat()}-{store_code}-{j}",
+                        store=store,
+                        actor=logins[store_code, Role.CASHIER],
+                        card=card,
+                        service=service,
+                        starts_at=starts_at,
+                        staff=staff,
+                    )
+                )
+    return booked
+
+
 def demo_service_cards(ctx: DemoContext) -> None:
     rng = random.Random(f"servicecards-{ctx.options.seed}")  # its own generator, as loyalty's
     logins = _stores_and_logins(ctx)
     services, products = _catalogue(ctx)
     staff = _service_staff(ctx, services)
+    staff_of = {person.user_id: person for people in staff.values() for person in people}
     if Sale.objects.filter(request_id=FIRST_SALE_ID).exists():
         ctx.summary.append(_summary(prefix="service cards already loaded: "))
         return
@@ -353,18 +415,43 @@ def demo_service_cards(ctx: DemoContext) -> None:
                 if event.kind == "use":
                     service = covers[card.product_id]
                     able = performers.get((store_code, service.pk), [])
+                    performer = able[int(data["note"] * len(able))] if able else None
+                    cashier = logins[store_code, Role.CASHIER]
+                    # The last weeks' treatments and lessons were booked the day before (group classes are not).
+                    booked = None
+                    if performer and service.code != "CLASS" and event.at > now - BOOKED_SINCE and data["note"] < 0.7:
+                        clock.at = event.at - timedelta(days=1)
+                        booked = _book(
+                            f"demo-appt-{k}",
+                            store=store,
+                            actor=cashier,
+                            card=card,
+                            service=service,
+                            starts_at=event.at,
+                            staff=staff_of[performer.pk],
+                        )
+                        clock.at = event.at
+                    if booked is not None and data["note"] < 0.04:
+                        clock.at = event.at + timedelta(minutes=30)
+                        appointment_mark_no_show(appointment=booked, actor=cashier)
+                        counts.no_shows += 1
+                        continue
                     notes = NOTES.get(service.code, [""])
                     uses[data["card"]] = card_use(
                         request_id=f"demo-card-use-{k}",
                         card=card,
                         store=store,
-                        actor=logins[store_code, Role.CASHIER],
+                        actor=cashier,
                         service=service,
                         uses=data["uses"],
-                        performed_by=able[int(data["note"] * len(able))] if able else None,
+                        performed_by=performer,
                         note=notes[int(data["note"] * 97) % len(notes)],
                     )
                     counts.uses += 1
+                    if booked is not None:
+                        clock.at = event.at + timedelta(minutes=service.duration_minutes)
+                        appointment_complete(appointment=booked, actor=cashier, use_entry=uses[data["card"]])
+                        counts.done += 1
                 elif event.kind == "reverse" and data["card"] in uses:
                     entry = uses.pop(data["card"])
                     card_use_reverse(request_id=f"demo-card-reverse-{k}", entry=entry, actor=manager, reason="记错了卡")
@@ -390,11 +477,12 @@ def demo_service_cards(ctx: DemoContext) -> None:
                 bar.update(1)
     bar.close()
     tiers_evaluate()  # the card sales count towards the members' tiers
+    counts.upcoming = _upcoming(ctx, rng, cards, logins, covers)
+    refused = f"; {counts.skipped} events refused by the services, e.g. {counts.refused}" if counts.skipped else ""
     ctx.summary.append(
         _summary(prefix="")
-        + f" ({counts.reversals} reversed, {counts.frozen} frozen, {counts.refunded} refunded"
-        + (f"; {counts.skipped} events refused by the services, e.g. {counts.refused}" if counts.skipped else "")
-        + ")"
+        + f" ({counts.reversals} reversed, {counts.frozen} frozen, {counts.refunded} refunded{refused}); "
+        + f"{counts.done} appointments done, {counts.no_shows} missed, {counts.upcoming} booked for the coming week"
     )
 
 

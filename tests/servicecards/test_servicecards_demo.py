@@ -4,9 +4,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from loyalty.reconcile import ledger_mismatches
-from servicecards.models import CardEntry, CardProduct, MemberCard, Room, ServiceStaff, WorkingHours
+from servicecards.models import Appointment, CardEntry, CardProduct, MemberCard, Room, ServiceStaff, WorkingHours
 from stores.models import Store
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,8 @@ def run_demo(members=100) -> str:
 
 
 def counts() -> dict[str, int]:
-    return {m.__name__: m.objects.count() for m in (MemberCard, CardEntry, ServiceStaff, WorkingHours, Room)}
+    models = (MemberCard, CardEntry, ServiceStaff, WorkingHours, Room, Appointment)
+    return {m.__name__: m.objects.count() for m in models}
 
 
 def test_the_demo_sells_and_uses_cards_at_a_salon_and_a_gym_and_the_ledger_agrees():
@@ -41,6 +43,9 @@ def test_the_demo_sells_and_uses_cards_at_a_salon_and_a_gym_and_the_ledger_agree
     assert not uses.filter(performed_by__isnull=True).exists()
     assert any(entry.note for entry in uses)
     assert cards.filter(freezes__gt=0).exists() and cards.filter(status="refunded").exists()
+    # The last weeks' visits were booked and are done with their use; the coming week has bookings.
+    assert Appointment.objects.filter(status="done", use_entry__isnull=False).exists()
+    assert Appointment.objects.filter(status="booked", starts_at__gt=timezone.now()).exists()
     out = StringIO()
     call_command("reconcile_ledger", stdout=out)
     assert "all balanced" in out.getvalue()
