@@ -818,6 +818,7 @@ class Automation(ConstraintErrorsMixin, models.Model):
         REFERRAL_SUCCESS = "referral_success", _("A member they referred made a first purchase")
         AFTER_TOPUP = "after_topup", _("After a stored-value top-up")
         CHURN_RISK = "churn_risk", _("At risk of churning (scored by analytics)")
+        CARD_EXPIRING = "card_expiring", _("Service card expiring within N days")
 
     name = models.CharField(_("name"), max_length=64)
     trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices)

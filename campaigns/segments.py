@@ -579,6 +579,115 @@ for _field in (
     register_field(_field)
 
 
+# --- service cards (servicecards): renewal offers -----------------------------------------------------
+#
+# A card "held" is an active card (not frozen, not refunded) that has not expired and has uses left (a
+# period card always has). A visit is a use of a card that was not reversed.
+
+MAX_CARD_USES = 10_000
+
+
+def _cards_held(now: dt.datetime):
+    from servicecards.models import MemberCard
+
+    return MemberCard.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        Q(uses_remaining__isnull=True) | Q(uses_remaining__gt=0),
+        status=MemberCard.Status.ACTIVE,
+    )
+
+
+def _card_expiring_q(op: str, value: Any, now: dt.datetime) -> Q:
+    """A card held expires between now + min and now + max days."""
+    low, high = range_bounds(value, whole=True, maximum=MAX_DAYS)
+    cards = _cards_held(now).filter(expires_at__isnull=False)
+    if low is not None:
+        cards = cards.filter(expires_at__gte=now + dt.timedelta(days=int(low)))
+    if high is not None:
+        cards = cards.filter(expires_at__lte=now + dt.timedelta(days=int(high)))
+    return Q(pk__in=cards.values("member_id"))
+
+
+def _card_uses_left_q(op: str, value: Any, now: dt.datetime) -> Q:
+    """A count or lesson-hours card held has between min and max uses left."""
+    low, high = range_bounds(value, maximum=MAX_CARD_USES)
+    cards = _cards_held(now).filter(uses_remaining__isnull=False)
+    if low is not None:
+        cards = cards.filter(uses_remaining__gte=low)
+    if high is not None:
+        cards = cards.filter(uses_remaining__lte=high)
+    return Q(pk__in=cards.values("member_id"))
+
+
+def _card_no_visit_q(op: str, value: Any, now: dt.datetime) -> Q:
+    """Holds a card, and their last visit (or, before any, their latest card's purchase) lies between
+    now − max and now − min days."""
+    from servicecards.models import CardEntry, MemberCard
+
+    low, high = range_bounds(value, whole=True, maximum=MAX_DAYS)
+
+    def active_since(days: int) -> Q:
+        since = now - dt.timedelta(days=days)
+        visits = CardEntry.objects.filter(
+            kind=CardEntry.Kind.USE, reversed_by__isnull=True, created_at__gt=since
+        ).values("member_id")
+        bought = MemberCard.objects.filter(purchased_at__gt=since).values("member_id")
+        return Q(pk__in=visits) | Q(pk__in=bought)
+
+    q = Q(pk__in=_cards_held(now).values("member_id"))
+    if low is not None:
+        q &= ~active_since(int(low))
+    if high is not None:
+        q &= active_since(int(high))
+    return q
+
+
+for _field in (
+    RuleField(
+        "card_expiring",
+        _("Service card expires within (days)"),
+        "range",
+        _card_expiring_q,
+        ("between",),
+        unit=_("days"),
+        help_text=_(
+            "Members holding an active service card with uses left that expires in this many days from now: "
+            "give the highest for “within N days”."
+        ),
+        clean=_range_clean(whole=True, maximum=MAX_DAYS),
+        extra={"whole": True},
+    ),
+    RuleField(
+        "card_uses_left",
+        _("Uses left on a service card"),
+        "range",
+        _card_uses_left_q,
+        ("between",),
+        unit=_("uses"),
+        help_text=_(
+            "Members holding an active, unexpired count or lesson-hours card with this many uses left: give "
+            "the highest for “M uses or fewer”."
+        ),
+        clean=_range_clean(whole=False, maximum=MAX_CARD_USES),
+    ),
+    RuleField(
+        "card_no_visit",
+        _("Days without a visit while holding a service card"),
+        "range",
+        _card_no_visit_q,
+        ("between",),
+        unit=_("days"),
+        help_text=_(
+            "Members holding an active service card who have not used a card for this many days (counted from "
+            "their latest card's purchase if they never did): give the lowest for “no visit for N days”."
+        ),
+        clean=_range_clean(whole=True, maximum=MAX_DAYS),
+        extra={"whole": True},
+    ),
+):
+    register_field(_field)
+
+
 # --- compiling -----------------------------------------------------------------------------------
 
 

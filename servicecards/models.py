@@ -137,7 +137,13 @@ class CardProduct(ConstraintErrorsMixin, models.Model):
     transferable = models.BooleanField(_("transferable"), default=False)
     is_active = models.BooleanField(_("on sale"), default=True)
 
-    constraint_error_fields = {"card_product_uses_by_kind": "uses", "card_product_count_whole": "uses"}
+    constraint_error_fields = {
+        "card_product_uses_by_kind": "uses",
+        "card_product_count_whole": "uses",
+        "card_product_caps_on_period_cards": "cap_per_day",
+        "card_product_caps_positive": "cap_per_day",
+        "card_product_period_expires": "validity_months",
+    }
 
     class Meta:
         verbose_name = _("card product")
@@ -265,7 +271,7 @@ class CardSettings(ConstraintErrorsMixin, models.Model):
                 condition=Q(refund_fee_percent__gte=0) & Q(refund_fee_percent__lte=100),
                 name="card_settings_fee_percent",
                 violation_error_code="out_of_range",
-                violation_error_message=_("The fee is from 0 to 100 %."),
+                violation_error_message=_("The fee is from 0 to 100 percent."),
             ),
             models.CheckConstraint(
                 condition=Q(no_show_uses__gte=0),
@@ -341,6 +347,8 @@ class CommissionRule(ConstraintErrorsMixin, models.Model):
     )
     amount = models.DecimalField(_("per service (¥)"), default=ZERO, validators=[MinValueValidator(0)], **MONEY)
     percent = models.DecimalField(_("or percent of the service's price"), max_digits=5, decimal_places=2, default=ZERO)
+
+    constraint_error_fields = {"commission_rule_once": "service", "commission_rule_range": "percent"}
 
     class Meta:
         verbose_name = _("commission rule")
@@ -601,6 +609,8 @@ class Room(ConstraintErrorsMixin, models.Model):
     name = models.CharField(_("name"), max_length=64)
     is_active = models.BooleanField(_("in use"), default=True)
 
+    constraint_error_fields = {"room_name_once_per_store": "name"}
+
     class Meta:
         verbose_name = _("room")
         verbose_name_plural = _("rooms")
@@ -644,7 +654,7 @@ class WorkingHours(ConstraintErrorsMixin, models.Model):
     starts = models.TimeField(_("from"))
     ends = models.TimeField(_("until"))
 
-    constraint_error_fields = {"working_hours_ordered": "ends"}
+    constraint_error_fields = {"working_hours_ordered": "ends", "working_hours_once": "starts"}
 
     class Meta:
         verbose_name = _("working hours")

@@ -8,6 +8,7 @@ from analytics.dashboards import (  # noqa: F401
     redemptions,
     referrals,
     rfm,
+    service_cards,
     staff,
     stored_value,
     stores,

@@ -38,6 +38,7 @@ SCHEDULED_TRIGGERS = (
     Trigger.POINTS_EXPIRING,
     Trigger.DOWNGRADE_RISK,
     Trigger.CHURN_RISK,
+    Trigger.CARD_EXPIRING,
 )
 EVENT_TRIGGERS = (Trigger.FIRST_PURCHASE, Trigger.REFERRAL_SUCCESS, Trigger.AFTER_TOPUP)
 
@@ -55,6 +56,7 @@ _OCCURRENCE_WORDS = {
     "points_expiring": lambda rest: _("Points expiring on %(day)s") % {"day": rest},
     "downgrade": lambda rest: _("Tier held since %(day)s at risk") % {"day": rest.partition(":")[2]},
     "churn": lambda rest: _("Churn risk in %(month)s") % {"month": rest},
+    "card_expiring": lambda rest: _("Service card expiring on %(day)s") % {"day": rest},
     "first_purchase": lambda rest: _("First purchase"),
     "referral": lambda rest: _("Referred a new member"),
     "topup": lambda rest: _("Stored value top-up"),
@@ -170,12 +172,35 @@ def _churn_risk(automation: Automation, *, now: datetime) -> Iterator[list[Found
         yield [Found(member_id, f"churn:{month}", reasons[member_id]) for member_id in chunk if member_id in active]
 
 
+def _card_expiring(automation: Automation, *, now: datetime) -> Iterator[list[Found]]:
+    """Members holding a service card (active, uses left) that expires within N days: the downgrade-style
+    warning for cards, as points_expiring is for points. The occurrence is the first such expiry, so a
+    card extended, or the next card, warns again."""
+    from servicecards.models import MemberCard
+
+    cards = (
+        MemberCard.objects.filter(
+            Q(uses_remaining__isnull=True) | Q(uses_remaining__gt=0),
+            status=MemberCard.Status.ACTIVE,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=automation.days),
+            member__status=Member.Status.ACTIVE,
+        )
+        .values("member_id")
+        .annotate(first=Min("expires_at"))
+        .values_list("member_id", "first")
+    )
+    for rows in _keyset(cards, "member_id"):
+        yield [Found(member_id, f"card_expiring:{_local_day(first).isoformat()}") for member_id, first in rows]
+
+
 FINDERS = {
     Trigger.BIRTHDAY: _birthday,
     Trigger.DORMANT: _dormant,
     Trigger.POINTS_EXPIRING: _points_expiring,
     Trigger.DOWNGRADE_RISK: _downgrade_risk,
     Trigger.CHURN_RISK: _churn_risk,
+    Trigger.CARD_EXPIRING: _card_expiring,
 }
 
 

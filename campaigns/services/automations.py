@@ -73,6 +73,7 @@ DAYS_RANGE = {
     Trigger.DORMANT: (1, 3650),
     Trigger.POINTS_EXPIRING: (1, 365),
     Trigger.DOWNGRADE_RISK: (1, 365),
+    Trigger.CARD_EXPIRING: (1, 365),
 }
 MAX_POINTS = 1_000_000
 MAX_MULTIPLIER = Decimal("10")

@@ -10,7 +10,6 @@ count is checked, so two tablets cannot close it twice (nor charge a no-show twi
 """
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,6 +19,7 @@ from config.errors import field_error as _error
 from loyalty.services.idempotency import payload_hash, replay, validate_request_id
 from members.models import Member
 from servicecards.models import Appointment, CardEntry, CardSettings, MemberCard, Room, Service, ServiceStaff
+from servicecards.services.cards import card_charge_no_show, card_is_usable
 from stores.models import Store
 from stores.permissions import require_staff_can
 from stores.roles import Action
@@ -43,33 +43,6 @@ def _overlap_of(exc: IntegrityError) -> str | None:
     if ROOM_OVERLAP in text:
         return "room"
     return None
-
-
-def _card_problem(card: MemberCard, *, store: Store, service: Service, at: datetime) -> str:
-    """Why `card` cannot pay for `service` at `store` at `at` ("" if it can).
-
-    servicecards.services.cards.card_is_usable is the rule; it is asked when present (it is being written
-    on main), else this smaller check of the same conditions stands in."""
-    try:
-        from servicecards.services.cards import card_is_usable
-    except ImportError:
-        card_is_usable = None
-    if card_is_usable is not None:
-        return card_is_usable(card, store=store, service=service, at=at)
-    if card.status == MemberCard.Status.FROZEN:
-        return _("The card is frozen.")
-    if card.status != MemberCard.Status.ACTIVE:
-        return _("The card was refunded.")
-    if card.expires_at is not None and card.expires_at <= at:
-        return _("The card has expired.")
-    if not card.product.services.filter(pk=service.pk).exists():
-        return _("The card is not for this service.")
-    product_stores = card.product.stores.all()
-    if product_stores.exists() and not product_stores.filter(pk=store.pk).exists():
-        return _("The card is not usable at this store.")
-    if card.uses_remaining is not None and card.uses_remaining <= 0:
-        return _("The card has no uses left.")
-    return ""
 
 
 def staff_working(staff: ServiceStaff, *, store: Store, starts_at: datetime, ends_at: datetime) -> bool:
@@ -177,7 +150,7 @@ def appointment_book(
     if card is not None:
         if card.member_id != member.pk:
             raise _error("card", _("This card is not the member's."), "card_not_members")
-        problem = _card_problem(card, store=store, service=service, at=starts_at)
+        problem = card_is_usable(card, store=store, service=service, at=starts_at)
         if problem:
             raise _error("card", problem, "card_not_usable")
     if staff is not None:
@@ -248,40 +221,8 @@ def _charge_no_show(appointment: Appointment, *, actor) -> CardEntry | None:
     uses = CardSettings.current().no_show_uses
     if appointment.card_id is None or uses <= 0:
         return None
-    try:
-        from servicecards.services.cards import card_charge_no_show
-    except ImportError:
-        card_charge_no_show = _card_charge_no_show_stand_in
     return card_charge_no_show(
         card=appointment.card, store=appointment.store, actor=actor, key=f"no-show:{appointment.pk}", uses=uses
-    )
-
-
-def _card_charge_no_show_stand_in(*, card, store, actor, key: str, uses: Decimal) -> CardEntry | None:
-    """Until servicecards.services.cards.card_charge_no_show reaches this branch: what is left, at most
-    `uses`, by a conditional UPDATE; once per key. Remove after merging main."""
-    from django.db.models import F
-
-    if CardEntry.objects.filter(request_id=key).exists():
-        return None
-    if card.uses_remaining is None:
-        return None
-    take = min(uses, card.uses_remaining)
-    if take <= 0:
-        return None
-    updated = MemberCard.objects.filter(pk=card.pk, uses_remaining__gte=take).update(
-        uses_remaining=F("uses_remaining") - take, uses_taken=F("uses_taken") + take
-    )
-    if updated != 1:
-        return None
-    return CardEntry.objects.create(
-        card=card,
-        member_id=card.member_id,
-        kind=CardEntry.Kind.NO_SHOW,
-        uses=-take,
-        request_id=key,
-        store=store,
-        recorded_by=actor,
     )
 
 

@@ -13,7 +13,7 @@ from config.constraints import ConstraintErrorsMixin, constraint_error_field
 from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier
 from tests.factories.loyalty import RechargePackageFactory
 
-PROJECT_APPS = ("stores", "members", "loyalty", "campaigns", "analytics")
+PROJECT_APPS = ("stores", "members", "loyalty", "campaigns", "analytics", "servicecards")
 DEFAULT_MESSAGE = BaseConstraint.default_violation_error_message
 
 

@@ -27,7 +27,7 @@ from campaigns.forms import VALIDITY_DATES
 from campaigns.models import CouponTemplate
 from config.widgets import IsoDateInput, IsoDateTimeInput, IsoTimeInput
 
-PROJECT_APPS = ["config", "stores", "members", "loyalty", "campaigns", "analytics"]
+PROJECT_APPS = ["config", "stores", "members", "loyalty", "campaigns", "analytics", "servicecards"]
 ENTRY_POINTS = {"config.wsgi", "config.asgi"}
 LANGUAGES = [code for code, _name in settings.LANGUAGES]
 TEMPORAL = (forms.DateField, forms.TimeField, forms.DateTimeField, forms.SplitDateTimeField)

@@ -23,13 +23,16 @@ CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
 # (立减10元)"), the name Django gives the user–group link, translated once at start-up, and the legal term
 # for a member's erasure, given beside the English word because members ask for it by that name.
 EXPECTED = {"简体中文", "中文", "立减", "元", "兑换券", "折", "满减", "关系", "注销"}
+# Service cards by the words the trade uses: the kinds (次卡, 课时卡, 月卡/年卡), their units (次, 课时),
+# 买10送2 as the example of bonus uses, and commission as 提成.
+EXPECTED |= {"次卡", "课时卡", "月卡", "年卡", "次", "课时", "买", "送", "提成"}
 # The members export lists each column by both its headers, Chinese and English: a file has either. A
 # message preview is the chain's own Chinese template filled in with a member's name.
 EXPECTED_ON = {
     "admin:members_member_export": re.compile(r".+"),
     "admin:campaigns_messagetemplate_preview": re.compile(r".+"),
 }
-DATA_APPS = ("stores", "members", "loyalty", "campaigns", "analytics", "auth", "django_celery_beat")
+DATA_APPS = ("stores", "members", "loyalty", "campaigns", "analytics", "servicecards", "auth", "django_celery_beat")
 
 
 def _data_text() -> str:

@@ -24,14 +24,24 @@ from analytics.models import ScoreSettings
 from campaigns.models import Automation, Campaign, CouponTemplate, MallItem, MessageTemplate
 from loyalty.models import EarningRule, LoyaltySettings, RechargePackage, Tier, TierPolicy
 from members.models import Member, Tag
+from servicecards.models import (
+    CardProduct,
+    CardSettings,
+    CommissionRule,
+    Room,
+    Service,
+    ServiceStaff,
+    WorkingHours,
+)
 from stores.models import Region, StaffProfile, Store
 from tests.factories import MemberFactory
 from tests.factories.campaigns import AmountOffTemplateFactory, CouponTemplateFactory
 from tests.factories.loyalty import RechargePackageFactory
+from tests.factories.servicecards import RoomFactory, ServiceFactory, ServiceStaffFactory, WorkingHoursFactory
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = ("stores", "members", "loyalty", "campaigns", "analytics")
+PROJECT_APPS = ("stores", "members", "loyalty", "campaigns", "analytics", "servicecards")
 LANGUAGES = ("zh-hans", "en")
 
 
@@ -106,6 +116,47 @@ AUTOMATION = {
     "holdout_percent": "0",
 }
 MESSAGE = {"name": "提醒", "channel": "sms", "body": "{name}您好"}
+SERVICE = {"code": "WASH", "name": "洗护", "duration_minutes": "60", "price": "88", "is_active": "on"}
+CARD = {
+    "code": "WASH10",
+    "name": "10次洗护卡",
+    "kind": "count",
+    "uses": "10",
+    "bonus_uses": "0",
+    "price": "680",
+    "validity_months": "12",
+    "valid_from": "purchase",
+    "is_active": "on",
+}
+PERIOD_CARD = {**CARD, "code": "GYM1M", "name": "健身月卡", "kind": "period", "uses": "0", "validity_months": "1"}
+
+
+def _card(values):
+    def make(chain, obj):
+        return {**values, "services": [ServiceFactory().pk]}
+
+    return make
+
+
+def _card_settings(chain):
+    return CardSettings.current()
+
+
+def _staff_with_hours(chain):
+    staff = ServiceStaffFactory()
+    WorkingHoursFactory(staff=staff, store=chain.store_a, weekday=0, starts="09:00", ends="12:00")
+    WorkingHoursFactory(staff=staff, store=chain.store_a, weekday=1, starts="09:00", ends="12:00")
+    return staff
+
+
+def _commission_for(service_too: bool):
+    def values(chain, obj):
+        service = ServiceFactory() if service_too else None
+        CommissionRule.objects.create(job="therapist", service=service, amount=10)
+        return {"job": "therapist", "service": service.pk if service else "", "amount": "5", "percent": "0"}
+
+    return values
+
 
 CASES: dict[str, Case] = {
     # loyalty settings
@@ -281,6 +332,49 @@ CASES: dict[str, Case] = {
     "score_settings_price_share": Case(
         ScoreSettings, "price_sensitive_share", {"price_sensitive_share": "1.5"}, _score_settings
     ),
+    # service cards
+    "service_code_not_empty": Case(Service, "code", {**SERVICE, "code": ""}, by_form=True),
+    "service_name_not_empty": Case(Service, "name", {**SERVICE, "name": ""}, by_form=True),
+    "service_duration_range": Case(Service, "duration_minutes", {**SERVICE, "duration_minutes": "3"}, by_form=True),
+    "service_price_not_negative": Case(Service, "price", {**SERVICE, "price": "-1"}, by_form=True),
+    "service_next_visit_positive": Case(Service, "next_visit_days", {**SERVICE, "next_visit_days": "0"}),
+    "card_product_code_not_empty": Case(CardProduct, "code", _card({**CARD, "code": ""}), by_form=True),
+    "card_product_name_not_empty": Case(CardProduct, "name", _card({**CARD, "name": ""}), by_form=True),
+    "card_product_kind_known": Case(CardProduct, "kind", _card({**CARD, "kind": "gift"}), by_form=True),
+    "card_product_uses_by_kind": Case(CardProduct, "uses", _card({**CARD, "uses": "0"})),
+    "card_product_count_whole": Case(CardProduct, "uses", _card({**CARD, "uses": "10.5"})),
+    "card_product_caps_on_period_cards": Case(CardProduct, "cap_per_day", _card({**CARD, "cap_per_day": "1"})),
+    "card_product_caps_positive": Case(CardProduct, "cap_per_day", _card({**PERIOD_CARD, "cap_per_day": "0"})),
+    "card_product_price_not_negative": Case(CardProduct, "price", _card({**CARD, "price": "-1"}), by_form=True),
+    "card_product_period_expires": Case(CardProduct, "validity_months", _card({**PERIOD_CARD, "validity_months": "0"})),
+    "card_settings_fee_percent": Case(
+        CardSettings, "refund_fee_percent", {"refund_fee_percent": "101"}, _card_settings
+    ),
+    "card_settings_no_show_not_negative": Case(CardSettings, "no_show_uses", {"no_show_uses": "-1"}, _card_settings),
+    "card_settings_low_uses_not_negative": Case(
+        CardSettings, "low_uses_warning", {"low_uses_warning": "-1"}, _card_settings
+    ),
+    "service_staff_job_known": Case(
+        ServiceStaff, "job", {"job": "barber"}, lambda chain: ServiceStaffFactory(), by_form=True
+    ),
+    "working_hours_weekday": Case(
+        WorkingHours, "weekday", {"hours-0-weekday": "7"}, _staff_with_hours, by_form=True, inline="hours"
+    ),
+    "working_hours_ordered": Case(WorkingHours, "ends", {"hours-0-ends": "08:00"}, _staff_with_hours, inline="hours"),
+    "working_hours_once": Case(
+        WorkingHours, "starts", {"hours-1-weekday": "0"}, _staff_with_hours, by_form=True, inline="hours"
+    ),
+    "commission_rule_once": Case(CommissionRule, "service", _commission_for(service_too=True)),
+    "commission_rule_default_once": Case(CommissionRule, "job", _commission_for(service_too=False)),
+    "commission_rule_range": Case(CommissionRule, "percent", {"job": "coach", "amount": "0", "percent": "101"}),
+    "room_name_not_empty": Case(Room, "name", lambda chain, obj: {"store": chain.store_a.pk, "name": ""}, by_form=True),
+    "room_name_once_per_store": Case(
+        Room,
+        "name",
+        lambda chain, obj: (
+            RoomFactory(store=chain.store_a, name="1号房") and {"store": chain.store_a.pk, "name": "1号房"}
+        ),
+    ),
     # stores, staff, members
     "region_code_not_empty": Case(Region, "code", {"code": "", "name": "华南区"}, by_form=True),
     "region_name_not_empty": Case(Region, "name", {"code": "SOUTH", "name": ""}, by_form=True),
@@ -302,6 +396,7 @@ CASES: dict[str, Case] = {
 }
 
 NOT_ON_A_FORM = {
+    "card_settings_single_row": "the one row is made by CardSettings.current(); no form has the flag",
     "score_settings_singleton": "the one row is pk 1; no form has the pk",
     "campaign_launched_when_running": "the status moves only by the Schedule / Launch / Cancel buttons",
     "member_code_unique": "the member code is made by member_register and read-only",

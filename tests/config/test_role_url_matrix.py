@@ -21,15 +21,16 @@ checked by a test):
     site & logins                5/7       5/7       5/7       6/7       6/7
     tablet                      3/16     12/16     16/16      3/16     16/16
     API                         0/26     18/26     21/26      9/26     26/26
-    admin: site                 0/15      0/15      0/15      9/15     12/15
+    admin: site                 0/16      0/16      0/16     10/16     13/16
     admin: auth & staff         0/16      0/16      0/16      0/16     16/16
     admin: schedules            0/35      0/35      0/35      0/35     35/35
     admin: stores               0/35      0/35      0/35      8/35     27/35
     admin: members              0/49      0/49      0/49     19/49     44/49
     admin: loyalty             0/110     0/110     0/110     4/110    76/110
     admin: campaigns            0/78      0/78      0/78     68/78     68/78
+    admin: servicecards         0/56      0/56      0/56     32/56     48/56
     admin: analytics            0/29      0/29      0/29     17/29     18/29
-    dashboards                  0/11      0/11      0/11     11/11     11/11
+    dashboards                  0/12      0/12      0/12     12/12     12/12
 """
 
 from fnmatch import fnmatchcase
@@ -186,6 +187,20 @@ admin:campaigns_coupontemplate_delete                        login      login   
 admin:campaigns_{coupon,mallorder,message}_<read>            login      login      login      ok         ok
 admin:campaigns_{coupon,mallorder,message}_<write>           login      login      login      refused    refused
 
+# service cards: HQ admin's configuration, audited; members' cards and their ledger change only through the card
+# services (tablet, API). Marketers read it all (renewal campaigns, the roles' servicecards.view_*); store
+# roles use the tablet
+admin:app_list@servicecards                                  login      login      login      ok         ok
+admin:servicecards_{service,cardproduct,servicestaff}_<read> login      login      login      ok         ok
+admin:servicecards_{commissionrule,room}_<read>              login      login      login      ok         ok
+admin:servicecards_{service,cardproduct,servicestaff}_<write> login     login      login      refused    ok
+admin:servicecards_{commissionrule,room}_<write>             login      login      login      refused    ok
+admin:servicecards_cardsettings_<read>                       login      login      login      ok         ok
+admin:servicecards_cardsettings_change@save                  login      login      login      refused    ok
+admin:servicecards_cardsettings_{add,delete}                 login      login      login      refused    refused
+admin:servicecards_{membercard,cardentry}_<read>             login      login      login      ok         ok
+admin:servicecards_{membercard,cardentry}_<write>            login      login      login      refused    refused
+
 # analytics: computed by the scoring job, read by both HQ roles; its settings are HQ admin's (issue 16 #10)
 admin:app_list@analytics                                     login      login      login      ok         ok
 admin:analytics_{scoresettings,memberscore}_<read>           login      login      login      ok         ok
@@ -222,6 +237,7 @@ GROUPS = (
     ("admin: members", ("admin:members_*",)),
     ("admin: loyalty", ("admin:loyalty_*",)),
     ("admin: campaigns", ("admin:campaigns_*",)),
+    ("admin: servicecards", ("admin:servicecards_*",)),
     ("admin: analytics", ("admin:analytics_*",)),
     ("dashboards", ("analytics_dashboard*",)),
 )

@@ -316,6 +316,29 @@ class World:
         return (self.appointment_a, self.appointment_b)[side]
 
 
+def service_cards(chain, member_a, member_b) -> None:
+    """Card configuration and a card of each member (their ledger made as card_sell leaves it)."""
+    from servicecards.models import CardSettings, CommissionRule
+    from tests.factories.servicecards import (
+        CardProductFactory,
+        RoomFactory,
+        ServiceFactory,
+        ServiceStaffFactory,
+        WorkingHoursFactory,
+        member_card,
+    )
+
+    CardSettings.current()
+    service = ServiceFactory(code="WASH", name="洗护")
+    product = CardProductFactory(code="WASH10", name="10次洗护卡", services=[service])
+    staff = ServiceStaffFactory(services=[service])
+    WorkingHoursFactory(staff=staff, store=chain.store_a, weekday=0, starts="09:00", ends="18:00")
+    CommissionRule.objects.create(job=staff.job, service=None, amount=Decimal("10.00"))
+    RoomFactory(store=chain.store_a)
+    member_card(member_a, product, chain.store_a, uses_remaining=Decimal(8), recorded_by=chain.cashier_a)
+    member_card(member_b, product, chain.store_b, recorded_by=chain.cashier_b)
+
+
 def build_world(chain) -> World:
     """An object of every kind the back office lists, at store A and store B, made through the services."""
     LoyaltySettingsFactory()
@@ -353,6 +376,7 @@ def build_world(chain) -> World:
     gift = MallItemFactory()
     order_a = mall_order_place(request_id=rid(), member=member_a, item=gift, store=chain.store_a, actor=chain.cashier_a)
     order_b = mall_order_place(request_id=rid(), member=member_b, item=gift, store=chain.store_b, actor=chain.cashier_b)
+    service_cards(chain, member_a, member_b)
     template = CouponTemplateFactory()
     CouponFactory(template=template, member=member_a)
     MessageTemplateFactory()

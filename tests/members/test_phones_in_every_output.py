@@ -758,6 +758,10 @@ def world(chain, settings, tmp_path, monkeypatch, celery_broker) -> World:
     )
     segment = SegmentFactory(created_by=chain.marketer)
     campaign = CampaignFactory(segment=segment, created_by=chain.marketer)
+    # A service card of the main member, with a use: the card lists and their search show the member
+    from tests.factories.servicecards import CardProductFactory, card_use_entry, member_card
+
+    card_use_entry(member_card(main, CardProductFactory(), chain.store_a), at=timezone.now())
     automation = AutomationFactory(created_by=chain.marketer, days=0)
     automation_run(automation)
     template = MessageTemplateFactory(name="短信", body="{name}您好")
