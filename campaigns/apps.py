@@ -69,3 +69,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.retention import register as register_retention
 
         register_retention()
+        # The member's confirmation code of a service-card use goes out as an SMS through the outbox.
+        from campaigns.servicecard_codes import register as register_servicecard_codes
+
+        register_servicecard_codes()

@@ -43,3 +43,8 @@ class ServiceCardsConfig(AppConfig):
             "service_cards", order=10, template="tablet/cards_member_section.html", load=member_page_cards
         )
         register_menu_entry("tablet:card-uses-today", _("Card uses"), Action.MANAGE_SERVICE_CARDS, after="tablet:today")
+        # The demo chain's salon and gym, with cards sold and used over the past months.
+        from servicecards.demo import demo_service_cards
+        from stores.demo import register_demo_step
+
+        register_demo_step("service_cards", demo_service_cards)

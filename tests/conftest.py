@@ -65,6 +65,7 @@ _REGISTRIES = [
     ("members.member360", "_extenders"),
     ("members.services", "_profile_saved_hooks"),
     ("members.services", "_registered_hooks"),
+    ("servicecards.services.confirmation", "_senders"),
     ("stores.tablet", "_menu_entries"),
     ("stores.tablet", "_menu_badges"),
 ]

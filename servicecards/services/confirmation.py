@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from config.errors import field_error as _error
@@ -28,7 +29,8 @@ _senders: list[Callable[..., None]] = []
 
 
 def register_code_sender(sender: Callable[..., None]) -> None:
-    """`sender(member=, code=, card=)` queues the code to the member (inside the caller's transaction)."""
+    """`sender(member=, code=, card=, store=)` queues the code to the member (inside the caller's transaction);
+    it raises a ValidationError when it cannot (a member without a phone)."""
     if sender not in _senders:
         _senders.append(sender)
 
@@ -51,8 +53,14 @@ def use_code_issue(*, card: MemberCard, store: Store, actor) -> None:
         raise _error("confirmation", _("A code was sent less than a minute ago."), "code_recently_sent")
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(_key(card.pk), {"digest": _digest(card.pk, code), "tries": 0}, CODE_TTL_SECONDS)
-    for sender in _senders:
-        sender(member=card.member, code=code, card=card)
+    try:
+        with transaction.atomic():
+            for sender in _senders:
+                sender(member=card.member, code=code, card=card, store=store)
+    except Exception:
+        # Nothing went out: no code to accept, and the member may be asked again at once.
+        cache.delete_many([_key(card.pk), f"{_key(card.pk)}:sent"])
+        raise
 
 
 def use_code_accepted(*, card: MemberCard, code: str) -> bool:

@@ -162,9 +162,11 @@ def test_a_signature_is_asked_where_the_chain_requires_it(card, wash, use_card):
     assert entry.confirmation == "signature"
 
 
-def test_a_code_sent_to_the_member_confirms_the_use_once(card, wash, use_card, chain):
+def test_a_code_sent_to_the_member_confirms_the_use_once(card, wash, use_card, chain, monkeypatch):
     CardSettings.objects.update_or_create(singleton=True, defaults={"use_confirmation": "code"})
     sent = []
+    # Only this sender (the outbox's own is tested in test_use_code_sms.py).
+    monkeypatch.setattr(confirmation, "_senders", [])
     confirmation.register_code_sender(lambda **kwargs: sent.append(kwargs["code"]))
     try:
         confirmation.use_code_issue(card=card, store=chain.store_a, actor=chain.cashier_a)
@@ -174,7 +176,6 @@ def test_a_code_sent_to_the_member_confirms_the_use_once(card, wash, use_card, c
         with pytest.raises(ValidationError) as reused:
             use_card(card, wash, confirmation="code", confirmation_code=sent[0])
     finally:
-        confirmation._senders.clear()
         cache.clear()
 
     assert code_of(wrong.value) == "code_invalid"
