@@ -86,7 +86,7 @@ def register() -> None:
                 "use_store",
                 "service_card_code",
                 gettext_lazy("The store where the card is being used (only in the code's own message)."),
-                "静安美容店",
+                "上海徐汇店",
                 30,
             ),
         ],

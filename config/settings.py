@@ -297,6 +297,11 @@ SPECTACULAR_SETTINGS = {
         # The two opt-out calls (by path and by body) share their "source" and "channel".
         "OptOutSourceEnum": ["sms_reply", "email_unsubscribe", "wechat", "staff"],
         "MessageChannelEnum": "campaigns.models.MessageChannel",
+        # Service cards have a "kind" and a "status" of their own, and so do their ledger and appointments.
+        "CardKindEnum": "servicecards.models.CardProduct.Kind",
+        "MemberCardStatusEnum": "servicecards.models.MemberCard.Status",
+        "CardEntryKindEnum": "servicecards.models.CardEntry.Kind",
+        "AppointmentStatusEnum": "servicecards.models.Appointment.Status",
     },
 }
 

@@ -210,6 +210,8 @@ def card_use_page(request: HttpRequest, card_code: str) -> HttpResponse:
     initial = {}
     if staff.filter(pk=request.user.pk).exists():
         initial["performed_by"] = request.user.pk
+    elif len(staff) == 1:
+        initial["performed_by"] = staff[0].pk
     if len(services) == 1:
         initial["service"] = services[0].pk
     form = CardUseForm(request.POST or None, initial=initial, services=services, staff=staff, confirm_by=confirm_by)

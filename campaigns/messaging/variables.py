@@ -353,9 +353,7 @@ register_message_variables(
     "service_visit",
     _load_service_visit,
     [
-        MessageVariable(
-            "service_name", "service_visit", _("The service booked or due again (reminders)."), "面部护理", 64
-        ),
+        MessageVariable("service_name", "service_visit", _("The service booked or due again (reminders)."), "洗护", 64),
         MessageVariable(
             "appointment_time",
             "service_visit",

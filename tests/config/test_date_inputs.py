@@ -26,6 +26,7 @@ from django.utils.datastructures import MultiValueDict
 from campaigns.forms import VALIDITY_DATES
 from campaigns.models import CouponTemplate
 from config.widgets import IsoDateInput, IsoDateTimeInput, IsoTimeInput
+from servicecards.models import CardProduct, Service
 
 PROJECT_APPS = ["config", "stores", "members", "loyalty", "campaigns", "analytics", "servicecards"]
 ENTRY_POINTS = {"config.wsgi", "config.asgi"}
@@ -207,6 +208,12 @@ FORM_KWARGS = {
     "CouponIssueForm": lambda: {"templates": CouponTemplate.objects.none()},
     "CouponTemplateForm": lambda: {"initial": {"validity": VALIDITY_DATES}},
     "StaffPasswordChangeForm": lambda: {"user": get_user_model()(username="someone")},
+    "CardSellForm": lambda: {"products": CardProduct.objects.none()},
+    "CardUseForm": lambda: {
+        "services": Service.objects.none(),
+        "staff": get_user_model().objects.none(),
+        "confirm_by": [],
+    },
 }
 
 

@@ -92,7 +92,7 @@ def test_the_receipt_shows_what_the_sale_recorded(at_till, chain, fang, sell, dj
     client = at_till(chain.cashier_a, chain.store_a)
     client.get(reverse("tablet:receipt", args=[sale.pk]))
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = client.get(reverse("tablet:receipt", args=[sale.pk]))
 
     assert response.status_code == 200
@@ -280,7 +280,7 @@ def test_the_sell_page_carries_the_member_and_the_redeem_policy_for_its_script(
     client = at_till(chain.cashier_a, chain.store_a)
     client.get(reverse("tablet:sell"), {"member": fang.code})
 
-    with django_assert_num_queries(14):  # with the member access log's one INSERT
+    with django_assert_num_queries(15):  # with the member access log's one INSERT, and the member's cards
         response = client.get(reverse("tablet:sell"), {"member": fang.code})
 
     config = json.loads(response.context["config"])

@@ -505,6 +505,50 @@ RULES: dict[str, Rule] = {
         personas=API,
     ),
     "campaigns-api:mall-order-hand-over": skip("answers with the order (member code, no phone); read via mall-order"),
+    # Service cards: the tablet's pages of the main member's card, and the card API (member codes, no phones).
+    "tablet:card-sell": page(lambda w: reverse("tablet:card-sell", args=[w.main.code]), personas=TABLET),
+    "tablet:card-uses-today": page(lambda w: reverse("tablet:card-uses-today"), personas=TABLET),
+    "tablet:card-use-done": page(
+        lambda w: reverse("tablet:card-use-done", args=[w.extra["card_use"].pk]), personas=TABLET
+    ),
+    "tablet:card-use-reverse": page(
+        lambda w: reverse("tablet:card-use-reverse", args=[w.extra["card_use"].pk]), personas=TABLET
+    ),
+    "tablet:card": page(lambda w: reverse("tablet:card", args=[w.extra["card"].code]), personas=TABLET),
+    "tablet:card-use": page(lambda w: reverse("tablet:card-use", args=[w.extra["card"].code]), personas=TABLET),
+    "tablet:card-use-code": skip("sends the member a code (htmx) and answers a line of status without the member"),
+    "tablet:card-freeze": page(lambda w: reverse("tablet:card-freeze", args=[w.extra["card"].code]), personas=TABLET),
+    "tablet:card-unfreeze": skip("a POST that unfreezes and redirects to the card page, read above"),
+    "tablet:card-extend": page(lambda w: reverse("tablet:card-extend", args=[w.extra["card"].code]), personas=TABLET),
+    "tablet:card-transfer": page(
+        lambda w: reverse("tablet:card-transfer", args=[w.extra["card"].code]), personas=TABLET
+    ),
+    "tablet:card-refund": page(lambda w: reverse("tablet:card-refund", args=[w.extra["card"].code]), personas=TABLET),
+    "servicecards-api:card-products": page(
+        lambda w: reverse("servicecards-api:card-products") + "?store=SH001", personas=API
+    ),
+    "servicecards-api:card-detail": page(
+        lambda w: reverse("servicecards-api:card-detail", args=[w.extra["card"].code]), personas=API
+    ),
+    "servicecards-api:member-cards": page(
+        lambda w: reverse("servicecards-api:member-cards", args=[w.main.code]), personas=API
+    ),
+    "servicecards-api:member-service-history": page(
+        lambda w: reverse("servicecards-api:member-service-history", args=[w.main.code]), personas=API
+    ),
+    "servicecards-api:card-sale": skip(
+        "answers with the sale and the card (member code, no phone); read via card-detail"
+    ),
+    "servicecards-api:card-use": skip("answers with the use entry (card number, no member); read via card-detail"),
+    "servicecards-api:card-use-reversal": skip("answers with the reversal entry, no member; read via card-detail"),
+    "servicecards-api:card-refund": skip("answers with the refund (amounts, no member); read via card-detail"),
+    "servicecards-api:member-appointments": page(
+        lambda w: reverse("servicecards-api:member-appointments", args=[w.main.code]), personas=API
+    ),
+    "servicecards-api:store-slots": skip("a store's free times and staff: no member"),
+    "servicecards-api:appointment-book": skip("answers with the appointment (member code, no phone)"),
+    "servicecards-api:appointment-cancel": skip("answers with the appointment (member code, no phone)"),
+    "servicecards-api:appointment-no-show": skip("answers with the appointment (member code, no phone)"),
     "campaigns-api:mall-order-cancel": skip("answers with the order (member code, no phone); read via mall-order"),
     "campaigns-api:campaign-effect": page(
         lambda w: reverse("campaigns-api:campaign-effect", args=[w.campaign.pk]), personas=API
@@ -761,7 +805,8 @@ def world(chain, settings, tmp_path, monkeypatch, celery_broker) -> World:
     # A service card of the main member, with a use: the card lists and their search show the member
     from tests.factories.servicecards import CardProductFactory, card_use_entry, member_card
 
-    card_use_entry(member_card(main, CardProductFactory(), chain.store_a), at=timezone.now())
+    card = member_card(main, CardProductFactory(), chain.store_a)
+    card_use = card_use_entry(card, at=timezone.now(), store=chain.store_a, recorded_by=chain.cashier_a)
     automation = AutomationFactory(created_by=chain.marketer, days=0)
     automation_run(automation)
     template = MessageTemplateFactory(name="短信", body="{name}您好")
@@ -796,7 +841,7 @@ def world(chain, settings, tmp_path, monkeypatch, celery_broker) -> World:
         campaign=campaign,
         import_job=import_job,
         mall_item=mall_item,
-        extra={"coupon_template": coupon.template},
+        extra={"coupon_template": coupon.template, "card": card, "card_use": card_use},
     )
     return world
 
