@@ -228,6 +228,7 @@ def test_the_fields_left_out_of_the_comparison_are_only_those_django_sets_on_sav
         "loyalty.PointsAccount.updated_at",
         "loyalty.Wallet.updated_at",
         "members.Member.updated_at",
+        "servicecards.CardSettings.updated_at",
     ]
 
 
