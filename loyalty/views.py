@@ -60,6 +60,20 @@ MemberPageLoader = Callable[[HttpRequest, Member, dict], dict]
 _member_page_sections: dict[str, tuple[int, str, MemberPageLoader]] = {}
 
 
+def tablet_approver(request, data: dict):
+    """The manager who typed their username and password on the till (`approver_username`,
+    `approver_password` of a form's cleaned data) to approve; a wrong or locked login is the form's error."""
+    try:
+        approver = approver_authenticate(
+            request, username=data["approver_username"], password=data["approver_password"]
+        )
+    except ApproverLocked as locked:
+        raise ValidationError({"approver_username": ValidationError(locked.message)}) from locked
+    if approver is None:
+        raise ValidationError({"approver_username": ValidationError(_("The manager's username or password is wrong."))})
+    return approver
+
+
 def register_member_page_section(key: str, *, order: int, template: str, load: MemberPageLoader) -> None:
     """Add (or replace) a section of the member's tablet page; call it from AppConfig.ready()."""
     _member_page_sections[key] = (order, template, load)
@@ -242,16 +256,7 @@ def refund(request: HttpRequest, sale_id: int) -> HttpResponse:
             approver = None
             # Nothing typed is no attempt: the service says an approval is needed, and no failure is counted.
             if needs_approval and (data["approver_username"] or data["approver_password"]):
-                try:
-                    approver = approver_authenticate(
-                        request, username=data["approver_username"], password=data["approver_password"]
-                    )
-                except ApproverLocked as locked:
-                    raise ValidationError({"approver_username": ValidationError(locked.message)}) from locked
-                if approver is None:
-                    raise ValidationError(
-                        {"approver_username": ValidationError(_("The manager's username or password is wrong."))}
-                    )
+                approver = tablet_approver(request, data)
             amount, lines = None, None
             if data["how"] == form.AMOUNT:
                 amount = data["amount"]

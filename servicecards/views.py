@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from loyalty.models import SaleTender
 from loyalty.selectors import member_balances
 from loyalty.services import TenderInput
+from loyalty.views import tablet_approver
 from members.access import record_view
 from members.models import Member
 from members.selectors import member_by_reference
@@ -55,7 +56,6 @@ from servicecards.services.cards import (
     card_use_reverse,
 )
 from servicecards.services.confirmation import use_code_issue
-from stores.logins import ApproverLocked, approver_authenticate
 from stores.permissions import staff_can
 from stores.roles import Action
 from stores.tablet import add_service_errors, refuse, render_tablet, tablet_view
@@ -430,16 +430,7 @@ def card_refund_page(request: HttpRequest, card_code: str) -> HttpResponse:
         try:
             approver = None
             if needs_approval and (data["approver_username"] or data["approver_password"]):
-                try:
-                    approver = approver_authenticate(
-                        request, username=data["approver_username"], password=data["approver_password"]
-                    )
-                except ApproverLocked as locked:
-                    raise ValidationError({"approver_username": ValidationError(locked.message)}) from locked
-                if approver is None:
-                    raise ValidationError(
-                        {"approver_username": ValidationError(_("The manager's username or password is wrong."))}
-                    )
+                approver = tablet_approver(request, data)
             made = card_refund(
                 request_id=data["request_id"],
                 card=card,

@@ -77,6 +77,31 @@ def _balances_of(member_id: int | None):
     return member_balances(member_id) if member_id is not None else None
 
 
+def approver_from(request, given: dict | None):
+    """The manager who approves a request with their username and password (`given`), or None if none was
+    given; a wrong password is 403 and too many of them 429, counted as the tablet's approvals are."""
+    if given is None:
+        return None
+    try:
+        approver = approver_authenticate(request, **given)
+    except ApproverLocked as locked:
+        raise ApiError(
+            locked.message,
+            code="approver_locked",
+            field="approver",
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            retry_after=locked.retry_after,
+        ) from locked
+    if approver is None:
+        raise ApiError(
+            _("The approver's username or password is wrong."),
+            code="approval_invalid",
+            field="approver",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    return approver
+
+
 class SaleCheckoutApi(ApiView):
     """Ring up a sale: lines → tier discount → coupons → points → tenders, which must add up to what
     is due. Answers the sale with its totals, the points earned and the member's balances. The same
@@ -171,25 +196,7 @@ class SaleRefundApi(ApiView):
         if sale is None:
             raise not_found("sale_not_found", _("There is no sale %(id)s.") % {"id": sale_id})
         store = optional_store(data["store"])
-        approver = None
-        if data["approver"] is not None:
-            try:
-                approver = approver_authenticate(request, **data["approver"])
-            except ApproverLocked as locked:
-                raise ApiError(
-                    locked.message,
-                    code="approver_locked",
-                    field="approver",
-                    status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-                    retry_after=locked.retry_after,
-                ) from locked
-            if approver is None:
-                raise ApiError(
-                    _("The approver's username or password is wrong."),
-                    code="approval_invalid",
-                    field="approver",
-                    status_code=status.HTTP_403_FORBIDDEN,
-                )
+        approver = approver_from(request, data["approver"])
         refund = sale_refund(
             request_id=data["request_id"],
             sale=sale,

@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from config.api import (
     ERROR_RESPONSES,
     MEMBER_CODE_IN_PATH,
-    ApiError,
     ApiView,
     member_from_path,
     member_from_reference,
@@ -26,7 +25,7 @@ from config.api import (
     store_from_code,
 )
 from config.errors import field_error
-from loyalty.api.views import WRITE_RESPONSES, _status
+from loyalty.api.views import WRITE_RESPONSES, _status, approver_from
 from loyalty.selectors import member_balances
 from loyalty.services import TenderInput
 from members.access import record_view
@@ -47,7 +46,6 @@ from servicecards.api.serializers import (
 from servicecards.models import CardEntry, CardProduct, MemberCard, Service
 from servicecards.selectors import card_by_code, card_entries, card_products_on_sale, member_cards, service_history
 from servicecards.services.cards import card_refund, card_sell, card_use, card_use_reverse
-from stores.logins import ApproverLocked, approver_authenticate
 from stores.permissions import staff_can
 from stores.roles import Action
 
@@ -66,29 +64,6 @@ def _card_from_path(card_no: str) -> MemberCard:
     if card is None:
         raise not_found("card_not_found", _("There is no card %(code)s.") % {"code": str(card_no)[:16]})
     return card
-
-
-def _approver(request, given: dict | None):
-    if given is None:
-        return None
-    try:
-        approver = approver_authenticate(request, **given)
-    except ApproverLocked as locked:
-        raise ApiError(
-            locked.message,
-            code="approver_locked",
-            field="approver",
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            retry_after=locked.retry_after,
-        ) from locked
-    if approver is None:
-        raise ApiError(
-            _("The approver's username or password is wrong."),
-            code="approval_invalid",
-            field="approver",
-            status_code=status.HTTP_403_FORBIDDEN,
-        )
-    return approver
 
 
 class CardProductListApi(ApiView):
@@ -281,7 +256,7 @@ class CardRefundApi(ApiView):
         data = serializer.validated_data
         store = store_from_code(data["store"])
         card = _card_from_path(card_no)
-        approver = _approver(request, data["approver"])
+        approver = approver_from(request, data["approver"])
         refund = card_refund(
             request_id=data["request_id"],
             card=card,

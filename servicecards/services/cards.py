@@ -10,7 +10,7 @@ refund machinery takes them. No path locks a sale or an account and then a card.
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
@@ -21,7 +21,7 @@ from config.errors import field_error as _error
 from loyalty.models import Refund, Sale
 from loyalty.services.checkout import LineInput, TenderInput, sale_checkout, sale_quote
 from loyalty.services.idempotency import payload_hash, replay, validate_request_id
-from loyalty.services.policy import add_months, end_of_local_day
+from loyalty.services.policy import add_months, end_of_local_day, money
 from loyalty.services.refunds import sale_refund
 from members.models import Member
 from servicecards.models import CardEntry, CardProduct, CardSettings, MemberCard, Service
@@ -34,7 +34,6 @@ from stores.services import audit_record
 CARD_CATEGORY = "服务卡"
 MAX_USES_AT_ONCE = Decimal("100")
 MAX_SIGNATURE_CHARS = 300_000
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,6 @@ def _expiry(start: datetime, months: int) -> datetime | None:
     if not months:
         return None
     return end_of_local_day(add_months(timezone.localtime(start).date(), months))
-
-
-def _replay_answer(original, *, same: bool, actor, action: Action, store: Store | None):
-    return replay(original, same=same, actor=actor, action=action, store=store)
 
 
 # Selling ---------------------------------------------------------------------------------------------
@@ -201,7 +196,7 @@ def _check_uses(card: MemberCard, uses) -> Decimal:
             uses = Decimal(str(uses))
         except ArithmeticError:
             raise _error("uses", _("Give the number of uses, e.g. 1 or 1.5."), "invalid_uses") from None
-    if not uses.is_finite() or uses <= 0 or uses > MAX_USES_AT_ONCE or uses != uses.quantize(CENT):
+    if not uses.is_finite() or uses <= 0 or uses > MAX_USES_AT_ONCE or uses != uses.quantize(Decimal("0.01")):
         raise _error("uses", _("Uses are above zero, at most 100, in hundredths."), "invalid_uses")
     if card.kind in (CardProduct.Kind.COUNT, CardProduct.Kind.PERIOD) and uses != uses.to_integral_value():
         raise _error("uses", _("This card is used in whole uses."), "invalid_uses")
@@ -293,7 +288,7 @@ def card_use(
     )
     existing = CardEntry.objects.filter(request_id=request_id).first()
     if existing is not None:
-        return _replay_answer(
+        return replay(
             existing,
             same=existing.payload_hash == digest,
             actor=actor,
@@ -350,7 +345,7 @@ def card_use(
         existing = CardEntry.objects.filter(request_id=request_id).first()
         if existing is None:
             raise
-        return _replay_answer(
+        return replay(
             existing,
             same=existing.payload_hash == digest,
             actor=actor,
@@ -366,7 +361,7 @@ def card_use_reverse(*, request_id: str, entry: CardEntry, actor, reason: str) -
     digest = payload_hash(entry=entry.pk, reason=reason)
     existing = CardEntry.objects.filter(request_id=request_id).first()
     if existing is not None:
-        return _replay_answer(
+        return replay(
             existing,
             same=existing.payload_hash == digest,
             actor=actor,
@@ -417,7 +412,7 @@ def card_use_reverse(*, request_id: str, entry: CardEntry, actor, reason: str) -
         existing = CardEntry.objects.filter(request_id=request_id).first()
         if existing is None:
             raise _error("entry", _("This use was already reversed."), "already_reversed") from None
-        return _replay_answer(
+        return replay(
             existing,
             same=existing.payload_hash == digest,
             actor=actor,
@@ -589,8 +584,8 @@ def card_refund_quote(card: MemberCard, *, policy: CardSettings | None = None) -
         total = (card.expires_at - card.activated_at).total_seconds()
         left = max(0.0, (card.expires_at - timezone.now()).total_seconds())
         unused, share = None, Decimal(str(left / total)) if total > 0 else Decimal(0)
-    refundable = (card.price_paid * share).quantize(CENT, rounding=ROUND_HALF_UP)
-    fee = (refundable * policy.refund_fee_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    refundable = money(card.price_paid * share)
+    fee = money(refundable * policy.refund_fee_percent / 100)
     return CardRefundQuote(refundable=refundable, fee=fee, amount=refundable - fee, uses_refunded=unused)
 
 
