@@ -472,6 +472,12 @@ class MemberCard(ConstraintErrorsMixin, models.Model):
                 violation_error_message=_("A frozen card says since when; another card does not."),
             ),
             models.CheckConstraint(
+                condition=Q(kind="period") | (Q(cap_per_day__isnull=True) & Q(cap_per_week__isnull=True)),
+                name="member_card_caps_on_period_cards",
+                violation_error_code="invalid",
+                violation_error_message=_("Only a period card has a cap per day or week."),
+            ),
+            models.CheckConstraint(
                 condition=(Q(status="refunded") & Q(refunded_at__isnull=False))
                 | (~Q(status="refunded") & Q(refunded_at__isnull=True)),
                 name="member_card_refunded_iff_when",
@@ -589,6 +595,13 @@ class CardEntry(ConstraintErrorsMixin, models.Model):
                 name="card_entry_reversal_names_its_use",
                 violation_error_code="invalid",
                 violation_error_message=_("A reversal names the use it reverses; nothing else does."),
+            ),
+            # A use is the member's service record: what was done is never missing from it.
+            models.CheckConstraint(
+                condition=~Q(kind="use") | Q(service__isnull=False),
+                name="card_entry_use_names_its_service",
+                violation_error_code="required",
+                violation_error_message=_("A use says which service was performed."),
             ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("reason"), 255),

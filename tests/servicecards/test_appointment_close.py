@@ -132,6 +132,7 @@ def test_a_use_of_another_members_card_is_not_linked(chain, member, facial, ther
         member=other_card.member,
         kind=CardEntry.Kind.USE,
         uses=Decimal("-1"),
+        service=facial,
         store=chain.store_a,
         recorded_by=chain.cashier_a,
     )
